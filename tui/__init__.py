@@ -1,0 +1,1 @@
+"""cantor composer: the Textual pianoroll editor."""

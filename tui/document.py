@@ -1,0 +1,431 @@
+"""The edited score: cursor, selection, clipboard, unlimited undo/redo and autosave. No UI in here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import PitchRangeError, ScoreError
+from engine.pianoroll import MODEL_HIGH, MODEL_LOW
+from engine.score import NUM_VOICES, VOICE_NAMES, Score
+from tui import recovery
+
+# Where the cursor lands in a voice with nothing sounding nearby.
+HOME_PITCH = (72, 64, 57, 48)
+NOTE_LETTERS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+ENTRY_LENGTHS = (1, 2, 3, 4, 6, 8, 12, 16)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Steps [start, end) of a set of voices."""
+
+    start: int
+    end: int
+    voices: tuple[int, ...]
+
+    def mask(self, shape: tuple[int, int]) -> np.ndarray:
+        mask = np.zeros(shape, dtype=bool)
+        for v in self.voices:
+            mask[v, self.start : self.end] = True
+        return mask
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Clip:
+    """Copied notes: rows for `voices`, each (pitches, onsets) over the copied steps."""
+
+    pitches: np.ndarray
+    onsets: np.ndarray
+    voices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _State:
+    score: Score
+    erased: np.ndarray
+    label: str
+    ident: int
+
+
+class Document:
+    """A score being edited; every content change is one undo step and is autosaved."""
+
+    def __init__(self, score: Score, path: Path | None = None, *, autosave: bool = True) -> None:
+        self.score = score
+        self.erased = np.zeros(score.pitches.shape, dtype=bool)
+        self.path = Path(path) if path else None
+        self.autosave = autosave
+        self.step = 0
+        self.voice = 0
+        self.pitch = self._pitch_near(0, 0)
+        self.anchor: tuple[int, int] | None = None  # (step, voice) where a selection began
+        self.whole_bars = False
+        self.all_voices = False
+        self.entry_length = 4
+        self.clipboard: Clip | None = None
+        self.version = 0  # bumps on any content change (views cache by it)
+        self._ident = self._counter = 0
+        self._saved_ident = 0
+        self._undo: list[_State] = []
+        self._redo: list[_State] = []
+
+    # --- history --------------------------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        return self._ident != self._saved_ident
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def _state(self, label: str) -> _State:
+        return _State(self.score, self.erased, label, self._ident)
+
+    def _restore(self, state: _State) -> None:
+        self.score, self.erased, self._ident = state.score, state.erased, state.ident
+        self._after_change()
+
+    def commit(self, score: Score, erased: np.ndarray | None = None, label: str = "edit") -> None:
+        """Make `score` the document's content as one undoable step."""
+        if erased is None:
+            erased = self.erased
+            if erased.shape != score.pitches.shape:
+                erased = _fit(erased, score.num_steps)
+        self._undo.append(self._state(label))
+        self._redo.clear()
+        self._counter += 1  # never reused, so an old saved state cannot look current
+        self._ident = self._counter
+        self.score, self.erased = score, np.asarray(erased, dtype=bool)
+        self._after_change()
+
+    def undo(self) -> str | None:
+        """Step back; returns the label of the undone change (None when nothing to undo)."""
+        if not self._undo:
+            return None
+        state = self._undo.pop()
+        self._redo.append(self._state(state.label))
+        self._restore(state)
+        return state.label
+
+    def redo(self) -> str | None:
+        if not self._redo:
+            return None
+        state = self._redo.pop()
+        self._undo.append(self._state(state.label))
+        self._restore(state)
+        return state.label
+
+    def _after_change(self) -> None:
+        self.version += 1
+        self.step = min(self.step, max(0, self.score.num_steps - 1))
+        if self.autosave:
+            try:
+                recovery.write_recovery(self.path, self.score, self.erased)
+            except OSError:
+                pass  # a full or read-only state directory must not stop editing
+
+    def mark_saved(self, path: Path) -> None:
+        """The content now equals the file at `path`; the recovery file is no longer needed."""
+        old = self.path
+        self.path = Path(path)
+        self._saved_ident = self._ident
+        if self.autosave:
+            recovery.discard_recovery(old)
+            recovery.discard_recovery(self.path)
+
+    # --- cursor -----------------------------------------------------------------------------
+
+    def _pitch_near(self, voice: int, step: int) -> int:
+        """The voice's pitch at `step`, else its nearest note, else its home pitch."""
+        row = self.score.pitches[voice]
+        if 0 <= step < row.size and row[step] >= 0:
+            return int(row[step])
+        sounding = np.flatnonzero(row >= 0)
+        if sounding.size:
+            return int(row[sounding[np.argmin(np.abs(sounding - step))]])
+        return HOME_PITCH[voice]
+
+    def move(self, steps: int = 0, semitones: int = 0) -> None:
+        last = max(0, self.score.num_steps - 1)
+        self.step = int(np.clip(self.step + steps, 0, last))
+        self.pitch = int(np.clip(self.pitch + semitones, MODEL_LOW, MODEL_HIGH))
+
+    def goto(self, step: int) -> None:
+        self.step = int(np.clip(step, 0, max(0, self.score.num_steps - 1)))
+
+    def move_beats(self, beats: int) -> None:
+        self._move_grid(self.score.steps_per_beat, beats)
+
+    def move_bars(self, bars: int) -> None:
+        self._move_grid(self.score.steps_per_bar, bars)
+
+    def _move_grid(self, unit: int, count: int) -> None:
+        """Jump to the next/previous grid line of `unit` steps, counted from the pickup."""
+        offset = (self.step - self.score.pickup) % unit
+        if count > 0:
+            target = self.step + (unit - offset) + (count - 1) * unit
+        else:
+            target = self.step - (offset or unit) + (count + 1) * unit
+        self.goto(target)
+
+    def set_voice(self, voice: int) -> None:
+        self.voice = voice % NUM_VOICES
+        self.pitch = self._pitch_near(self.voice, self.step)
+
+    # --- selection ------------------------------------------------------------------------
+
+    def start_selection(self, whole_bars: bool = False) -> None:
+        self.anchor = (self.step, self.voice)
+        self.whole_bars = whole_bars
+        self.all_voices = whole_bars
+
+    def clear_selection(self) -> None:
+        self.anchor = None
+        self.whole_bars = self.all_voices = False
+
+    def select_all(self) -> None:
+        self.anchor = (0, 0)
+        self.step = max(0, self.score.num_steps - 1)
+        self.whole_bars = self.all_voices = True
+
+    def toggle_all_voices(self) -> None:
+        if self.anchor is None:
+            self.start_selection()
+        self.all_voices = not self.all_voices
+
+    @property
+    def selection(self) -> Selection | None:
+        if self.anchor is None:
+            return None
+        a_step, a_voice = self.anchor
+        start, end = min(a_step, self.step), max(a_step, self.step) + 1
+        if self.whole_bars:
+            score = self.score
+            start = score.bar_start(score.location(start)[0])
+            bar = score.location(end - 1)[0]
+            end = min(score.num_steps, score.bar_start(bar + 1))
+        if self.all_voices:
+            voices = tuple(range(NUM_VOICES))
+        else:
+            voices = tuple(range(min(a_voice, self.voice), max(a_voice, self.voice) + 1))
+        return Selection(start, end, voices)
+
+    def _target_mask(self) -> np.ndarray:
+        """The selection's cells, or the note under the cursor when nothing is selected."""
+        sel = self.selection
+        if sel is not None:
+            return sel.mask(self.score.pitches.shape)
+        mask = np.zeros(self.score.pitches.shape, dtype=bool)
+        note = self.note_at(self.voice, self.step)
+        if note:
+            mask[self.voice, note[0] : note[0] + note[1]] = True
+        return mask
+
+    # --- notes -----------------------------------------------------------------------------
+
+    def note_at(self, voice: int, step: int) -> tuple[int, int, int] | None:
+        """(start, length, pitch) of the note sounding in `voice` at `step`."""
+        row, on = self.score.pitches[voice], self.score.onsets[voice]
+        if not 0 <= step < row.size or row[step] < 0:
+            return None
+        start = step
+        while start > 0 and not on[start] and row[start - 1] == row[step]:
+            start -= 1
+        end = step + 1
+        while end < row.size and not on[end] and row[end] == row[step]:
+            end += 1
+        return start, end - start, int(row[step])
+
+    def _write(self, voice: int, start: int, length: int, pitch: int, score: Score | None = None):
+        """Score with one note written (extended with whole bars if it runs past the end)."""
+        score = score or self.score
+        end = start + length
+        if end > score.num_steps:
+            bars = -(-(end - score.num_steps) // score.steps_per_bar)
+            score = score.concat(Score.empty(bars * score.steps_per_bar, **score.meta()))
+        pitches, onsets = score.pitches.copy(), score.onsets.copy()
+        pitches[voice, start:end] = pitch
+        onsets[voice, start:end] = False
+        onsets[voice, start] = pitch >= 0
+        if end < score.num_steps and pitches[voice, end] >= 0:
+            onsets[voice, end] = True  # the note after is struck anew
+        return score.replace(pitches=pitches, onsets=onsets)
+
+    def put_note(self, pitch: int | None = None, length: int | None = None) -> None:
+        """Enter a note of the current voice at the cursor and step past it."""
+        pitch = self.pitch if pitch is None else pitch
+        length = length or self.entry_length
+        if not MODEL_LOW <= pitch <= MODEL_HIGH:
+            raise PitchRangeError(f"notes must be in range {MODEL_LOW}..{MODEL_HIGH}; got {pitch}")
+        score = self._write(self.voice, self.step, length, pitch)
+        erased = _fit(self.erased, score.num_steps)
+        erased[self.voice, self.step : self.step + length] = False
+        self.commit(score, erased, "enter note")
+        self.pitch = pitch
+        self.goto(self.step + length)
+
+    def put_note_named(self, letter: str) -> None:
+        """Enter the note with this letter name nearest to the cursor pitch."""
+        pc = NOTE_LETTERS[letter.lower()]
+        ref = self.pitch
+        candidates = [p for p in range(MODEL_LOW, MODEL_HIGH + 1) if p % 12 == pc]
+        self.put_note(min(candidates, key=lambda p: (abs(p - ref), p)))
+
+    def delete_note(self) -> bool:
+        """Silence the note under the cursor in the current voice."""
+        note = self.note_at(self.voice, self.step)
+        if not note:
+            return False
+        mask = np.zeros(self.score.pitches.shape, dtype=bool)
+        mask[self.voice, note[0] : note[0] + note[1]] = True
+        self.commit(self.score.erase(mask), label="delete note")
+        return True
+
+    def delete_previous(self) -> bool:
+        """Backspace while typing: remove the note before the cursor and step back onto it."""
+        if self.step == 0:
+            return False
+        note = self.note_at(self.voice, self.step - 1)
+        if not note:
+            self.move(-1)
+            return False
+        self.goto(note[0])
+        return self.delete_note()
+
+    def resize_note(self, delta: int) -> bool:
+        """Lengthen (delta > 0, over what follows) or shorten the note under the cursor."""
+        note = self.note_at(self.voice, self.step)
+        if not note:
+            return False
+        start, length, pitch = note
+        new_length = max(1, length + delta)
+        if new_length == length:
+            return False
+        score = self.score
+        if new_length < length:
+            mask = np.zeros(score.pitches.shape, dtype=bool)
+            mask[self.voice, start + new_length : start + length] = True
+            score = score.erase(mask)
+        else:
+            score = self._write(self.voice, start, new_length, pitch)
+        self.commit(score, label="lengthen note" if delta > 0 else "shorten note")
+        self.goto(min(self.step, start + new_length - 1))
+        return True
+
+    def shift_note(self, steps: int) -> bool:
+        """Move the note under the cursor earlier or later, keeping its length."""
+        note = self.note_at(self.voice, self.step)
+        if not note:
+            return False
+        start, length, pitch = note
+        new_start = start + steps
+        if new_start < 0:
+            return False
+        mask = np.zeros(self.score.pitches.shape, dtype=bool)
+        mask[self.voice, start : start + length] = True
+        score = self._write(self.voice, new_start, length, pitch, self.score.erase(mask))
+        self.commit(score, label="move note")
+        self.goto(self.step + steps)
+        return True
+
+    def transpose(self, semitones: int) -> bool:
+        """Transpose the selection (or the note under the cursor); stays in the model's range."""
+        mask = self._target_mask() & (self.score.pitches >= 0)
+        if not mask.any():
+            return False
+        moved = self.score.pitches.astype(np.int32) + semitones
+        if moved[mask].min() < MODEL_LOW or moved[mask].max() > MODEL_HIGH:
+            raise PitchRangeError(
+                f"transposing by {semitones:+d} leaves the range {MODEL_LOW}..{MODEL_HIGH}"
+            )
+        pitches = np.where(mask, moved, self.score.pitches)
+        self.commit(self.score.replace(pitches=pitches, onsets=self.score.onsets), label="transpose")
+        self.pitch = int(np.clip(self.pitch + semitones, MODEL_LOW, MODEL_HIGH))
+        return True
+
+    # --- regions -----------------------------------------------------------------------------
+
+    def erase(self, mask: np.ndarray | None = None) -> bool:
+        """Silence cells and mark them to be generated (the selection by default)."""
+        if mask is None:
+            sel = self.selection
+            if sel is None:
+                return False
+            mask = sel.mask(self.score.pitches.shape)
+        self.commit(self.score.erase(mask), self.erased | mask, "erase")
+        return True
+
+    def copy(self) -> bool:
+        sel = self.selection
+        if sel is None:
+            return False
+        rows = list(sel.voices)
+        clip = self.score.slice(sel.start, sel.end)
+        self.clipboard = Clip(clip.pitches[rows].copy(), clip.onsets[rows].copy(), sel.voices)
+        return True
+
+    def paste(self) -> bool:
+        """Paste the clipboard at the cursor into the voices it was copied from."""
+        clip = self.clipboard
+        if clip is None:
+            return False
+        length = clip.pitches.shape[1]
+        score = self.score
+        end = self.step + length
+        if end > score.num_steps:
+            bars = -(-(end - score.num_steps) // score.steps_per_bar)
+            score = score.concat(Score.empty(bars * score.steps_per_bar, **score.meta()))
+        pitches, onsets = score.pitches.copy(), score.onsets.copy()
+        for row, v in enumerate(clip.voices):
+            pitches[v, self.step : end] = clip.pitches[row]
+            onsets[v, self.step : end] = clip.onsets[row]
+            if end < score.num_steps and pitches[v, end] >= 0:
+                onsets[v, end] = True
+        erased = _fit(self.erased, score.num_steps)
+        erased[list(clip.voices), self.step : end] = False
+        self.commit(score.replace(pitches=pitches, onsets=onsets), erased, "paste")
+        return True
+
+    def generation_mask(self) -> np.ndarray:
+        """Cells an infill should write: the erased cells, else the selection."""
+        if self.erased.any():
+            return self.erased.copy()
+        sel = self.selection
+        if sel is None:
+            return np.zeros(self.score.pitches.shape, dtype=bool)
+        return sel.mask(self.score.pitches.shape)
+
+    def accept(self, score: Score, label: str = "infill") -> None:
+        """Take a generated score as one undo step; nothing is left marked as erased."""
+        if score.pitches.shape != self.score.pitches.shape:
+            raise ScoreError("a generated score must have the document's length")
+        self.commit(score, np.zeros(score.pitches.shape, dtype=bool), label)
+
+    def replace_score(self, score: Score, label: str = "new score") -> None:
+        self.commit(score, np.zeros(score.pitches.shape, dtype=bool), label)
+        self.clear_selection()
+        self.goto(0)
+        self.pitch = self._pitch_near(self.voice, 0)
+
+    def status(self) -> str:
+        return f"{self.score.location_text(self.step)} {VOICE_NAMES[self.voice]}"
+
+
+def _fit(mask: np.ndarray, steps: int) -> np.ndarray:
+    """A (4, steps) copy of a mask, cut or padded with False."""
+    out = np.zeros((NUM_VOICES, steps), dtype=bool)
+    n = min(steps, mask.shape[1])
+    out[:, :n] = mask[:, :n]
+    return out

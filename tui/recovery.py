@@ -1,0 +1,127 @@
+"""Autosave: the edited score in a recovery file under the user state directory, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.score import Score
+
+FORMAT = 1
+
+
+def state_dir() -> Path:
+    """$XDG_STATE_HOME/cantor, or ~/.local/state/cantor."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "cantor"
+
+
+def recovery_path(document: Path | None) -> Path:
+    """One recovery file per document path ("untitled" for a new score)."""
+    if document is None:
+        name = "untitled"
+    else:
+        resolved = str(Path(document).expanduser().resolve())
+        digest = hashlib.sha1(resolved.encode()).hexdigest()[:12]
+        name = f"{Path(document).stem}-{digest}"
+    return state_dir() / "recovery" / f"{name}.json"
+
+
+def score_to_dict(score: Score) -> dict:
+    return {
+        "pitches": score.pitches.tolist(),
+        "onsets": score.onsets.astype(int).tolist(),
+        "time_signature": list(score.time_signature),
+        "pickup": score.pickup,
+        "tempo_bpm": score.tempo_bpm,
+        "key": score.key,
+        "programs": list(score.programs),
+        "title": score.title,
+    }
+
+
+def score_from_dict(data: dict) -> Score:
+    pitches = np.asarray(data["pitches"], dtype=np.int16).reshape(4, -1)
+    onsets = np.asarray(data["onsets"], dtype=bool).reshape(4, -1)
+    return Score(
+        pitches,
+        onsets,
+        time_signature=tuple(data["time_signature"]),
+        pickup=int(data["pickup"]),
+        tempo_bpm=float(data["tempo_bpm"]),
+        key=data.get("key"),
+        programs=tuple(data["programs"]),
+        title=data.get("title", ""),
+    )
+
+
+def atomic_write_text(path: Path, text: str, *, sync: bool = False) -> None:
+    """Write via a temporary file in the same folder and rename, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Recovered:
+    """What a recovery file holds."""
+
+    score: Score
+    erased: np.ndarray
+    document: Path | None
+    saved_at: float
+    path: Path
+
+
+def write_recovery(document: Path | None, score: Score, erased: np.ndarray) -> Path:
+    """Autosave; a kill (-9, SIGHUP) at any moment leaves the previous or the new file, whole."""
+    path = recovery_path(document)
+    payload = {
+        "format": FORMAT,
+        "document": str(document) if document else None,
+        "saved_at": time.time(),
+        "score": score_to_dict(score),
+        "erased": np.asarray(erased, dtype=int).tolist(),
+    }
+    atomic_write_text(path, json.dumps(payload, separators=(",", ":")))
+    return path
+
+
+def read_recovery(document: Path | None) -> Recovered | None:
+    """The recovery file of a document when it exists and is newer than the document; else None."""
+    path = recovery_path(document)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        score = score_from_dict(data["score"])
+        erased = np.asarray(data["erased"], dtype=bool).reshape(score.pitches.shape)
+        saved_at = float(data["saved_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if document is not None:
+        try:
+            if Path(document).stat().st_mtime >= saved_at:
+                return None
+        except OSError:
+            pass  # the document is gone: the recovery file is all there is
+    doc = Path(data["document"]) if data.get("document") else None
+    return Recovered(score, erased, doc, saved_at, path)
+
+
+def discard_recovery(document: Path | None) -> None:
+    recovery_path(document).unlink(missing_ok=True)
