@@ -1,0 +1,286 @@
+"""Sound: FluidSynth rendering to numpy/WAV, and live playback through a sounddevice stream.
+
+Scores count 16th-note steps; seconds exist only here (and in engine/synth.py, its helper).
+Everything native is imported lazily: without libfluidsynth, PortAudio or an output device the
+calls raise AudioUnavailable with the install command, or point to `cantor render`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import AudioUnavailable, CantorError
+from engine.score import Score
+from engine.soundfont import SoundFontError, find_soundfont
+from engine.synth import (
+    DEFAULT_VELOCITY,
+    NOTE_ON,
+    SAMPLE_RATE,
+    TAIL_SECONDS,
+    Schedule,
+    Synth,
+    load_sounddevice,
+    quiet_stderr,
+)
+
+__all__ = [
+    "AudioUnavailable",
+    "Player",
+    "SoundFontError",
+    "WavFileError",
+    "find_soundfont",
+    "render",
+    "render_wav",
+]
+
+NO_DEVICE = (
+    "no audio output device (normal over SSH or in a container):"
+    " write a WAV instead with `cantor render IN.mid -o OUT.wav`"
+)
+
+
+class WavFileError(CantorError):
+    """A WAV file cannot be written where it was asked for."""
+
+
+def render(
+    score: Score,
+    start: int | None = None,
+    end: int | None = None,
+    *,
+    soundfont=None,
+    mute=(),
+    solo=(),
+    velocity: int = DEFAULT_VELOCITY,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
+    """Steps [start, end) of the score as float32 stereo frames (frames, 2), plus a release tail."""
+    schedule = Schedule(
+        score, start, end, mute=mute, solo=solo, velocity=velocity, sample_rate=sample_rate
+    )
+    synth = Synth(find_soundfont(soundfont), sample_rate)
+    try:
+        synth.set_programs(schedule.programs)
+        total = schedule.end_frame + int(round(TAIL_SECONDS * sample_rate))
+        out = np.zeros((total, 2), dtype=np.float32)
+        done = 0
+        for frame, kind, voice, pitch, vel in schedule.events:
+            synth.write(out, done, frame - done)
+            done = frame
+            if kind == NOTE_ON:
+                synth.note_on(voice, pitch, vel)
+            else:
+                synth.note_off(voice, pitch)
+        synth.write(out, done, total - done)
+        return out
+    finally:
+        synth.close()
+
+
+def write_wav(samples: np.ndarray, path, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Float stereo frames -> 16-bit PCM WAV, written atomically (temp file + rename)."""
+    path = _checked_output(path)
+    pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:
+            wav.setnchannels(pcm.shape[1])
+            wav.setsampwidth(2)
+            wav.setframerate(sample_rate)
+            wav.writeframes(pcm.tobytes())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise WavFileError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def _checked_output(path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise WavFileError(f"cannot write {path}: it is a folder")
+    if not path.parent.is_dir():
+        raise WavFileError(f"cannot write {path}: folder {path.parent} does not exist")
+    return path
+
+
+def render_wav(score: Score, path, **kwargs) -> Path:
+    """Render like `render` and write a 16-bit stereo WAV atomically; returns the path."""
+    path = _checked_output(path)  # before rendering, so a typo costs nothing
+    samples = render(score, **kwargs)
+    return write_wav(samples, path, kwargs.get("sample_rate", SAMPLE_RATE))
+
+
+class _Session:
+    """One play() call: the schedule and how far the audio callback has got through it."""
+
+    def __init__(self, schedule: Schedule, synth: Synth, loop: bool, sample_rate: int):
+        self.schedule, self.synth, self.loop = schedule, synth, loop
+        self.frame = 0  # frames rendered of the current pass through [start, end)
+        self.next_event = 0
+        self.passes = 0  # completed loops
+        self.tail_left = int(round(TAIL_SECONDS * sample_rate))
+        self.in_tail = False
+        self.finished = threading.Event()
+        self.started_at = time.perf_counter()
+        self.first_callback_at: float | None = None
+        self.latency_frames = 0
+
+    def callback(self, outdata, frames, _time, _status) -> None:
+        """PortAudio's thread asks for `frames` frames: synthesize them, firing due events."""
+        if self.first_callback_at is None:
+            self.first_callback_at = time.perf_counter()
+        schedule, synth, events = self.schedule, self.synth, self.schedule.events
+        done = 0
+        while done < frames:
+            if self.in_tail:
+                chunk = min(frames - done, self.tail_left)
+                synth.write(outdata, done, chunk)
+                done += chunk
+                self.tail_left -= chunk
+                if self.tail_left <= 0:
+                    outdata[done:] = 0
+                    raise load_sounddevice().CallbackStop
+                continue
+            while self.next_event < len(events) and events[self.next_event][0] <= self.frame:
+                _, kind, voice, pitch, vel = events[self.next_event]
+                if kind == NOTE_ON:
+                    synth.note_on(voice, pitch, vel)
+                else:
+                    synth.note_off(voice, pitch)
+                self.next_event += 1
+            limit = schedule.end_frame
+            if self.next_event < len(events):
+                limit = min(limit, events[self.next_event][0])
+            chunk = min(frames - done, limit - self.frame)
+            synth.write(outdata, done, chunk)
+            done += chunk
+            self.frame += chunk
+            if self.frame >= schedule.end_frame:
+                synth.release_all()
+                if self.loop:
+                    self.frame, self.next_event = 0, 0
+                    self.passes += 1
+                else:
+                    self.in_tail = True
+
+    def position(self) -> int | None:
+        """The step being heard: frames rendered minus what still sits in the output buffer."""
+        if self.finished.is_set():
+            return None
+        schedule = self.schedule
+        heard = self.frame - self.latency_frames
+        if self.in_tail:
+            heard = schedule.end_frame
+        elif heard < 0:
+            heard = heard + schedule.end_frame if self.passes else 0
+        return schedule.step_at(heard)
+
+
+class Player:
+    """Plays steps of a score through the default output device without blocking the caller."""
+
+    def __init__(self, soundfont=None, *, sample_rate: int = SAMPLE_RATE, device=None):
+        self.soundfont = find_soundfont(soundfont)
+        self.sample_rate = sample_rate
+        self._synth = Synth(self.soundfont, sample_rate)
+        self._sd = load_sounddevice()
+        self._device = device
+        try:
+            with quiet_stderr():
+                self._sd.query_devices(device, kind="output")
+        except (ValueError, self._sd.PortAudioError):
+            self._synth.close()
+            raise AudioUnavailable(NO_DEVICE) from None
+        self._stream = None
+        self._session: _Session | None = None
+        self._lock = threading.Lock()
+
+    def play(self, score: Score, start_step=0, end_step=None, *, loop=False, mute=(), solo=(),
+             velocity: int = DEFAULT_VELOCITY) -> None:
+        """Start playing steps [start_step, end_step) (looping if asked); returns at once."""
+        schedule = Schedule(score, start_step, end_step, mute=mute, solo=solo,
+                            velocity=velocity, sample_rate=self.sample_rate)
+        with self._lock:
+            self._stop_locked()
+            if self._synth is None:
+                raise AudioUnavailable("this player is closed: create a new Player")
+            self._synth.set_programs(schedule.programs)
+            session = _Session(schedule, self._synth, loop, self.sample_rate)
+            try:
+                with quiet_stderr():
+                    stream = self._sd.OutputStream(
+                        samplerate=self.sample_rate, channels=2, dtype="float32",
+                        device=self._device, callback=session.callback,
+                        finished_callback=session.finished.set,
+                    )
+                    session.latency_frames = int(round(stream.latency * self.sample_rate))
+                    stream.start()
+            except self._sd.PortAudioError as exc:
+                raise AudioUnavailable(f"the audio device cannot be opened ({exc}); {NO_DEVICE}")
+            self._stream, self._session = stream, session
+
+    def stop(self) -> None:
+        """Stop at once (pending audio is dropped)."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        stream, session = self._stream, self._session
+        self._stream = self._session = None
+        if stream is not None:
+            with quiet_stderr():
+                stream.abort()  # waits for a running callback, so the synth is ours again
+                stream.close()
+        if session is not None:
+            session.finished.set()
+        if self._synth is not None:
+            self._synth.silence()
+
+    def position(self) -> int | None:
+        """The step being heard while playing, else None."""
+        session = self._session
+        return None if session is None else session.position()
+
+    @property
+    def is_playing(self) -> bool:
+        session = self._session
+        return session is not None and not session.finished.is_set()
+
+    def first_callback_seconds(self) -> float | None:
+        """Time from the last play() call to the stream's first callback (for benchmarks)."""
+        session = self._session
+        if session is None or session.first_callback_at is None:
+            return None
+        return session.first_callback_at - session.started_at
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until playback ends (True) or the timeout passes (False)."""
+        session = self._session
+        return True if session is None else session.finished.wait(timeout)
+
+    def close(self) -> None:
+        """Stop and free the synthesizer."""
+        with self._lock:
+            self._stop_locked()
+            if self._synth is not None:
+                self._synth.close()
+                self._synth = None
+
+    def __enter__(self) -> Player:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
