@@ -1,0 +1,190 @@
+"""`CantorApp`: the composer. Opens a file or the default chorale, loads the model in the background."""
+
+from __future__ import annotations
+
+import locale
+import os
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from engine.errors import CantorError
+from engine.score import Score
+from tui import keys, recovery
+from tui.default_score import HINT, default_score
+from tui.document import Document
+from tui.screens.editor import EditorScreen
+from tui.screens.prompt import Choice
+from tui.settings import Settings
+
+NEW_SCORE_BARS = 8
+
+
+def plain_ascii_terminal() -> bool:
+    """True when the terminal cannot be trusted with UTF-8 (or the user asks for ASCII)."""
+    if os.environ.get("CANTOR_ASCII", "") not in ("", "0"):
+        return True
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(name)
+        if value:
+            return "utf-8" not in value.lower() and "utf8" not in value.lower()
+    return "utf" not in locale.getpreferredencoding(False).lower()
+
+
+class CantorApp(App):
+    """Keyboard-first pianoroll editor for four-part counterpoint."""
+
+    CSS_PATH = "cantor.tcss"
+    TITLE = "cantor"
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        score: Score | None = None,
+        report: str | None = None,
+        checkpoint: str | os.PathLike | None = None,
+        load_model: bool = True,
+        ascii_only: bool | None = None,
+        autosave: bool = True,
+        settings: Settings | None = None,
+    ) -> None:
+        super().__init__()
+        self.path = Path(path) if path else None
+        self.initial_score = score
+        self.report = report
+        self.checkpoint = checkpoint
+        self.load_model = load_model
+        self.ascii_only = plain_ascii_terminal() if ascii_only is None else ascii_only
+        self.autosave = autosave
+        self.settings = settings or Settings()
+        self.muted: set[int] = set()
+        self.soloed: set[int] = set()
+        self._composer = None
+        self._composer_error: str | None = None
+        self._composer_ready = threading.Event()
+        self._composer_lock = threading.Lock()
+        self.started = time.perf_counter()
+        if self.ascii_only:
+            self.add_class("-ascii")
+
+    # --- start ---------------------------------------------------------------------------------
+
+    def _first_document(self) -> tuple[Document, str | None]:
+        hint = None
+        if self.initial_score is not None:
+            score = self.initial_score
+        elif self.path is not None and self.path.exists():
+            from engine.midi import load_midi_report
+
+            score, report = load_midi_report(self.path)
+            self.report = report.summary()
+        elif self.path is not None:
+            score = Score.empty(NEW_SCORE_BARS * 16, title=self.path.stem)
+            hint = f"New file {self.path.name}: type notes with c d e f g a b, enter, 5-9 for lengths."
+        else:
+            score = default_score()
+            hint = HINT
+        return Document(score, self.path, autosave=self.autosave), hint
+
+    def on_mount(self) -> None:
+        document, hint = self._first_document()
+        self.editor = EditorScreen(document)
+        self.push_screen(self.editor)
+        if self.report:
+            self.notify(self.report, title=f"Opened {self.path.name}", timeout=6)
+        if hint:
+            self.notify(hint, timeout=8)
+        if self.autosave:
+            self.call_after_refresh(self._offer_recovery, document)
+        if self.load_model:
+            # After the first frame: importing torch must not delay it.
+            self.set_timer(0.05, self._load_composer)
+
+    def _offer_recovery(self, document: Document) -> None:
+        found = recovery.read_recovery(document.path)
+        if found is None or found.score.same_notes(document.score):
+            return
+        when = time.strftime("%H:%M:%S", time.localtime(found.saved_at))
+
+        def answered(key: str) -> None:
+            if key == "y":
+                document.commit(found.score, found.erased, "recover")
+                self.editor.set_document(document)
+                self.notify("Recovered your unsaved edits (u undoes that).", timeout=4)
+            elif key == "n":
+                recovery.discard_recovery(document.path)
+
+        name = document.path.name if document.path else "the untitled score"
+        self.push_screen(Choice(f"Unsaved edits of {name} from {when} were found.\nRecover them?",
+                                {"y": "recover", "n": "discard them"}, "decide later"), answered)
+
+    # --- the model, loaded in a thread -------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def _load_composer(self) -> None:
+        self._load_composer_now()
+
+    def _load_composer_now(self) -> None:
+        """Load the model once, in whichever thread asks first."""
+        with self._composer_lock:
+            if self._composer_ready.is_set():
+                return
+            try:
+                from engine.composer import Composer
+
+                self._composer = Composer(self.checkpoint).load()
+            except CantorError as exc:
+                self._composer_error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - no model must not stop editing
+                self._composer_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._composer_ready.set()
+
+    def wait_for_composer(self):
+        """The loaded Composer (call from a worker thread; may load it); raises CantorError."""
+        self._load_composer_now()
+        if self._composer is None:
+            raise CantorError(f"the model is not available: {self._composer_error}")
+        return self._composer
+
+    # --- files -------------------------------------------------------------------------------
+
+    def open_file(self, path: Path) -> None:
+        from engine.midi import load_midi_report
+
+        try:
+            score, report = load_midi_report(path)
+        except CantorError as exc:
+            self.notify(str(exc), title="Cannot open", severity="error", timeout=8)
+            return
+        document = Document(score, path, autosave=self.autosave)
+        self.editor.set_document(document)
+        self.notify(report.summary(), title=f"Opened {path.name}", timeout=6)
+        if self.autosave:
+            self._offer_recovery(document)
+
+    # --- command palette: every action of the editor -------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        editor = getattr(self, "editor", None)
+        if editor is None or screen is not editor:
+            yield from super().get_system_commands(screen)
+            return
+        seen = set()
+        for key in keys.KEYS:
+            if not key.action or key.action in ("command_palette",) or key.description in seen:
+                continue
+            seen.add(key.description)
+            title = key.description[0].upper() + key.description[1:]
+
+            def run(action: str = key.action) -> None:
+                self.call_later(editor.run_action, action)
+
+            yield SystemCommand(title, f"{key.group} — key: {keys._pretty(key.keys)}", run)
+        yield SystemCommand("Take a screenshot", "Save an SVG of the screen", self.deliver_screenshot)

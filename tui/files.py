@@ -1,0 +1,181 @@
+"""Files from the editor: open, save, save as, export, quit, settings (editor screen mixin)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from engine.errors import CantorError
+from tui.screens.prompt import Choice, PathPrompt
+from tui.screens.settings import SettingsScreen
+from tui.settings import parse_programs
+
+MIDI_SUFFIXES = (".mid", ".midi")
+XML_SUFFIXES = (".musicxml", ".xml", ".mxl")
+
+
+class FileActions:
+    # --- save ------------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        if self.doc.path is None or self.doc.path.suffix.lower() not in MIDI_SUFFIXES:
+            self.action_save_as()
+        else:
+            self.save_to(self.doc.path)
+
+    def action_save_as(self, then=None) -> None:
+        default = str(self.doc.path) if self.doc.path else "untitled.mid"
+
+        def chosen(value: str | None) -> None:
+            if value and self.save_to(_midi_name(value)) and then:
+                then()
+
+        self.app.push_screen(PathPrompt("Save as MIDI", default), chosen)
+
+    def save_to(self, path: Path) -> bool:
+        from engine.midi import save_midi
+
+        try:
+            save_midi(self.doc.score, path)
+        except CantorError as exc:
+            self.app.notify(str(exc), title="Not saved", severity="error", timeout=8)
+            return False
+        self.doc.mark_saved(path)
+        self.app.notify(f"Saved {path}", timeout=2)
+        self.update_status()
+        return True
+
+    # --- open ------------------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        def chosen(value: str | None) -> None:
+            if value:
+                self.app.open_file(Path(value).expanduser())
+
+        def ask() -> None:
+            self.app.push_screen(PathPrompt("Open a MIDI file", ""), chosen)
+
+        self.confirm_discard("open another file", ask)
+
+    def confirm_discard(self, doing: str, then) -> None:
+        """Run `then` now, or after the user saved or dropped unsaved changes."""
+        if not self.doc.dirty:
+            then()
+            return
+
+        def answered(key: str) -> None:
+            if key == "s":
+                if self.doc.path is not None and self.doc.path.suffix.lower() in MIDI_SUFFIXES:
+                    if self.save_to(self.doc.path):
+                        then()
+                else:
+                    self.action_save_as(then)
+            elif key == "d":
+                then()
+
+        self.app.push_screen(
+            Choice(f"There are unsaved changes. Save before you {doing}?",
+                   {"s": "save", "d": "don't save"}), answered)
+
+    # --- export ----------------------------------------------------------------------------
+
+    def action_export(self) -> None:
+        stem = self.doc.path.stem if self.doc.path else "untitled"
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.export_to(Path(value).expanduser())
+
+        self.app.push_screen(
+            PathPrompt("Export (.wav, .musicxml or .mid)", f"{stem}.wav",
+                       "the extension chooses the format; enter: export   esc: cancel"), chosen)
+
+    def export_to(self, path: Path) -> None:
+        suffix = path.suffix.lower()
+        web = getattr(self.app, "is_web", False)
+        try:
+            if suffix == ".wav":
+                from engine.audio import render_wav
+
+                target = Path(tempfile.mkdtemp()) / path.name if web else path
+                render_wav(self.doc.score, target, soundfont=self.app.settings.soundfont or None,
+                           mute=tuple(self.app.muted), solo=tuple(self.app.soloed))
+                if web:  # in a browser the file goes to the user's downloads
+                    self.app.deliver_binary(target, save_filename=path.name, mime_type="audio/wav")
+            elif suffix in XML_SUFFIXES:
+                from engine.musicxml import save_musicxml
+
+                save_musicxml(self.doc.score, path)
+            elif suffix in MIDI_SUFFIXES:
+                from engine.midi import save_midi
+
+                save_midi(self.doc.score, path)
+            else:
+                self.app.notify("Use a name ending in .wav, .musicxml or .mid.",
+                                title="Unknown format", severity="warning")
+                return
+        except ImportError:
+            self.app.notify("That export is not available in this build.", severity="warning")
+            return
+        except CantorError as exc:
+            self.app.notify(str(exc), title="Not exported", severity="error", timeout=8)
+            return
+        self.app.notify(f"Exported {path}", timeout=3)
+
+    # --- quit ------------------------------------------------------------------------------
+
+    def action_quit(self) -> None:
+        def leave() -> None:
+            if self.doc.dirty and self.doc.autosave:
+                from tui.recovery import discard_recovery
+
+                discard_recovery(self.doc.path)  # the user chose to drop the changes
+            self.close_audio()
+            self.app.exit()
+
+        if not self.doc.dirty:
+            self.close_audio()
+            self.app.exit()
+            return
+        self.confirm_discard("quit", leave)
+
+    # --- settings --------------------------------------------------------------------------
+
+    def action_settings(self) -> None:
+        s, score = self.app.settings, self.doc.score
+        values = {
+            "temperature": f"{s.temperature:g}", "steps": str(s.steps),
+            "variants": str(s.variants), "seed": str(s.seed), "polish": str(s.polish),
+            "soundfont": s.soundfont, "programs": " ".join(str(p) for p in score.programs),
+            "tempo": f"{score.tempo_bpm:g}",
+        }
+
+        def applied(result: dict | None) -> None:
+            if result is None:
+                return
+            problems = s.update(result)
+            try:
+                programs = parse_programs(result["programs"])
+                tempo = float(result["tempo"])
+                if not 10 <= tempo <= 400:
+                    raise ValueError("tempo must be in range 10..400 BPM")
+            except ValueError as exc:
+                problems.append(str(exc).replace("could not convert string to float", "tempo:"))
+            if problems:
+                self.app.notify("\n".join(problems), title="Settings not applied", severity="error")
+                return
+            if result["soundfont"] != values["soundfont"]:
+                self.close_audio()
+                self._audio_error = None
+                self._audio_told = False
+            if programs != score.programs or tempo != score.tempo_bpm:
+                self.doc.commit(score.replace(programs=programs, tempo_bpm=tempo), label="settings")
+                self._edited()
+            self.app.notify("Settings applied.", timeout=2)
+
+        self.app.push_screen(SettingsScreen(values), applied)
+
+
+def _midi_name(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.suffix.lower() in MIDI_SUFFIXES else path.with_name(path.name + ".mid")

@@ -1,0 +1,106 @@
+"""The editor screen: the pianoroll, the status line and the footer; all editing keys live here."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from engine.score import VOICE_NAMES
+from tui import keys
+from tui.document import Document
+from tui.editing import EditingActions
+from tui.files import FileActions
+from tui.findings import FindingActions
+from tui.generation import GenerationActions
+from tui.playback import PlaybackActions
+from tui.screens.help import HelpScreen
+from tui.variants import VariantActions
+from tui.widgets.pianoroll import PianoRoll
+
+LENGTH_NAMES = {1: "16th", 2: "8th", 3: "dotted 8th", 4: "quarter", 6: "dotted quarter",
+                8: "half", 12: "dotted half", 16: "whole", 24: "dotted whole"}
+
+
+class EditorScreen(
+    EditingActions, GenerationActions, VariantActions, PlaybackActions, FileActions,
+    FindingActions, Screen,
+):
+    BINDINGS = keys.bindings()
+
+    def __init__(self, document: Document) -> None:
+        super().__init__()
+        self.doc = document
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        self.roll = PianoRoll(self.doc, ascii_only=app.ascii_only, colour=not app.no_color, id="roll")
+        yield self.roll
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.roll.focus()
+        self.update_status()
+
+    def set_document(self, document: Document) -> None:
+        """Show another document (a file was opened)."""
+        self.stop_playback()
+        self.doc = document
+        self.roll.document = document
+        self.roll.preview = None
+        self.roll.invalidate()
+        self.roll.cursor_changed()
+        self.after_edit()
+        self.update_status()
+
+    def after_edit(self) -> None:
+        """Views derived from the score follow every change."""
+        if self.findings_on:
+            self._refresh_findings()
+        if self.heat_on:
+            self._refresh_confidence()
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen())
+
+    def action_command_palette(self) -> None:
+        self.app.action_command_palette()
+
+    def update_status(self, progress: tuple[int, int] | None = None) -> None:
+        doc, score = self.doc, self.doc.score
+        name = doc.path.name if doc.path else "untitled"
+        parts = [f"{name}{'*' if doc.dirty else ''}",
+                 f"{score.time_signature[0]}/{score.time_signature[1]}",
+                 f"{score.tempo_bpm:g} bpm",
+                 score.location_text(doc.step),
+                 VOICE_NAMES[doc.voice]]
+        if progress is not None and self.busy:
+            step, total = progress
+            width = 16
+            done = int(width * step / max(1, total))
+            parts.append(f"{self._run_kind.upper()} {step}/{total} [{'#' * done}{'.' * (width - done)}]"
+                         " esc cancels")
+        elif self.busy:
+            parts.append("WORKING (esc cancels)")
+        elif self.variants_showing:
+            index = getattr(self, "_variant_index", 0)
+            parts.append(f"VARIANT {index + 1}/{len(self._variants)}")
+        elif doc.anchor is not None:
+            sel = doc.selection
+            parts.append(f"SELECT {sel.length} steps x {len(sel.voices)} voice(s)")
+        else:
+            parts.append("EDIT")
+        parts.append(LENGTH_NAMES.get(doc.entry_length, f"{doc.entry_length} steps"))
+        if self._playing:
+            parts.append("PLAYING")
+        if self.app.muted:
+            parts.append("mute " + "".join("SATB"[v] for v in sorted(self.app.muted)))
+        if self.app.soloed:
+            parts.append("solo " + "".join("SATB"[v] for v in sorted(self.app.soloed)))
+        if self.heat_on:
+            parts.append("heatmap")
+        if doc.erased.any():
+            parts.append(f"{int(doc.erased.sum())} erased cells (i fills)")
+        self.query_one("#status", Static).update(Text(" | ".join(parts)))

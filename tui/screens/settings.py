@@ -1,0 +1,57 @@
+"""The settings form: temperature, steps, variants, seed, polish, SoundFont, programs, tempo."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+FIELDS = (
+    ("temperature", "Temperature (0.05-3)"),
+    ("steps", "Gibbs steps"),
+    ("variants", "Variants at once (1-16)"),
+    ("seed", "First seed"),
+    ("polish", "Accompaniment polish steps"),
+    ("soundfont", "SoundFont file (empty: default)"),
+    ("programs", "GM programs S A T B"),
+    ("tempo", "Tempo (BPM)"),
+)
+
+
+class SettingsScreen(ModalScreen[dict | None]):
+    """Returns the edited values as text (the editor validates and applies them)."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("ctrl+s", "apply", "apply")]
+    DEFAULT_CSS = """
+    SettingsScreen { align: center middle; }
+    SettingsScreen > Vertical { width: 76; max-width: 100%; height: auto; border: round $accent;
+                                background: $surface; padding: 0 1; }
+    SettingsScreen Grid { grid-size: 2; grid-columns: 32 1fr; height: auto; grid-rows: 3; }
+    SettingsScreen Label { padding: 1 0 0 0; }
+    """
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__()
+        self.values = values
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label("[b]Settings[/b]   enter on the last field or ctrl+s applies, esc cancels")
+            with Grid():
+                for name, text in FIELDS:
+                    yield Label(text)
+                    yield Input(self.values.get(name, ""), id=name)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == FIELDS[-1][0]:
+            self.action_apply()
+        else:
+            self.focus_next()
+
+    def action_apply(self) -> None:
+        self.dismiss({name: self.query_one(f"#{name}", Input).value for name, _ in FIELDS})
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

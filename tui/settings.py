@@ -1,0 +1,66 @@
+"""Settings of a composing session: how the model samples and how the score sounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Settings:
+    temperature: float = 0.99
+    """Sampling temperature (lower = safer choices)."""
+    steps: int = 96
+    """Gibbs steps per request."""
+    variants: int = 4
+    """Candidates generated at once."""
+    seed: int = 0
+    """First random seed; each request advances it so a new request gives new music."""
+    polish: int = 24
+    """Gibbs steps that polish an accompaniment."""
+    soundfont: str = ""
+    """SoundFont file for playback (empty = the usual search order)."""
+    _requests: int = 0
+
+    def next_seed(self) -> int:
+        seed = self.seed + self._requests * 1000
+        self._requests += 1
+        return seed
+
+    def update(self, values: dict[str, str]) -> list[str]:
+        """Apply text values from the settings form; returns the problems (nothing changes then)."""
+        problems: list[str] = []
+        parsed: dict = {}
+        checks = {
+            "temperature": (float, 0.05, 3.0),
+            "steps": (int, 1, 2000),
+            "variants": (int, 1, 16),
+            "seed": (int, 0, 2**31 - 1),
+            "polish": (int, 0, 2000),
+        }
+        for name, (kind, low, high) in checks.items():
+            if name not in values:
+                continue
+            try:
+                value = kind(values[name])
+            except ValueError:
+                problems.append(f"{name} must be a number in range {low}..{high}")
+                continue
+            if not low <= value <= high:
+                problems.append(f"{name} must be in range {low}..{high}; got {value}")
+            parsed[name] = value
+        if "soundfont" in values:
+            parsed["soundfont"] = values["soundfont"].strip()
+        if problems:
+            return problems
+        for name, value in parsed.items():
+            setattr(self, name, value)
+        self._requests = 0
+        return []
+
+
+def parse_programs(text: str) -> tuple[int, ...]:
+    """"52, 52, 52, 32" -> four GM programs 0..127; raises ValueError with a plain message."""
+    parts = [p for p in text.replace(",", " ").split() if p]
+    if len(parts) != 4 or not all(p.isdigit() and 0 <= int(p) <= 127 for p in parts):
+        raise ValueError("programs must be four GM numbers 0..127 (S A T B), e.g. 52 52 52 32")
+    return tuple(int(p) for p in parts)

@@ -1,0 +1,379 @@
+"""The pianoroll grid: a Line API `ScrollView` drawing four voices over pitch x 16th-note steps.
+
+Layout (top to bottom): a header row with bar numbers and beat marks, one lane per voice that
+spells its notes (readable even in plain ASCII), then one row per pitch from the model's top
+pitch down. The left gutter names lanes and pitches. Rows are cached per document version and
+only the overlays (cursor, selection, playhead) are applied per frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+LOW, HIGH = 36, 81  # the model's pitch range (engine.pianoroll); the widget stays engine-free
+FIXED_ROWS = 5  # header + four voice lanes
+GUTTER = 5
+NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+LETTERS = "SATB"
+COLOURS = ("#ff6b6b", "#ffd166", "#4cc9f0", "#b388ff")
+
+
+def pitch_name(pitch: int) -> str:
+    return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    """Characters of the grid; one set for UTF-8 terminals, one for plain ASCII."""
+
+    held: tuple[str, str, str, str]
+    bar: str
+    beat: str
+    erased: str
+    gutter: str
+    cursor_mark: str
+    playhead_mark: str
+
+
+UNICODE = Glyphs(("━", "═", "─", "┅"), "│", "·", "░", "│", "▼", "▶")
+ASCII = Glyphs(("=", "~", "-", "_"), "|", ".", ":", "|", "v", ">")
+
+
+class Palette:
+    """Styles of the grid, in colour or monochrome (NO_COLOR: only bold/reverse/underline)."""
+
+    def __init__(self, colour: bool) -> None:
+        self.colour = colour
+        if colour:
+            self.empty = Style(color="#5c6370", bgcolor="#1e2127")
+            self.c_row = Style(color="#5c6370", bgcolor="#262a31")
+            self.erased = Style(color="#e06c75", bgcolor="#3a2328")
+            self.gutter = Style(color="#abb2bf", bgcolor="#161719")
+            self.header = Style(color="#e5c07b", bgcolor="#161719", bold=True)
+            self.onset = tuple(Style(color="#101010", bgcolor=c, bold=True) for c in COLOURS)
+            self.held = tuple(Style(color=c, bgcolor="#1e2127", bold=True) for c in COLOURS)
+            self.muted = Style(color="#5c6370", bgcolor="#1e2127")
+            self.cursor = Style(reverse=True, bold=True, blink=False)
+            self.selection = Style(bgcolor="#3e4f6b")
+            self.playhead = Style(bgcolor="#2f6f4f")
+            self.changed = Style(color="#000000", bgcolor="#ffffff", bold=True)
+            self.finding = Style(color="#ffffff", bgcolor="#c0392b", bold=True)
+        else:
+            plain = Style()
+            self.empty = self.c_row = self.muted = plain
+            self.erased = Style(bold=True)
+            self.gutter = plain
+            self.header = Style(bold=True)
+            self.onset = tuple(Style(bold=True) for _ in COLOURS)
+            self.held = tuple(plain for _ in COLOURS)
+            self.cursor = Style(reverse=True)
+            self.selection = Style(underline=True)
+            self.playhead = Style(reverse=True)
+            self.changed = Style(bold=True, underline=True)
+            self.finding = Style(bold=True, underline=True)
+        self._heat = {}
+
+    def heat(self, level: int) -> Style:
+        """Confidence shading 0..9 (red = unsure, green = sure)."""
+        if level not in self._heat:
+            if self.colour:
+                t = level / 9
+                r, g = int(220 * (1 - t) + 30 * t), int(60 * (1 - t) + 190 * t)
+                self._heat[level] = Style(color="#000000", bgcolor=f"#{r:02x}{g:02x}40", bold=True)
+            else:
+                self._heat[level] = Style(bold=level >= 5)
+        return self._heat[level]
+
+
+class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
+    """Draws a document; keys are handled by the screen, clicks are posted as messages."""
+
+    DEFAULT_CSS = """
+    PianoRoll { scrollbar-size: 0 0; height: 1fr; }
+    """
+
+    class Clicked(Message):
+        """A cell was clicked: move the cursor there (voice is set when a lane was clicked)."""
+
+        def __init__(self, step: int, pitch: int | None, voice: int | None) -> None:
+            super().__init__()
+            self.step, self.pitch, self.voice = step, pitch, voice
+
+    def __init__(self, document, *, ascii_only: bool = False, colour: bool = True, **kw) -> None:
+        super().__init__(**kw)
+        self.document = document
+        self.glyphs = ASCII if ascii_only else UNICODE
+        self.palette = Palette(colour)
+        self.zoom = 1
+        self.preview: tuple[np.ndarray, np.ndarray] | None = None  # (pitches, onsets) shown instead
+        self.changed: np.ndarray | None = None
+        self.confidence: np.ndarray | None = None
+        self.findings: np.ndarray | None = None
+        self.playhead: int | None = None
+        self.muted: set[int] = set()
+        self._cache: dict[int, tuple[list[str], list[Style]]] = {}
+        self._cache_key = None
+
+    # --- state changes from the screen -------------------------------------------------------
+
+    def invalidate(self) -> None:
+        """Content changed (edit, preview, heatmap...): drop cached rows and redraw."""
+        self._cache.clear()
+        self._cache_key = None
+        self._update_virtual_size()
+        self.refresh()
+
+    def cursor_changed(self) -> None:
+        self.scroll_to_cursor()
+        self.refresh()
+
+    def set_zoom(self, zoom: int) -> None:
+        self.zoom = zoom
+        self.invalidate()
+        self.scroll_to_cursor()
+
+    def _update_virtual_size(self) -> None:
+        steps = self._pitches().shape[1]
+        self.virtual_size = Size(GUTTER + steps * self.zoom + 1, FIXED_ROWS + HIGH - LOW + 1)
+
+    def on_mount(self) -> None:
+        self._update_virtual_size()
+        self.call_after_refresh(self.scroll_to_cursor)
+
+    def on_resize(self) -> None:
+        self.scroll_to_cursor()
+
+    def scroll_to_cursor(self) -> None:
+        doc = self.document
+        width = max(1, self.size.width - GUTTER)
+        rows = max(1, self.size.height - FIXED_ROWS)
+        x, y = self.scroll_offset
+        col = doc.step * self.zoom
+        margin = min(8 * self.zoom, width // 4)
+        if col < x + margin:
+            x = max(0, col - margin)
+        elif col + self.zoom > x + width - margin:
+            x = col + self.zoom - width + margin
+        row = HIGH - doc.pitch
+        if row < y + 1:
+            y = max(0, row - 1)
+        elif row >= y + rows - 1:
+            y = row - rows + 2
+        self.scroll_to(x, y, animate=False, force=True, immediate=True)
+
+    # --- data ---------------------------------------------------------------------------------
+
+    def _pitches(self) -> np.ndarray:
+        return self.preview[0] if self.preview is not None else self.document.score.pitches
+
+    def _onsets(self) -> np.ndarray:
+        return self.preview[1] if self.preview is not None else self.document.score.onsets
+
+    def _check_cache(self) -> None:
+        key = (self.document.version, self.zoom, id(self.preview), id(self.changed),
+               id(self.confidence), id(self.findings), tuple(sorted(self.muted)))
+        if key != self._cache_key:
+            self._cache.clear()
+            self._cache_key = key
+
+    # --- rendering ----------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        self._check_cache()
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        if y == 0:
+            key = -1
+        elif y < FIXED_ROWS:
+            key = -1 - y  # lanes -2..-5
+        else:
+            key = y - FIXED_ROWS + scroll_y  # pitch row index from the top
+            if key > HIGH - LOW:
+                return Strip.blank(width, self.palette.empty)
+        row = self._cache.get(key)
+        if row is None:
+            row = self._cache[key] = self._build_row(key)
+        chars, styles = row
+        view = max(0, width - GUTTER)
+        chars, styles = chars[scroll_x : scroll_x + view], styles[scroll_x : scroll_x + view]
+        if len(chars) < view:
+            pad = view - len(chars)
+            chars = chars + [" "] * pad
+            styles = styles + [self.palette.empty] * pad
+        else:
+            styles = list(styles)
+        self._overlay(key, styles, scroll_x)
+        return Strip(self._gutter(key) + _segments(chars, styles), width)
+
+    def _gutter(self, key: int) -> list[Segment]:
+        g, doc = self.glyphs, self.document
+        if key == -1:
+            text = "bar" if self.zoom == 1 else "bar*2"
+            return [Segment(f"{text:<{GUTTER}}", self.palette.header)]
+        if key < -1:
+            voice = -2 - key
+            mark = ">" if voice == doc.voice else " "
+            mute = "m" if voice in self.muted else " "
+            style = self.palette.onset[voice] if voice == doc.voice else self.palette.gutter
+            return [Segment(f"{mark}{LETTERS[voice]}{mute} ", style), Segment(g.gutter, self.palette.gutter)]
+        pitch = HIGH - key
+        return [Segment(f"{pitch_name(pitch):<4}", self.palette.gutter), Segment(g.gutter, self.palette.gutter)]
+
+    def _grid_char(self, step: int, score) -> str:
+        """Background of an empty cell: bar line, beat mark or blank."""
+        offset = step - score.pickup
+        if offset % score.steps_per_bar == 0:
+            return self.glyphs.bar
+        if offset % score.steps_per_beat == 0:
+            return self.glyphs.beat
+        return " "
+
+    def _build_row(self, key: int) -> tuple[list[str], list[Style]]:
+        score = self.document.score
+        pitches, onsets = self._pitches(), self._onsets()
+        steps, z, pal, g = pitches.shape[1], self.zoom, self.palette, self.glyphs
+        chars: list[str] = []
+        styles: list[Style] = []
+        if key == -1:  # header: bar numbers and beat marks
+            chars = [" "] * (steps * z + 1)
+            for s in range(steps):
+                c = self._grid_char(s, score)
+                chars[s * z] = "'" if c == g.beat else " "
+            for bar in range(0 if score.pickup else 1, score.num_bars + 1):
+                start = score.bar_start(bar) * z
+                for i, c in enumerate(str(bar)):
+                    if start + i < len(chars):
+                        chars[start + i] = c
+            return chars, [pal.header] * len(chars)
+        erased_cols = self.document.erased.any(axis=0) if self.document.erased.shape[1] == steps else np.zeros(steps, bool)
+        if key < -1:  # a voice lane, spelling its notes
+            voice = -2 - key
+            row, on = pitches[voice].tolist(), onsets[voice].tolist()
+            erased = self.document.erased[voice].tolist() if self.document.erased.shape[1] == steps else [False] * steps
+            muted = voice in self.muted
+            held_style = pal.muted if muted else pal.held[voice]
+            onset_style = pal.muted if muted else pal.onset[voice]
+            for s in range(steps):
+                if row[s] < 0:
+                    c = g.erased if erased[s] else self._grid_char(s, score)
+                    chars.extend(c for _ in range(z))
+                    styles.extend((pal.erased if erased[s] else pal.empty) for _ in range(z))
+                elif on[s] or s == 0 or row[s - 1] != row[s]:
+                    name = pitch_name(row[s]) if not muted else LETTERS[voice].lower()
+                    length = 1
+                    while s + length < steps and row[s + length] == row[s] and not on[s + length]:
+                        length += 1
+                    text = name[: max(1, length * z)]
+                    chars.extend(text)
+                    styles.append(onset_style)
+                    styles.extend(held_style for _ in text[1:])
+                    fill = z - len(text)
+                    if fill > 0:
+                        chars.extend(g.held[voice] for _ in range(fill))
+                        styles.extend(held_style for _ in range(fill))
+                else:
+                    covered = len(chars) - s * z  # cells already written by the note name
+                    for _ in range(max(0, z - covered)):
+                        chars.append(g.held[voice])
+                        styles.append(held_style)
+            del chars[steps * z :], styles[steps * z :]
+            return chars, styles
+        pitch = HIGH - key
+        match = pitches == pitch
+        any_voice = match.any(axis=0)
+        first = np.argmax(match, axis=0)
+        onset_here = onsets[first, np.arange(steps)] if steps else np.zeros(0, bool)
+        empty_style = pal.c_row if pitch % 12 == 0 else pal.empty
+        any_list, first_list, onset_list = any_voice.tolist(), first.tolist(), onset_here.tolist()
+        conf = self.confidence
+        changed, findings = self.changed, self.findings
+        for s in range(steps):
+            if not any_list[s]:
+                if erased_cols[s]:
+                    chars.extend(g.erased for _ in range(z))
+                    styles.extend(pal.erased for _ in range(z))
+                else:
+                    chars.append(self._grid_char(s, score))
+                    chars.extend(" " for _ in range(z - 1))
+                    styles.extend(empty_style for _ in range(z))
+                continue
+            v = first_list[s]
+            if v in self.muted:
+                style = pal.muted
+            elif onset_list[s]:
+                style = pal.onset[v]
+            else:
+                style = pal.held[v]
+            c = LETTERS[v] if onset_list[s] else g.held[v]
+            if conf is not None:
+                level = min(9, int(conf[v, s] * 10))
+                c, style = str(level), pal.heat(level)
+            if changed is not None and changed[v, s]:
+                style = pal.changed
+            if findings is not None and findings[v, s]:
+                style = pal.finding
+                c = "!" if not onset_list[s] else c
+            chars.append(c)
+            chars.extend(g.held[v] for _ in range(z - 1))
+            styles.extend(style for _ in range(z))
+        return chars, styles
+
+    def _overlay(self, key: int, styles: list[Style], scroll_x: int) -> None:
+        """Selection, playhead and cursor on the visible part of a row."""
+        doc, z, pal = self.document, self.zoom, self.palette
+        n = len(styles)
+
+        def span(start: int, end: int, style: Style) -> None:
+            a, b = max(0, start * z - scroll_x), min(n, end * z - scroll_x)
+            for i in range(a, b):
+                styles[i] = styles[i] + style
+
+        sel = doc.selection
+        if sel is not None:
+            if key >= -1 or (-2 - key) in sel.voices:
+                span(sel.start, sel.end, pal.selection)
+        if self.playhead is not None:
+            span(self.playhead, self.playhead + 1, pal.playhead)
+        cursor_here = key == -1 or (key < -1 and -2 - key == doc.voice) or (key >= 0 and HIGH - key == doc.pitch)
+        if cursor_here:
+            span(doc.step, doc.step + 1, pal.cursor)
+
+    # --- mouse ----------------------------------------------------------------------------
+
+    def on_click(self, event) -> None:
+        x, y = event.x, event.y
+        if x < GUTTER:
+            return
+        scroll_x, scroll_y = self.scroll_offset
+        step = (x - GUTTER + scroll_x) // self.zoom
+        if y == 0:
+            self.post_message(self.Clicked(step, None, None))
+        elif y < FIXED_ROWS:
+            self.post_message(self.Clicked(step, None, y - 1))
+        else:
+            pitch = HIGH - (y - FIXED_ROWS + scroll_y)
+            if LOW <= pitch <= HIGH:
+                self.post_message(self.Clicked(step, pitch, None))
+
+
+def _segments(chars: list[str], styles: list[Style]) -> list[Segment]:
+    """Runs of equally styled characters as segments."""
+    out: list[Segment] = []
+    if not chars:
+        return out
+    run_start, current = 0, styles[0]
+    for i in range(1, len(chars)):
+        style = styles[i]
+        if style is not current and style != current:
+            out.append(Segment("".join(chars[run_start:i]), current))
+            run_start, current = i, style
+    out.append(Segment("".join(chars[run_start:]), current))
+    return out
