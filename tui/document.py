@@ -228,7 +228,10 @@ class Document:
         if sel is not None:
             return sel.mask(self.score.pitches.shape)
         mask = np.zeros(self.score.pitches.shape, dtype=bool)
+        # The note under the cursor, else the one just typed (the cursor stepped past it).
         note = self.note_at(self.voice, self.step)
+        if note is None and self.step > 0:
+            note = self.note_at(self.voice, self.step - 1)
         if note:
             mask[self.voice, note[0] : note[0] + note[1]] = True
         return mask

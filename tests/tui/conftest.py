@@ -27,3 +27,35 @@ def chorale_bar(bars: int = 2) -> Score:
 @pytest.fixture
 def small_score():
     return chorale_bar(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """An untrained two-layer Coconet saved the way shipped weights are."""
+    import torch
+
+    from engine.coconet_io import save_coconet
+    from engine.model import Coconet, CoconetConfig
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_coconet(path, Coconet(CoconetConfig(depth=2, width=8)), step=0, metrics={},
+                 data={"name": "none (test)"})
+    return path
+
+
+def grid_text(roll, rows: int = 12) -> str:
+    """The first rows of the pianoroll as plain text."""
+    return "\n".join("".join(seg.text for seg in roll.render_line(y)) for y in range(rows))
+
+
+async def wait_until(pilot, condition, seconds: float = 30.0) -> bool:
+    """Let the app run until `condition()` holds (worker threads post their messages)."""
+    import time
+
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        await pilot.pause(0.05)
+    return True

@@ -1,0 +1,257 @@
+"""The composer through Textual's Pilot: editing, selecting, erasing, undo, files, recovery, help."""
+
+import numpy as np
+
+from engine.midi import load_midi, save_midi
+from engine.score import Score
+from tui import keys, recovery
+from tui.app import CantorApp
+from tui.screens.help import HelpScreen, help_text
+from tui.screens.prompt import Choice, PathPrompt
+
+from .conftest import chorale_bar, grid_text
+
+SIZE = (100, 30)
+
+
+def make_app(path=None, score=None, **kw) -> CantorApp:
+    kw.setdefault("autosave", False)
+    return CantorApp(path, score=score, load_model=False, ascii_only=True, **kw)
+
+
+async def test_opens_the_default_chorale_with_a_hint():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        assert doc.score.title.startswith("Chorale") and doc.score.num_steps > 100
+        assert any("infill" in n.message for n in app._notifications)
+        text = grid_text(app.editor.roll)
+        assert "C#5" in text and "S" in text  # the soprano lane spells its first note
+
+
+async def test_typing_a_tune_with_note_names_and_lengths(tmp_path):
+    app = make_app(tmp_path / "tune.mid")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        doc.pitch = 60
+        await pilot.press("c", "c", "g", "greater_than_sign", "g", "a", "a", "8", "g", "7", "f", "f", "e", "e")
+        await pilot.press("d", "d", "8", "c")
+        notes = doc.score.notes(0)
+        assert [p for _, _, p in notes] == [60, 60, 67, 67, 69, 69, 67, 65, 65, 64, 64, 62, 62, 60]
+        assert notes[6] == (24, 8, 67) and notes[-1][1] == 8
+        await pilot.press("backspace")  # the last note goes
+        assert doc.score.notes(0)[-1][2] == 62
+
+
+async def test_edit_keys_move_lengthen_shorten_and_delete():
+    app = make_app(score=chorale_bar(2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        await pilot.press("2")  # alto
+        assert doc.voice == 1 and doc.pitch == 64
+        await pilot.press("minus", "minus")
+        assert doc.score.notes(1)[0] == (0, 14, 64)
+        await pilot.press("plus")
+        assert doc.score.notes(1)[0] == (0, 15, 64)
+        await pilot.press("K")  # a semitone up
+        assert doc.score.pitches[1, 0] == 65
+        await pilot.press("L")  # a step later
+        assert doc.score.notes(1)[0] == (1, 15, 65)
+        await pilot.press("x")
+        assert doc.score.pitch_range(1) == (62, 62)  # only the second bar's note is left
+        await pilot.press("u")
+        assert doc.score.notes(1)[0] == (1, 15, 65)
+        await pilot.press("u")
+        assert doc.score.notes(1)[0] == (0, 15, 65)
+        await pilot.press("ctrl+y", "U")
+        assert doc.score.pitch_range(1) == (62, 62)
+
+
+async def test_movement_keys():
+    app = make_app(score=chorale_bar(4))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        await pilot.press("l", "right", "right_square_bracket")
+        assert doc.step == 4
+        await pilot.press("right_curly_bracket")
+        assert doc.step == 16
+        await pilot.press("ctrl+right", "left_square_bracket", "h")
+        assert doc.step == 27
+        before = doc.pitch
+        await pilot.press("k", "up", "pagedown", "j")
+        assert doc.pitch == before - 11
+        await pilot.press("end")
+        assert doc.step == 63
+        await pilot.press("home", "tab", "tab")
+        assert (doc.step, doc.voice) == (0, 2)
+
+
+async def test_select_erase_copy_paste_transpose():
+    app = make_app(score=chorale_bar(2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        await pilot.press("v", "l", "l", "l", "shift+down")
+        sel = doc.selection
+        assert (sel.start, sel.end, sel.voices) == (0, 4, (0, 1))
+        await pilot.press("y", "escape")
+        assert doc.selection is None and doc.clipboard is not None
+        await pilot.press("right_curly_bracket", "p")
+        assert list(doc.score.pitches[:2, 16]) == [72, 64]
+        await pilot.press("V", "asterisk")  # whole bar, then voice span only
+        await pilot.press("greater_than_sign")
+        assert doc.score.pitches[1, 16] == 76 and doc.score.pitches[3, 16] == 43
+        await pilot.press("escape", "V", "x")
+        assert doc.erased[:, 16:].all() and (doc.score.pitches[:, 16:] == -1).all()
+        assert ":" in grid_text(app.editor.roll)
+
+
+async def test_shift_arrows_select_and_whole_score():
+    app = make_app(score=chorale_bar(2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        await pilot.press("shift+right", "shift+right", "shift+down", "shift+down")
+        sel = doc.selection
+        assert (sel.start, sel.end, sel.voices) == (0, 3, (0, 1, 2))
+        await pilot.press("ctrl+a")
+        sel = doc.selection
+        assert (sel.start, sel.end, sel.voices) == (0, 32, (0, 1, 2, 3))
+
+
+async def test_save_and_open_round_trip(tmp_path):
+    target = tmp_path / "song.mid"
+    app = make_app(target)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        doc.pitch = 67
+        await pilot.press("g", "a", "b", "ctrl+s")
+        assert target.is_file() and not doc.dirty
+        assert "song.mid" in str(app.editor.query_one("#status").render())
+    saved = load_midi(target)
+    assert [p for _, _, p in saved.notes(0)] == [67, 69, 71]
+
+    other = tmp_path / "other.mid"
+    save_midi(chorale_bar(2), other)
+    app = make_app(target)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, PathPrompt)
+        app.screen.query_one("Input").value = str(other)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.editor.doc.path == other
+        assert app.editor.doc.score.same_notes(load_midi(other))
+        assert any("Opened" in (n.title or "") for n in app._notifications)
+
+
+async def test_save_as_asks_for_a_name_and_adds_the_extension(tmp_path):
+    app = make_app(score=chorale_bar(1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, PathPrompt)
+        app.screen.query_one("Input").value = str(tmp_path / "piece")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert (tmp_path / "piece.mid").is_file()
+        assert app.editor.doc.path == tmp_path / "piece.mid"
+
+
+async def test_quit_asks_when_there_are_unsaved_changes():
+    app = make_app(score=chorale_bar(1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("x")  # delete a note: unsaved
+        await pilot.press("q")
+        assert isinstance(app.screen, Choice)
+        await pilot.press("escape")
+        assert app.screen is app.editor and app.is_running
+        await pilot.press("q", "d")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_recovery_after_a_crash(tmp_path):
+    target = tmp_path / "song.mid"
+    save_midi(chorale_bar(2), target)
+    app = make_app(target, autosave=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("V", "x")  # erase bar 1 ... and then the process dies
+        edited = app.editor.doc.score
+    assert recovery.recovery_path(target).is_file()  # written at the edit, not at exit
+
+    app = make_app(target, autosave=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, Choice)
+        await pilot.press("y")
+        await pilot.pause()
+        doc = app.editor.doc
+        assert doc.score.same_notes(edited) and doc.erased[:, :16].all() and doc.dirty
+        await pilot.press("u")  # recovering is one undo step back to the file
+        assert doc.score.same_notes(load_midi(target))
+
+
+async def test_help_lists_every_key_and_palette_every_action():
+    app = make_app(score=chorale_bar(1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert app.screen is app.editor
+        commands = list(app.get_system_commands(app.editor))
+        titles = " ".join(c.title.lower() for c in commands)
+    text = help_text()
+    for key in keys.KEYS:
+        assert key.description in text
+        if key.action and key.action != "command_palette":
+            assert key.description.lower() in titles
+
+
+async def test_palette_command_runs_the_action():
+    app = make_app(score=chorale_bar(1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        command = next(c for c in app.get_system_commands(app.editor)
+                       if c.title.startswith("Zoom"))
+        command.callback()
+        await pilot.pause()
+        assert app.editor.roll.zoom == 2
+
+
+async def test_ascii_grid_uses_only_ascii(tmp_path):
+    app = make_app(score=chorale_bar(2))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("v", "l", "l")
+        text = grid_text(app.editor.roll, 19)
+        text.encode("ascii")
+        assert "C5" in text and "=" in text  # soprano lane: name then held glyphs
+
+
+async def test_settings_change_programs_and_sampling():
+    app = make_app(score=chorale_bar(1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("comma")
+        screen = app.screen
+        screen.query_one("#variants").value = "2"
+        screen.query_one("#programs").value = "19 19 19 32"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.settings.variants == 2
+        assert app.editor.doc.score.programs == (19, 19, 19, 32)
+        await pilot.press("comma")
+        app.screen.query_one("#steps").value = "lots"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.settings.steps == 96  # nothing applied from a bad form
