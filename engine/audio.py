@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,8 @@ __all__ = [
     "render_wav",
 ]
 
+# Offline rendering synthesizes voice groups in parallel (about twice as fast on two cores).
+RENDER_THREADS = max(1, min(4, os.cpu_count() or 1))
 NO_DEVICE = (
     "no audio output device (normal over SSH or in a container):"
     " write a WAV instead with `cantor render IN.mid -o OUT.wav`"
@@ -65,13 +68,37 @@ def render(
     schedule = Schedule(
         score, start, end, mute=mute, solo=solo, velocity=velocity, sample_rate=sample_rate
     )
-    synth = Synth(find_soundfont(soundfont), sample_rate)
+    path = find_soundfont(soundfont)
+    total = schedule.end_frame + round(TAIL_SECONDS * sample_rate)
+    voices = sorted({event[2] for event in schedule.events})
+    # Voices are split over synths in threads (ctypes releases the GIL while FluidSynth mixes):
+    # FluidSynth's own multi-core mixing is faster still but not deterministic.
+    groups = [voices[i :: RENDER_THREADS] for i in range(min(RENDER_THREADS, len(voices)))] or [[]]
+
+    def part(group: list[int]) -> np.ndarray:
+        return _render_voices(schedule, path, set(group), total, sample_rate)
+
+    if len(groups) == 1:
+        return part(groups[0])
+    with ThreadPoolExecutor(len(groups)) as pool:
+        parts = list(pool.map(part, groups))
+    out = parts[0]
+    for other in parts[1:]:  # a fixed order, so the sum is the same every time
+        out += other
+    return out
+
+
+def _render_voices(schedule: Schedule, soundfont: Path, voices: set[int], total: int,
+                   sample_rate: int) -> np.ndarray:
+    """The given voices' events through one synthesizer, `total` frames long."""
+    synth = Synth(soundfont, sample_rate)
     try:
         synth.set_programs(schedule.programs)
-        total = schedule.end_frame + int(round(TAIL_SECONDS * sample_rate))
         out = np.zeros((total, 2), dtype=np.float32)
         done = 0
         for frame, kind, voice, pitch, vel in schedule.events:
+            if voice not in voices:
+                continue
             synth.write(out, done, frame - done)
             done = frame
             if kind == NOTE_ON:
@@ -131,7 +158,7 @@ class _Session:
         self.frame = 0  # frames rendered of the current pass through [start, end)
         self.next_event = 0
         self.passes = 0  # completed loops
-        self.tail_left = int(round(TAIL_SECONDS * sample_rate))
+        self.tail_left = round(TAIL_SECONDS * sample_rate)
         self.in_tail = False
         self.finished = threading.Event()
         self.started_at = time.perf_counter()
@@ -226,7 +253,7 @@ class Player:
                         device=self._device, callback=session.callback,
                         finished_callback=session.finished.set,
                     )
-                    session.latency_frames = int(round(stream.latency * self.sample_rate))
+                    session.latency_frames = round(stream.latency * self.sample_rate)
                     stream.start()
             except self._sd.PortAudioError as exc:
                 raise AudioUnavailable(f"the audio device cannot be opened ({exc}); {NO_DEVICE}")
@@ -279,7 +306,7 @@ class Player:
                 self._synth.close()
                 self._synth = None
 
-    def __enter__(self) -> Player:
+    def __enter__(self) -> Player:  # noqa: PYI034
         return self
 
     def __exit__(self, *_exc) -> None:

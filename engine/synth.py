@@ -119,7 +119,8 @@ def load_sounddevice():
 class Synth:
     """A FluidSynth instance with a SoundFont loaded; voice v plays on MIDI channel v."""
 
-    def __init__(self, soundfont: Path, sample_rate: int):
+    def __init__(self, soundfont: Path, sample_rate: int, *, cores: int = 1):
+        """`cores` > 1 lets FluidSynth mix voices in worker threads (offline rendering)."""
         fluidsynth = load_fluidsynth()
         self._write_float = fluidsynth._fl.fluid_synth_write_float
         with quiet_stderr():
@@ -128,7 +129,7 @@ class Synth:
                 gain=GAIN,
                 samplerate=float(sample_rate),
                 channels=16,
-                **{"synth.dynamic-sample-loading": 1},
+                **{"synth.dynamic-sample-loading": 1, "synth.cpu-cores": max(1, int(cores))},
             )
             self.sfid = self._synth.sfload(str(soundfont))
         if self.sfid < 0:
@@ -226,7 +227,7 @@ class Schedule:
         self.end_frame = self.frame(self.end_step - self.start_step)
 
     def frame(self, steps: int) -> int:
-        return int(round(steps * self.frames_per_step))
+        return round(steps * self.frames_per_step)
 
     def step_at(self, frame: int) -> int:
         """The score step sounding at `frame` frames after the start."""

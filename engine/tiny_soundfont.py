@@ -60,11 +60,11 @@ def _cycle(tone: Tone) -> list[int]:
         for i in range(PERIOD)
     ]
     scale = PEAK / max(abs(x) for x in raw)
-    return [int(round(x * scale)) for x in raw]
+    return [round(x * scale) for x in raw]
 
 
 def _timecents(seconds: float) -> int:
-    return int(round(1200 * math.log2(seconds)))
+    return round(1200 * math.log2(seconds))
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:

@@ -40,7 +40,7 @@ def chorale(path: Path, bars: int = 2, tempo_bpm: int = 120) -> Path:
 
 
 def cantor(*args, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510 (the exit code is checked)
         [sys.executable, "-m", "cli", *map(str, args)],
         cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
     )
@@ -109,7 +109,7 @@ def test_render_usage_errors(tmp_path):
 
 def test_play_without_a_device_is_one_clear_line(tmp_path):
     env = alsa_home(tmp_path, "")
-    probe = subprocess.run(
+    probe = subprocess.run(  # noqa: PLW1510 (the exit code is checked)
         [sys.executable, "-c", "import sounddevice as sd; print(len(sd.query_devices()))"],
         env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
     )

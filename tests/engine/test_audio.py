@@ -93,11 +93,11 @@ def test_timgm6mb_plays_every_pitch_and_silence():
 def test_render_is_stereo_float_with_a_release_tail():
     score = _score()
     audio = render(score, soundfont=TINY_SOUNDFONT)
-    expected = int(round(32 * score.seconds_per_step * SR)) + int(round(TAIL_SECONDS * SR))
+    expected = round(32 * score.seconds_per_step * SR) + round(TAIL_SECONDS * SR)
     assert audio.shape == (expected, 2) and audio.dtype == np.float32
     assert np.abs(audio).max() < 1.0
     part = render(score, 8, 12, soundfont=TINY_SOUNDFONT)
-    assert part.shape[0] == int(round(4 * score.seconds_per_step * SR)) + int(TAIL_SECONDS * SR)
+    assert part.shape[0] == round(4 * score.seconds_per_step * SR) + round(TAIL_SECONDS * SR)
     # step 8 is in the middle of held notes: cut notes are struck again at the start
     assert np.abs(part[: SR // 10]).max() > 0.05
 
@@ -226,7 +226,7 @@ def test_unreadable_soundfont(tmp_path):
 
 
 def _python(code: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    return subprocess.run(  # noqa: PLW1510 (the exit code is checked)
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=60,
     )
