@@ -1,0 +1,126 @@
+"""Asking the model from the composer, with a tiny untrained checkpoint made in the test."""
+
+import numpy as np
+
+from tui.app import CantorApp
+from tui.settings import Settings
+from tui.widgets.variants import VariantsPanel
+
+from .conftest import chorale_bar, wait_until
+
+SIZE = (100, 30)
+
+
+def make_app(checkpoint, steps=6, variants=3, score=None) -> CantorApp:
+    return CantorApp(score=score or chorale_bar(4), checkpoint=checkpoint, load_model=True,
+                     autosave=False, ascii_only=True,
+                     settings=Settings(steps=steps, variants=variants))
+
+
+async def test_infill_shows_variants_and_accept_is_one_undo_step(tiny_checkpoint):
+    app = make_app(tiny_checkpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        doc = editor.doc
+        original = doc.score
+        await pilot.press("right_curly_bracket", "V", "x")  # erase bar 2
+        erased = doc.erased.copy()
+        await pilot.press("i")
+        assert await wait_until(pilot, lambda: editor.variants_showing)
+        panel = editor.query_one(VariantsPanel)
+        assert len(panel.variants) == 3
+        nlls = [v.nll for v in panel.variants]
+        assert nlls == sorted(nlls)
+        # The grid previews a variant; the document is untouched until accepted.
+        assert editor.roll.preview is not None and doc.erased.any()
+        await pilot.press("down")
+        assert editor._variant_index == 1
+        assert np.array_equal(editor.roll.preview[0], panel.variants[1].score.pitches)
+        await pilot.press("enter")
+        assert not editor.variants_showing and not doc.erased.any()
+        chosen = panel.variants[1].score
+        assert doc.score.same_notes(chosen)
+        # Only the erased cells changed, and they are all filled with pitches or rests.
+        assert np.array_equal(doc.score.pitches[~erased], original.pitches[~erased])
+        await pilot.press("u")
+        assert doc.erased.any() and np.array_equal(doc.erased, erased)
+
+
+async def test_escape_cancels_within_a_step_and_keeps_the_score(tiny_checkpoint):
+    app = make_app(tiny_checkpoint, steps=5000, variants=2)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        doc = editor.doc
+        await pilot.press("V", "x")
+        before = doc.score
+        await pilot.press("i")
+        # Wait for a few animation frames: the grid shows the draft while it is rewritten.
+        assert await wait_until(pilot, lambda: editor.roll.preview is not None)
+        assert "INFILL" in str(editor.query_one("#status").render())
+        await pilot.press("escape")
+        assert not editor.busy and editor.roll.preview is None
+        await pilot.pause(0.3)
+        assert not editor.variants_showing
+        assert doc.score is before and doc.erased.any()
+        assert all(w.is_finished or w.is_cancelled for w in app.workers if w.group == "generate")
+
+
+async def test_discarding_variants_leaves_the_score(tiny_checkpoint):
+    app = make_app(tiny_checkpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        doc = editor.doc
+        await pilot.press("v", "l", "l", "l", "x", "i")
+        assert await wait_until(pilot, lambda: editor.variants_showing)
+        before = doc.score
+        await pilot.press("escape")
+        assert not editor.variants_showing and doc.score is before
+        assert editor.roll.preview is None
+
+
+async def test_harmonize_keeps_the_current_voice(tiny_checkpoint):
+    app = make_app(tiny_checkpoint, variants=1)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        doc = editor.doc
+        soprano = doc.score.pitches[0].copy()
+        await pilot.press("r")
+        assert await wait_until(pilot, lambda: not editor.busy)
+        assert doc.can_undo  # one variant is accepted at once
+        assert np.array_equal(doc.score.pitches[0], soprano)
+        assert not np.array_equal(doc.score.pitches[1:], chorale_bar(4).pitches[1:])
+
+
+async def test_edits_wait_while_the_model_works(tiny_checkpoint):
+    app = make_app(tiny_checkpoint, steps=5000, variants=1)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        await pilot.press("r")
+        assert editor.busy
+        before = editor.doc.score
+        await pilot.press("x", "l")  # delete is refused, moving is fine
+        assert editor.doc.score is before and editor.doc.step == 1
+        await pilot.press("escape")
+
+
+async def test_missing_model_is_reported_not_fatal(tmp_path):
+    app = make_app(tmp_path / "missing.pt")
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        await pilot.press("v", "x", "i")
+        assert await wait_until(pilot, lambda: not editor.busy)
+        assert any(n.severity == "error" for n in app._notifications)
+        assert app.is_running and editor.doc.erased.any()
+
+
+async def test_heatmap_shows_confidence_digits(tiny_checkpoint):
+    app = make_app(tiny_checkpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        await pilot.press("t")
+        assert await wait_until(pilot, lambda: editor.roll.confidence is not None)
+        conf = editor.roll.confidence
+        assert conf.shape == editor.doc.score.pitches.shape
+        assert ((conf >= 0) & (conf <= 1)).all()
+        await pilot.press("t")
+        assert editor.roll.confidence is None
