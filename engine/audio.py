@@ -27,6 +27,7 @@ from engine.synth import (
     TAIL_SECONDS,
     Schedule,
     Synth,
+    detach_native_stderr,
     load_sounddevice,
     quiet_stderr,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Player",
     "SoundFontError",
     "WavFileError",
+    "detach_native_stderr",
     "find_soundfont",
     "render",
     "render_wav",
@@ -153,15 +155,17 @@ def render_wav(score: Score, path, **kwargs) -> Path:
 class _Session:
     """One play() call: the schedule and how far the audio callback has got through it."""
 
-    def __init__(self, schedule: Schedule, synth: Synth, loop: bool, sample_rate: int):
+    def __init__(self, schedule: Schedule, synth: Synth, loop: bool, sample_rate: int,
+                 started_at: float, callback_stop: type[Exception]):
         self.schedule, self.synth, self.loop = schedule, synth, loop
+        self.callback_stop = callback_stop  # sounddevice.CallbackStop: ends the stream cleanly
         self.frame = 0  # frames rendered of the current pass through [start, end)
         self.next_event = 0
         self.passes = 0  # completed loops
         self.tail_left = round(TAIL_SECONDS * sample_rate)
         self.in_tail = False
         self.finished = threading.Event()
-        self.started_at = time.perf_counter()
+        self.started_at = started_at
         self.first_callback_at: float | None = None
         self.latency_frames = 0
 
@@ -179,7 +183,7 @@ class _Session:
                 self.tail_left -= chunk
                 if self.tail_left <= 0:
                     outdata[done:] = 0
-                    raise load_sounddevice().CallbackStop
+                    raise self.callback_stop
                 continue
             while self.next_event < len(events) and events[self.next_event][0] <= self.frame:
                 _, kind, voice, pitch, vel = events[self.next_event]
@@ -223,8 +227,12 @@ class Player:
         self.soundfont = find_soundfont(soundfont)
         self.sample_rate = sample_rate
         self._synth = Synth(self.soundfont, sample_rate)
-        self._sd = load_sounddevice()
         self._device = device
+        try:
+            self._sd = load_sounddevice()
+        except AudioUnavailable:
+            self._synth.close()
+            raise
         try:
             with quiet_stderr():
                 self._sd.query_devices(device, kind="output")
@@ -238,6 +246,7 @@ class Player:
     def play(self, score: Score, start_step=0, end_step=None, *, loop=False, mute=(), solo=(),
              velocity: int = DEFAULT_VELOCITY) -> None:
         """Start playing steps [start_step, end_step) (looping if asked); returns at once."""
+        started_at = time.perf_counter()
         schedule = Schedule(score, start_step, end_step, mute=mute, solo=solo,
                             velocity=velocity, sample_rate=self.sample_rate)
         with self._lock:
@@ -245,7 +254,9 @@ class Player:
             if self._synth is None:
                 raise AudioUnavailable("this player is closed: create a new Player")
             self._synth.set_programs(schedule.programs)
-            session = _Session(schedule, self._synth, loop, self.sample_rate)
+            session = _Session(schedule, self._synth, loop, self.sample_rate, started_at,
+                               self._sd.CallbackStop)
+            stream = None
             try:
                 with quiet_stderr():
                     stream = self._sd.OutputStream(
@@ -256,7 +267,12 @@ class Player:
                     session.latency_frames = round(stream.latency * self.sample_rate)
                     stream.start()
             except self._sd.PortAudioError as exc:
-                raise AudioUnavailable(f"the audio device cannot be opened ({exc}); {NO_DEVICE}")
+                if stream is not None:
+                    stream.close(ignore_errors=True)
+                raise AudioUnavailable(
+                    f"the audio device cannot be opened ({exc}): write a WAV instead with"
+                    " `cantor render IN.mid -o OUT.wav`"
+                ) from None
             self._stream, self._session = stream, session
 
     def stop(self) -> None:

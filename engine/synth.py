@@ -27,19 +27,24 @@ DEFAULT_VELOCITY = 90
 NOTE_OFF, NOTE_ON = 0, 1  # note-offs sort first, so a repeated note is released then struck
 
 _stderr_lock = threading.RLock()
+_detached = False  # True once fd 2 points to /dev/null for good (see detach_native_stderr)
 
 
 @contextlib.contextmanager
 def quiet_stderr():
-    """Send file descriptor 2 to /dev/null for a while: C libraries' chatter must not hit a TUI."""
+    """Send file descriptor 2 to /dev/null for a while, so C libraries' chatter stays off screen.
+
+    Only for command-line use: a full-screen app that draws on stderr (Textual does) must call
+    `detach_native_stderr()` before it starts, after which this does nothing.
+    """
     with _stderr_lock:
+        if _detached:
+            yield
+            return
         try:
             sys.stderr.flush()
-        except (AttributeError, ValueError, OSError):
-            pass
-        try:
             saved = os.dup(2)
-        except OSError:  # no stderr at all: nothing to protect
+        except (AttributeError, ValueError, OSError):  # no usable stderr: nothing to protect
             yield
             return
         try:
@@ -50,6 +55,35 @@ def quiet_stderr():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def detach_native_stderr() -> None:
+    """Point fd 2 at /dev/null for the rest of the process; Python's stderr keeps the terminal.
+
+    C libraries (FluidSynth, GLib, ALSA, JACK) write to fd 2 from any thread at any time. A TUI
+    calls this once before it starts: sys.stderr and sys.__stderr__ move to a copy of the
+    original descriptor, so the screen and Python tracebacks still reach the terminal.
+    """
+    global _detached
+    with _stderr_lock:
+        if _detached:
+            return
+        original = sys.__stderr__
+        if original is None:
+            return
+        original.flush()
+        terminal = os.fdopen(
+            os.dup(2), "w", buffering=1,
+            encoding=getattr(original, "encoding", None) or "utf-8",
+            errors=getattr(original, "errors", None) or "backslashreplace",
+        )
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        if sys.stderr is original:
+            sys.stderr = terminal
+        sys.__stderr__ = terminal
+        _detached = True
 
 
 # --- the native libraries, imported on first use --------------------------------------------

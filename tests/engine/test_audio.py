@@ -149,7 +149,7 @@ def test_render_wav_writes_a_16bit_stereo_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
 
 
-def test_render_wav_never_leaves_a_half_written_file(tmp_path):
+def test_render_wav_never_leaves_a_half_written_file(tmp_path, capfd):
     target = tmp_path / "keep.wav"
     target.write_bytes(b"old")
     broken = tmp_path / "broken.sf2"
@@ -157,6 +157,7 @@ def test_render_wav_never_leaves_a_half_written_file(tmp_path):
     with pytest.raises(SoundFontError, match="could not be loaded"):
         render_wav(_score(), target, soundfont=broken)
     assert target.read_bytes() == b"old"
+    assert capfd.readouterr().err == ""  # GLib's complaint about the file stayed off fd 2
     with pytest.raises(WavFileError, match="does not exist"):
         render_wav(_score(), tmp_path / "nowhere" / "x.wav", soundfont=TINY_SOUNDFONT)
     with pytest.raises(WavFileError, match="folder"):
@@ -276,6 +277,24 @@ def test_missing_portaudio_says_what_to_install():
     """)
     assert "sudo apt-get install libportaudio2" in result.stdout, result.stderr
     assert "cantor render" in result.stdout
+
+
+def test_detached_stderr_keeps_native_chatter_off_the_terminal(tmp_path):
+    broken = tmp_path / "broken.sf2"
+    broken.write_bytes(b"RIFF\x10\x00\x00\x00sfbkLIST" + b"\x00" * 8)  # GLib complains on fd 2
+    result = _python(f"""
+    import os, sys
+    import numpy as np
+    from engine.audio import SoundFontError, detach_native_stderr, render
+    from engine.score import Score
+    detach_native_stderr()
+    os.write(2, b"native chatter\\n")
+    try:
+        render(Score(np.full((4, 4), 60)), soundfont={str(broken)!r})
+    except SoundFontError:
+        print("python still reaches the terminal", file=sys.stderr)
+    """)
+    assert result.stderr == "python still reaches the terminal\n"
 
 
 # --- the live player against a real PortAudio stream ----------------------------------------
