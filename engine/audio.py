@@ -45,6 +45,7 @@ __all__ = [
 
 # Offline rendering synthesizes voice groups in parallel (about twice as fast on two cores).
 RENDER_THREADS = max(1, min(4, os.cpu_count() or 1))
+WAV_CHUNK = 1 << 18  # frames converted to 16-bit at a time
 NO_DEVICE = (
     "no audio output device (normal over SSH or in a container):"
     " write a WAV instead with `cantor render IN.mid -o OUT.wav`"
@@ -116,15 +117,16 @@ def _render_voices(schedule: Schedule, soundfont: Path, voices: set[int], total:
 def write_wav(samples: np.ndarray, path, sample_rate: int = SAMPLE_RATE) -> Path:
     """Float stereo frames -> 16-bit PCM WAV, written atomically (temp file + rename)."""
     path = _checked_output(path)
-    pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:
-            wav.setnchannels(pcm.shape[1])
+            wav.setnchannels(samples.shape[1])
             wav.setsampwidth(2)
             wav.setframerate(sample_rate)
-            wav.writeframes(pcm.tobytes())
+            for at in range(0, len(samples), WAV_CHUNK):  # in pieces: long scores stay lean
+                piece = np.clip(samples[at : at + WAV_CHUNK], -1.0, 1.0) * 32767.0
+                wav.writeframes(np.round(piece).astype("<i2").tobytes())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
         tmp = None
