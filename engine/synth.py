@@ -124,7 +124,8 @@ def load_fluidsynth():
     write = fluidsynth._fl.fluid_synth_write_float
     write.restype = ctypes.c_int
     # (synth, frames, left, left offset, left stride, right, right offset, right stride)
-    write.argtypes = [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int] * 2
+    channel = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    write.argtypes = [ctypes.c_void_p, ctypes.c_int, *channel, *channel]
     _fluidsynth_module = fluidsynth
     return fluidsynth
 
@@ -153,8 +154,7 @@ def load_sounddevice():
 class Synth:
     """A FluidSynth instance with a SoundFont loaded; voice v plays on MIDI channel v."""
 
-    def __init__(self, soundfont: Path, sample_rate: int, *, cores: int = 1):
-        """`cores` > 1 lets FluidSynth mix voices in worker threads (offline rendering)."""
+    def __init__(self, soundfont: Path, sample_rate: int):
         fluidsynth = load_fluidsynth()
         self._write_float = fluidsynth._fl.fluid_synth_write_float
         with quiet_stderr():
@@ -163,7 +163,8 @@ class Synth:
                 gain=GAIN,
                 samplerate=float(sample_rate),
                 channels=16,
-                **{"synth.dynamic-sample-loading": 1, "synth.cpu-cores": max(1, int(cores))},
+                # FluidSynth's own multi-core mixing ("synth.cpu-cores") is not deterministic.
+                **{"synth.dynamic-sample-loading": 1},
             )
             self.sfid = self._synth.sfload(str(soundfont))
         if self.sfid < 0:
@@ -179,14 +180,13 @@ class Synth:
         """GM program per voice; a SoundFont without it plays preset `voice` (or its first one)."""
         if programs == self._programs:
             return
-        with quiet_stderr():
-            for voice, program in enumerate(programs):
-                if self._synth.program_select(voice, self.sfid, 0, program) == 0:
-                    continue
-                # The tiny SoundFont has just presets 0..3, one timbre per voice.
-                for fallback in (voice, *range(128)):
-                    if self._synth.program_select(voice, self.sfid, 0, fallback) == 0:
-                        break
+        for voice, program in enumerate(programs):  # (FluidSynth's log is off: no fd games here)
+            if self._synth.program_select(voice, self.sfid, 0, program) == 0:
+                continue
+            # The tiny SoundFont has just presets 0..3, one timbre per voice.
+            for fallback in (voice, *range(128)):
+                if self._synth.program_select(voice, self.sfid, 0, fallback) == 0:
+                    break
         self._programs = programs
 
     def note_on(self, channel: int, key: int, velocity: int) -> None:
