@@ -1,0 +1,89 @@
+"""`cantor accompany MELODY.mid -o OUT.mid`: an instant accompaniment, optionally Gibbs-polished."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "accompany",
+        help="write alto, tenor and bass under a melody in one pass (VAE predictor)",
+        description="Accompany a melody: a latent code predicted from the melody alone is decoded "
+        "into the other three voices; --polish lets the Coconet model refine them.",
+        epilog="example: cantor accompany tune.mid -o chorale.mid --variants 3 --polish 32",
+    )
+    parser.add_argument("melody", metavar="MELODY.mid", help="MIDI file holding the melody")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.mid",
+                        help="where to write the best variant (others: OUT-2.mid, OUT-3.mid, ...)")
+    parser.add_argument("--variants", type=_count, default=1, metavar="N",
+                        help="number of accompaniments to write, best first (default 1)")
+    parser.add_argument("--polish", type=_steps, default=0, metavar="STEPS",
+                        help="Gibbs steps of the Coconet model over the accompaniment (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--voice", default=None, metavar="S|A|T|B",
+                        help="voice holding the melody (default: the only voice with notes, else S)")
+    parser.add_argument("--checkpoint", metavar="CKPT",
+                        help="accompaniment model (default: the shipped engine/weights/accompany.pt)")
+    parser.add_argument("--coconet", metavar="CKPT",
+                        help="Coconet model used by --polish (default: the shipped one)")
+    parser.set_defaults(func=run)
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be in range 1..64; got {text}")
+    return value
+
+
+def _steps(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 10000:
+        raise argparse.ArgumentTypeError(f"must be in range 0..10000; got {text}")
+    return value
+
+
+def variant_paths(output: Path, count: int) -> list[Path]:
+    """OUT.mid, OUT-2.mid, ... OUT-N.mid."""
+    return [output] + [output.with_name(f"{output.stem}-{i}{output.suffix}") for i in range(2, count + 1)]
+
+
+def melody_voice(score, choice: str | None) -> int:
+    from engine.score import parse_voices
+
+    if choice:
+        voices = parse_voices(choice)
+        if len(voices) != 1:
+            from engine.errors import ScoreError
+
+            raise ScoreError(f"--voice takes one voice letter (S, A, T or B); got {choice!r}")
+        return voices[0]
+    sounding = [v for v in range(4) if (score.pitches[v] >= 0).any()]
+    return sounding[0] if len(sounding) == 1 else 0
+
+
+def run(args) -> int:
+    from engine.accompany import accompany
+    from engine.errors import MidiFileError
+    from engine.midi import load_midi, save_midi
+
+    output = Path(args.output)
+    if output.suffix.lower() not in (".mid", ".midi"):
+        raise MidiFileError(f"output must be a .mid file; got {output.name}")
+    score = load_midi(args.melody)
+    voice = melody_voice(score, args.voice)
+    composer = None
+    if args.polish:
+        from engine.composer import Composer
+
+        composer = Composer(checkpoint=args.coconet)
+    result = accompany(score, voice, variants=args.variants, polish=args.polish, seed=args.seed,
+                       checkpoint=args.checkpoint, composer=composer)
+    for message in result.messages:
+        print(message)
+    for path, variant in zip(variant_paths(output, len(result.variants)), result.variants):
+        save_midi(variant.score, path)
+        print(f"wrote {path} (NLL {variant.nll:.3f}, seed {variant.seed})")
+    return 0

@@ -1,0 +1,414 @@
+"""Instant accompaniment: melody -> surrogate -> latent -> decoded accompaniment (+ Gibbs polish).
+
+`accompany(score)` cuts the melody into overlapping segments (hop = half a segment), predicts each
+segment's latent code from the melody alone, decodes the other voices, blends the overlapping
+halves with a triangular window (so seams are smooth), puts the original melody back exactly, and
+optionally lets the Coconet model polish the accompaniment voices with a few Gibbs steps.
+Variants decode mu_hat + eps * sigma, where sigma is the spread of z given the melody measured at
+training time; `interpolate` walks between the codes of two accompaniments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.accompany_model import AccompanimentVAE, AccompanyConfig, SurrogateEncoder
+from engine.checkpoint import file_sha256, load_checkpoint
+from engine.errors import CheckpointError, PitchRangeError, ScoreError
+from engine.score import NUM_VOICES, VOICE_NAMES, Score
+
+DEFAULT_ACCOMPANY = Path(__file__).resolve().parent / "weights" / "accompany.pt"
+
+
+@dataclass
+class AccompanyModel:
+    """A loaded accompaniment checkpoint: both networks in eval mode, and what came with them."""
+
+    config: AccompanyConfig
+    vae: AccompanimentVAE
+    surrogate: SurrogateEncoder
+    latent_sigma: np.ndarray
+    payload: dict
+    path: Path | None = None
+
+    @property
+    def is_chorale(self) -> bool:
+        """Four pitched tracks: the layout of a Score (melody + three accompanying voices)."""
+        c = self.config
+        return c.num_tracks == NUM_VOICES and min(c.track_low) >= 0
+
+
+_CACHE: dict[tuple, AccompanyModel] = {}
+
+
+def load_accompany(path=None) -> AccompanyModel:
+    """Load an accompaniment checkpoint (default: the shipped one); cached by path and mtime."""
+    path = Path(path) if path else DEFAULT_ACCOMPANY
+    if not path.is_file():
+        hint = " (the shipped model is missing; train one with `cantor train accompany`)"
+        raise CheckpointError(f"checkpoint not found: {path}" + (hint if path == DEFAULT_ACCOMPANY else ""))
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if key not in _CACHE:
+        _CACHE[key] = model_from_payload(load_checkpoint(path, "accompany"), path)
+    return _CACHE[key]
+
+
+def model_from_payload(payload: dict, path: Path | None = None) -> AccompanyModel:
+    """Rebuild both networks from a checkpoint dict; CheckpointError if it does not fit."""
+    import torch
+
+    name = path.name if path else "checkpoint"
+    try:
+        config = AccompanyConfig.from_dict(payload["config"])
+        vae, surrogate = AccompanimentVAE(config), SurrogateEncoder(config)
+        vae.load_state_dict(payload["state_dict"]["vae"])
+        surrogate.load_state_dict(payload["state_dict"]["surrogate"])
+        sigma = np.asarray(payload.get("latent_sigma") or [1.0] * config.latent, dtype=np.float32)
+        if sigma.shape != (config.latent,):
+            raise ValueError("latent_sigma does not match the latent size")
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{name} does not hold a usable accompaniment model ({exc})"[:300]) from exc
+    vae.eval()
+    surrogate.eval()
+    torch.set_grad_enabled(True)  # leave global state alone; inference uses no_grad locally
+    return AccompanyModel(config, vae, surrogate, sigma, payload, path)
+
+
+def checkpoint_hash(model: AccompanyModel) -> str:
+    return file_sha256(model.path)[:12] if model.path else "unsaved"
+
+
+# --- segments ----------------------------------------------------------------------------
+
+
+def segment_starts(steps: int, segment: int) -> tuple[list[int], int]:
+    """Starts of overlapping segments (hop = segment / 2) covering `steps`, and the padded length."""
+    hop = segment // 2
+    padded = segment if steps <= segment else segment + -(-(steps - segment) // hop) * hop
+    return list(range(0, padded - segment + 1, hop)), padded
+
+
+def blend_window(segment: int, first: bool, last: bool) -> np.ndarray:
+    """Triangular weights so overlapping halves cross-fade; flat at the score's two ends."""
+    ramp = (np.arange(segment) + 0.5) / segment
+    window = 1.0 - np.abs(2.0 * ramp - 1.0)
+    half = segment // 2
+    if first:
+        window[:half] = 1.0
+    if last:
+        window[half:] = 1.0
+    return window.astype(np.float32)
+
+
+# --- melody placement ----------------------------------------------------------------------
+
+
+def fit_melody(melody: np.ndarray, config: AccompanyConfig, target=None) -> tuple[int, list[str]]:
+    """Octave shift (0 when already in range) putting the melody in the model's range, as near
+    the training melody's register (`target` = (low, high)) as possible."""
+    sounding = melody[melody >= 0]
+    if not sounding.size:
+        return 0, []
+    low = config.track_low[0]
+    high = low + config.track_classes[0] - 2
+    lo, hi = int(sounding.min()), int(sounding.max())
+    if hi - lo > high - low:
+        raise PitchRangeError(
+            f"the melody spans {lo}..{hi}, wider than the model's range {low}..{high}"
+        )
+    if low <= lo and hi <= high:
+        return 0, []
+    centre = float(np.median(sounding))
+    goal = float(np.mean(target)) if target else (low + high) / 2
+    options = [12 * k for k in range(-10, 11) if low <= lo + 12 * k and hi + 12 * k <= high]
+    if not options:
+        raise PitchRangeError(
+            f"the melody ({lo}..{hi}) cannot be shifted by octaves into the model's range {low}..{high}"
+        )
+    shift = min(options, key=lambda s: (abs(centre + s - goal), abs(s)))
+    if shift == 0:
+        return 0, []
+    octaves = abs(shift) // 12
+    word = "an octave" if octaves == 1 else f"{octaves} octaves"
+    way = "up" if shift > 0 else "down"
+    return shift, [f"melody read {word} {way} for the model (the result keeps its real pitch)"]
+
+
+def melody_classes(melody: np.ndarray, shift: int, config: AccompanyConfig) -> np.ndarray:
+    silence = config.silence_class(0)
+    low = config.track_low[0]
+    return np.where(melody >= 0, melody.astype(np.int64) + shift - low, silence)
+
+
+def track_pitches(classes: np.ndarray, track: int, config: AccompanyConfig, shift: int) -> np.ndarray:
+    """Decoded classes of a pitched track -> MIDI pitches in the melody's real register."""
+    silence = config.silence_class(track)
+    pitches = classes.astype(np.int64) + config.track_low[track] - shift
+    pitches = np.where(classes == silence, -1, pitches)
+    # Shifting back may push a far voice off the MIDI range: move it by octaves instead.
+    while (pitches > 127).any():
+        pitches = np.where(pitches > 127, pitches - 12, pitches)
+    sounding = classes != silence
+    while (sounding & (pitches < 0)).any():
+        pitches = np.where(sounding & (pitches < 0), pitches + 12, pitches)
+    return np.where(sounding, pitches, -1).astype(np.int16)
+
+
+# --- drafting ------------------------------------------------------------------------------
+
+
+def _segments(model: AccompanyModel, melody_cls: np.ndarray):
+    """Melody classes (T,) -> (starts, padded length, (S, segment) LongTensor of melody segments)."""
+    import torch
+
+    seg = model.config.segment
+    starts, padded = segment_starts(len(melody_cls), seg)
+    full = np.full(padded, model.config.silence_class(0), dtype=np.int64)
+    full[: len(melody_cls)] = melody_cls
+    return starts, padded, torch.from_numpy(np.stack([full[s : s + seg] for s in starts]))
+
+
+def decode_blended(model: AccompanyModel, z, melody_segs, starts, padded, steps):
+    """Latents (N, S, latent) -> per track log-probabilities (N, classes, steps), seams blended."""
+    import torch
+
+    n, s, _ = z.shape
+    seg = model.config.segment
+    with torch.no_grad():
+        melody = melody_segs.repeat(n, 1)
+        logits = model.vae.decode(z.reshape(n * s, -1), melody)
+    weights = [blend_window(seg, i == 0, i == s - 1) for i in range(s)]
+    out = []
+    for track_logits in logits:
+        logp = torch.log_softmax(track_logits, dim=1).view(n, s, -1, seg).numpy()
+        total = np.zeros((n, logp.shape[2], padded), dtype=np.float32)
+        norm = np.zeros(padded, dtype=np.float32)
+        for i, start in enumerate(starts):
+            total[:, :, start : start + seg] += logp[:, i] * weights[i]
+            norm[start : start + seg] += weights[i]
+        pooled = total[:, :, :steps] / norm[:steps]
+        # A weighted mean of log-probabilities, renormalised: a logarithmic opinion pool.
+        pooled -= np.logaddexp.reduce(pooled, axis=1, keepdims=True)
+        out.append(pooled)
+    return out
+
+
+def _choose(logps) -> tuple[np.ndarray, np.ndarray]:
+    """Argmax classes of the accompaniment tracks (N, tracks-1, T) and their mean NLL (N,)."""
+    classes = np.stack([lp.argmax(1) for lp in logps[1:]], axis=1)
+    picked = np.stack(
+        [np.take_along_axis(lp, c[:, None], 1)[:, 0] for lp, c in zip(logps[1:], classes.transpose(1, 0, 2))],
+        axis=1,
+    )
+    return classes, -picked.reshape(len(classes), -1).mean(1)
+
+
+def draft(model: AccompanyModel, melody_cls: np.ndarray, variants: int = 1, seed: int = 0,
+          spread: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Accompaniment classes (N, tracks-1, T) and their decoder NLL (N,) for a melody.
+
+    Variant 0 decodes the surrogate's mu_hat; the others mu_hat + eps * sigma * spread, re-drawn
+    (wider) when they would repeat an earlier variant note for note.
+    """
+    import torch
+
+    starts, padded, melody_segs = _segments(model, melody_cls)
+    with torch.no_grad():
+        mu_hat = model.surrogate(melody_segs)
+    sigma = torch.from_numpy(model.latent_sigma) * spread
+    gen = torch.Generator().manual_seed(int(seed))
+    eps = torch.randn((variants, *mu_hat.shape), generator=gen)
+    eps[0] = 0.0
+    z = mu_hat.unsqueeze(0) + eps * sigma
+    classes, nll = _choose(decode_blended(model, z, melody_segs, starts, padded, len(melody_cls)))
+    for i in range(1, variants):
+        widen = 1.0
+        for _ in range(4):
+            if not any(np.array_equal(classes[i], classes[j]) for j in range(i)):
+                break
+            widen *= 1.5
+            z_i = mu_hat + torch.randn(mu_hat.shape, generator=gen) * sigma * widen
+            c, n = _choose(decode_blended(model, z_i[None], melody_segs, starts, padded, len(melody_cls)))
+            classes[i], nll[i] = c[0], n[0]
+    return classes, nll
+
+
+def encode_score(model: AccompanyModel, pitches: np.ndarray, shift: int):
+    """All voices of a score (tracks, T) -> posterior means per segment (S, latent), segments."""
+    import torch
+
+    c = model.config
+    tracks = np.stack([
+        np.where(pitches[i] >= 0, pitches[i].astype(np.int64) + shift - c.track_low[i], c.silence_class(i))
+        for i in range(c.num_tracks)
+    ])
+    for i in range(c.num_tracks):
+        sounding = pitches[i] >= 0
+        if sounding.any() and (tracks[i][sounding].min() < 0 or tracks[i][sounding].max() > c.track_classes[i] - 2):
+            raise PitchRangeError(f"the {c.track_names[i]} leaves the model's range; transpose the score")
+    seg = c.segment
+    starts, padded = segment_starts(tracks.shape[1], seg)
+    full = np.stack([np.full(padded, c.silence_class(i), dtype=np.int64) for i in range(c.num_tracks)])
+    full[:, : tracks.shape[1]] = tracks
+    segs = torch.from_numpy(np.stack([full[:, s : s + seg] for s in starts]))
+    with torch.no_grad():
+        mu, _ = model.vae.encode(segs)
+    return mu, segs[:, 0], starts, padded
+
+
+# --- the facade ----------------------------------------------------------------------------
+
+
+def _result_types():
+    from engine.composer import Result, Variant
+
+    return Result, Variant
+
+
+def _check_request(score, melody_voice: int, variants: int, polish: int) -> None:
+    if not isinstance(score, Score):
+        raise ScoreError("accompany needs a Score")
+    if not 0 <= melody_voice < NUM_VOICES:
+        raise ScoreError(f"melody voice must be in range 0..3; got {melody_voice}")
+    if not 1 <= variants <= 64:
+        raise ScoreError(f"variants must be in range 1..64; got {variants}")
+    if not 0 <= polish <= 10000:
+        raise ScoreError(f"polish steps must be in range 0..10000; got {polish}")
+    if score.num_steps == 0:
+        raise ScoreError("the score is empty: there is no melody to accompany")
+    if not (score.pitches[melody_voice] >= 0).any():
+        name = VOICE_NAMES[melody_voice].lower()
+        raise ScoreError(f"the {name} has no notes: put the melody in the {name} or choose its voice")
+
+
+def _chorale_model(checkpoint) -> AccompanyModel:
+    model = checkpoint if isinstance(checkpoint, AccompanyModel) else load_accompany(checkpoint)
+    if not model.is_chorale:
+        names = ", ".join(model.config.track_names)
+        raise CheckpointError(f"this accompaniment model has tracks {names}, not four voices")
+    return model
+
+
+def accompaniment_mask(score: Score, melody_voice: int) -> np.ndarray:
+    """True on every cell of the voices other than the melody."""
+    voices = [v for v in range(NUM_VOICES) if v != melody_voice]
+    return score.region_mask(0, score.num_steps, voices)
+
+
+def _with_accompaniment(score, melody_voice, tracks, model, shift) -> Score:
+    """The score with decoded tracks (tracks-1, T) written into the non-melody voices."""
+    others = [v for v in range(NUM_VOICES) if v != melody_voice]
+    pitches = score.pitches.copy()
+    for j, voice in enumerate(others):
+        pitches[voice] = track_pitches(tracks[j], j + 1, model.config, shift)
+    return score.with_cells(accompaniment_mask(score, melody_voice), pitches)
+
+
+def restore_melody(result: Score, source: Score, melody_voice: int) -> Score:
+    """`result` with the melody voice (pitches and onsets) exactly as in `source`."""
+    pitches, onsets = result.pitches.copy(), result.onsets.copy()
+    pitches[melody_voice] = source.pitches[melody_voice]
+    onsets[melody_voice] = source.onsets[melody_voice]
+    return result.replace(pitches=pitches, onsets=onsets)
+
+
+def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint=None,
+              composer=None, progress=None, cancel=None, spread=1.0):
+    """Accompany the melody in `melody_voice`: draft in one pass, then optionally polish.
+
+    Returns the Composer's `Result`: variants best first (draft NLL under the VAE decoder, or
+    the Coconet NLL after a polish), messages about octave shifts, `cancelled` when stopped.
+    """
+    Result, Variant = _result_types()
+    _check_request(score, melody_voice, variants, polish)
+    if cancel is not None and cancel():
+        return Result([], [], cancelled=True)
+    model = _chorale_model(checkpoint)
+    melody = score.pitches[melody_voice]
+    shift, messages = fit_melody(melody, model.config, model.payload.get("melody_range"))
+    tracks, nll = draft(model, melody_classes(melody, shift, model.config), variants, seed, spread)
+    drafts = [
+        Variant(_with_accompaniment(score, melody_voice, tracks[i], model, shift), float(nll[i]), seed + i)
+        for i in range(variants)
+    ]
+    mask = accompaniment_mask(score, melody_voice)
+    if progress is not None:
+        _report_draft(progress, drafts, mask, variants * polish)
+    if not polish:
+        return Result(sorted(drafts, key=lambda v: v.nll), messages)
+    if composer is None:
+        from engine.composer import Composer
+
+        composer = Composer()
+    polished = []
+    for i, variant in enumerate(drafts):
+        if cancel is not None and cancel():
+            return Result([], [], cancelled=True)
+        step_progress = None
+        if progress is not None:
+            step_progress = _offset_progress(progress, i * polish, variants * polish)
+        found = composer.polish(variant.score, mask, steps=polish, variants=1, seed=variant.seed,
+                                progress=step_progress, cancel=cancel)
+        if found.cancelled:
+            return Result([], [], cancelled=True)
+        messages += [m for m in found.messages if m not in messages]
+        best = found.variants[0]
+        polished.append(Variant(restore_melody(best.score, score, melody_voice), best.nll, variant.seed))
+    return Result(sorted(polished, key=lambda v: v.nll), messages)
+
+
+def _report_draft(progress, drafts, mask, total) -> None:
+    try:
+        from engine.composer import Progress
+    except ImportError:  # pragma: no cover - the composer ships with cantor
+        return
+    pitches = np.stack([v.score.pitches for v in drafts]).astype(np.int16)
+    changed = np.broadcast_to(mask, pitches.shape).copy()
+    scores = np.array([v.nll for v in drafts], dtype=np.float32)
+    progress(Progress(0, max(1, total), pitches, changed, scores, None))
+
+
+def _offset_progress(progress, offset: int, total: int):
+    """Progress of one variant's polish, counted within the whole run."""
+    import dataclasses
+
+    return lambda p: progress(dataclasses.replace(p, step=offset + p.step, total=total))
+
+
+def interpolate(score_a: Score, score_b: Score, steps: int = 5, melody_voice: int = 0,
+                checkpoint=None) -> list[Score]:
+    """Scores decoded along the straight line between the latent codes of two accompaniments.
+
+    Both scores are encoded segment by segment (all voices); frame k decodes
+    (1 - t) z_a + t z_b with t = k / (steps - 1), over score_a's melody for t < 1/2 and score_b's
+    after, and that melody is put back exactly. The two ends are the VAE's reconstructions of
+    the sources. Both scores must have the same length.
+    """
+    if steps < 2:
+        raise ScoreError(f"interpolation needs at least 2 steps; got {steps}")
+    if score_a.num_steps != score_b.num_steps:
+        raise ScoreError(
+            f"both scores must have the same length; got {score_a.num_steps} and {score_b.num_steps} steps"
+        )
+    _check_request(score_a, melody_voice, 1, 0)
+    _check_request(score_b, melody_voice, 1, 0)
+    model = _chorale_model(checkpoint)
+    order = [melody_voice] + [v for v in range(NUM_VOICES) if v != melody_voice]
+    ends = []
+    for score in (score_a, score_b):
+        shift, _ = fit_melody(score.pitches[melody_voice], model.config, model.payload.get("melody_range"))
+        mu, melody_segs, starts, padded = encode_score(model, score.pitches[order], shift)
+        ends.append((score, shift, mu, melody_segs))
+    frames = []
+    for k in range(steps):
+        t = k / (steps - 1)
+        source, shift, _, melody_segs = ends[0] if t < 0.5 else ends[1]
+        z = (1 - t) * ends[0][2] + t * ends[1][2]
+        logps = decode_blended(model, z[None], melody_segs, starts, padded, source.num_steps)
+        classes, _ = _choose(logps)
+        frame = _with_accompaniment(source, melody_voice, classes[0], model, shift)
+        frames.append(restore_melody(frame, source, melody_voice))
+    return frames
