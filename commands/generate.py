@@ -1,0 +1,228 @@
+"""`cantor harmonize`, `cantor infill`, `cantor compose`: the model writes music into MIDI files."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+SAMPLERS = ("gibbs", "ancestral")
+
+
+def register(subparsers) -> None:
+    harmonize = subparsers.add_parser(
+        "harmonize",
+        help="write the other voices around a melody (by default alto, tenor and bass)",
+        description="Harmonize a MIDI melody: the kept voices stay as written, the model writes"
+        " the others. A single-line file is read as the soprano.",
+    )
+    harmonize.add_argument("input", metavar="MELODY.mid", help="MIDI file with the melody")
+    _add_output(harmonize)
+    harmonize.add_argument("--keep", default="S", metavar="VOICES",
+                           help="voices to keep as written, letters from S,A,T,B (default S)")
+    _add_sampling_options(harmonize)
+    harmonize.set_defaults(func=run_harmonize)
+
+    infill = subparsers.add_parser(
+        "infill",
+        help="rewrite some bars of some voices",
+        description="Erase bars A to B of the given voices and let the model write them anew,"
+        " in keeping with everything around them.",
+    )
+    infill.add_argument("input", metavar="IN.mid", help="MIDI file to work on")
+    _add_output(infill)
+    infill.add_argument("--bars", required=True, type=bar_span, metavar="A-B",
+                        help="bars to rewrite, e.g. 3-4 or 5 (bar 0 is a pickup)")
+    infill.add_argument("--voices", default="SATB", metavar="VOICES",
+                        help="voices to rewrite, letters from S,A,T,B (default all)")
+    _add_sampling_options(infill)
+    infill.set_defaults(func=run_infill)
+
+    compose = subparsers.add_parser(
+        "compose",
+        help="write a new four-part piece from nothing",
+        description="Compose a four-part piece of the given length and meter.",
+    )
+    _add_output(compose)
+    compose.add_argument("--bars", type=_int_in(1, 512, "bars"), default=8, metavar="N",
+                         help="number of bars (default 8)")
+    compose.add_argument("--meter", type=meter, default=(4, 4), metavar="N/D",
+                         help="time signature (default 4/4)")
+    compose.add_argument("--pickup", type=_int_in(0, 31, "pickup"), default=0, metavar="BEATS",
+                         help="beats before the first bar line (default 0)")
+    _add_sampling_options(compose)
+    compose.set_defaults(func=run_compose)
+
+
+def _add_output(parser) -> None:
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.mid",
+                        help="MIDI file to write (OUT-1.mid ... OUT-N.mid with --variants N)")
+
+
+def _add_sampling_options(parser) -> None:
+    parser.add_argument("--variants", type=_int_in(1, 64, "variants"), default=1, metavar="N",
+                        help="write N variants, best first by the model's own score (default 1)")
+    parser.add_argument("--steps", type=_int_in(1, 10000, "steps"), default=96, metavar="N",
+                        help="sampling passes after the first (default 96)")
+    parser.add_argument("--temperature", type=_temperature, default=0.99, metavar="T",
+                        help="sampling temperature, lower = safer (default 0.99)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="random seed; variant k uses S+k-1 (default 0)")
+    parser.add_argument("--sampler", choices=SAMPLERS, default="gibbs",
+                        help="annealed blocked Gibbs (default) or ancestral")
+    parser.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint (default: shipped)")
+    parser.add_argument("--threads", type=_int_in(1, 256, "threads"), metavar="N",
+                        help="CPU threads for the model (default: torch's choice)")
+
+
+# --- argument types ------------------------------------------------------------------------
+
+
+def _int_in(low: int, high: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number in range {low}..{high}")
+        return value
+
+    return parse
+
+
+def _temperature(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"temperature must be a number in range (0, 10]; got {text!r}")
+    return value
+
+
+def bar_span(text: str) -> tuple[int, int]:
+    """"3-4" -> (3, 4); "5" -> (5, 5)."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"bars must look like A-B or A (e.g. 3-4); got {text!r}")
+    first = int(match.group(1))
+    return first, int(match.group(2) or first)
+
+
+def meter(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not match or not 1 <= int(match.group(1)) <= 32 or int(match.group(2)) not in (1, 2, 4, 8, 16):
+        raise argparse.ArgumentTypeError(f"meter must be N/D such as 4/4, 3/4 or 6/8; got {text!r}")
+    return int(match.group(1)), int(match.group(2))
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+
+def run_harmonize(args) -> int:
+    from engine.errors import ScoreError
+    from engine.midi import load_midi
+    from engine.score import VOICE_NAMES, parse_voices
+
+    keep = parse_voices(args.keep)
+    _check_output_folder(args.output)
+    score = load_midi(args.input)
+    if not any((score.pitches[v] >= 0).any() for v in keep):
+        names = " or ".join(VOICE_NAMES[v].lower() for v in keep)
+        raise ScoreError(f"{Path(args.input).name} has no notes in the {names}: nothing to harmonize")
+    if len(keep) == 4:
+        raise ScoreError("--keep names all four voices: nothing left to write")
+    composer = _composer(args)
+    result = composer.harmonize(score, keep=keep, **_options(args))
+    return _write(result, args.output)
+
+
+def run_infill(args) -> int:
+    from engine.midi import load_midi
+    from engine.score import parse_voices
+
+    voices = parse_voices(args.voices)
+    _check_output_folder(args.output)
+    score = load_midi(args.input)
+    start, end = score.bar_range(*args.bars)
+    mask = score.region_mask(start, end, voices)
+    result = _composer(args).infill(score, mask, **_options(args))
+    return _write(result, args.output)
+
+
+def run_compose(args) -> int:
+    from engine.score import Score
+
+    _check_output_folder(args.output)
+    blank = Score.empty(0, time_signature=args.meter)
+    pickup = args.pickup * blank.steps_per_beat
+    if pickup >= blank.steps_per_bar:
+        num, den = args.meter
+        from engine.errors import ScoreError
+
+        raise ScoreError(f"pickup must be shorter than a bar of {num}/{den}; got {args.pickup} beats")
+    result = _composer(args).compose(args.bars, args.meter, pickup, **_options(args))
+    return _write(result, args.output)
+
+
+def _composer(args):
+    from engine.composer import Composer
+
+    return Composer(checkpoint=args.checkpoint, threads=args.threads).load()
+
+
+def _options(args) -> dict:
+    return {
+        "variants": args.variants,
+        "steps": args.steps,
+        "temperature": args.temperature,
+        "seed": args.seed,
+        "sampler": args.sampler,
+        "progress": _progress_line if sys.stderr.isatty() else None,
+    }
+
+
+def _progress_line(progress) -> None:
+    end = "\n" if progress.step == progress.total else ""
+    print(f"\rsampling {progress.step}/{progress.total}", end=end, file=sys.stderr, flush=True)
+
+
+def _check_output_folder(output: str) -> None:
+    """Fail before sampling, not after, when the output cannot be written."""
+    from engine.errors import MidiFileError
+
+    folder = Path(output).parent
+    if not folder.is_dir():
+        raise MidiFileError(f"cannot write {output}: folder {folder} does not exist")
+    if Path(output).is_dir():
+        raise MidiFileError(f"cannot write {output}: it is a folder")
+
+
+def variant_paths(output: str, count: int) -> list[Path]:
+    """OUT.mid for one variant; OUT-1.mid ... OUT-N.mid for several."""
+    path = Path(output)
+    if count == 1:
+        return [path]
+    suffix = path.suffix or ".mid"
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    return [path.with_name(f"{stem}-{k}{suffix}") for k in range(1, count + 1)]
+
+
+def _write(result, output: str) -> int:
+    from engine.midi import save_midi
+
+    for message in result.messages:
+        print(f"note: {message}")
+    paths = variant_paths(output, len(result.variants))
+    for variant, path in zip(result.variants, paths):
+        save_midi(variant.score, path)
+    if len(paths) == 1:
+        v = result.variants[0]
+        print(f"wrote {paths[0]} (NLL {v.nll:.3f} nats per generated cell, seed {v.seed})")
+        return 0
+    print("rank  file  NLL (nats per generated cell, lower is better)  seed")
+    for rank, (variant, path) in enumerate(zip(result.variants, paths), start=1):
+        print(f"{rank:>4}  {path}  {variant.nll:.3f}  {variant.seed}")
+    return 0

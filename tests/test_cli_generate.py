@@ -1,0 +1,138 @@
+"""`cantor harmonize / infill / compose` end to end in subprocesses, with a tiny real checkpoint."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.checkpoint import save_checkpoint
+from engine.midi import load_midi, save_midi
+from engine.model import Coconet, CoconetConfig
+from engine.score import Score
+
+ROOT = Path(__file__).resolve().parents[1]
+MELODY = [72, 74, 76, 77, 79, 77, -1, 74]
+
+
+def cantor(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *map(str, args)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def melody_file(path: Path, notes=MELODY, **meta) -> Path:
+    pitches = np.full((4, 4 * len(notes)), -1, dtype=np.int16)
+    pitches[0] = np.repeat(notes, 4)
+    save_midi(Score(pitches, **meta), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("generate")
+    torch.manual_seed(0)
+    model = Coconet(CoconetConfig(depth=2, width=8))
+    checkpoint = folder / "tiny.pt"
+    save_checkpoint(checkpoint, {
+        "kind": "coconet", "config": model.config.to_dict(), "state_dict": model.state_dict(),
+        "step": 0, "metrics": {}, "data": {"source": "test"},
+    })  # fmt: skip
+    return folder, checkpoint, melody_file(folder / "melody.mid")
+
+
+def test_harmonize_writes_ranked_variants_keeping_the_melody(files, tmp_path):
+    _, checkpoint, melody = files
+    out = tmp_path / "out.mid"
+    run = cantor("harmonize", melody, "-o", out, "--variants", "3", "--steps", "4",
+                 "--seed", "5", "--checkpoint", checkpoint)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    rows = [line.split() for line in run.stdout.splitlines()[1:]]
+    assert [r[0] for r in rows] == ["1", "2", "3"]
+    assert sorted(int(r[3]) for r in rows) == [5, 6, 7]
+    assert [float(r[2]) for r in rows] == sorted(float(r[2]) for r in rows)
+    given = load_midi(melody)
+    for k in (1, 2, 3):
+        score = load_midi(tmp_path / f"out-{k}.mid")
+        assert np.array_equal(score.pitches[0], given.pitches[0])
+        assert (score.pitches[1:] >= 0).any()
+    assert not out.exists()
+
+
+def test_same_seed_gives_the_same_file_and_ancestral_works(files, tmp_path):
+    _, checkpoint, melody = files
+    for name in ("a.mid", "b.mid"):
+        run = cantor("harmonize", melody, "-o", tmp_path / name, "--steps", "3", "--seed", "9",
+                     "--sampler", "ancestral", "--checkpoint", checkpoint)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        assert "seed 9" in run.stdout
+    assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
+
+
+def test_a_high_melody_is_shifted_and_the_user_told(files, tmp_path):
+    folder, checkpoint, _ = files
+    high = melody_file(tmp_path / "high.mid", [88, 91, 93, 91])
+    run = cantor("harmonize", high, "-o", tmp_path / "o.mid", "--steps", "2",
+                 "--checkpoint", checkpoint)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "note: soprano shifted down an octave" in run.stdout
+    assert np.array_equal(load_midi(tmp_path / "o.mid").pitches[0], load_midi(high).pitches[0])
+
+
+def test_infill_rewrites_only_the_chosen_bars_and_voices(files, tmp_path):
+    _, checkpoint, melody = files
+    full = tmp_path / "full.mid"
+    assert cantor("harmonize", melody, "-o", full, "--steps", "2",
+                  "--checkpoint", checkpoint).returncode == 0  # fmt: skip
+    out = tmp_path / "infilled.mid"
+    run = cantor("infill", full, "-o", out, "--bars", "2", "--voices", "A,T", "--steps", "3",
+                 "--seed", "4", "--checkpoint", checkpoint)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    before, after = load_midi(full), load_midi(out)
+    assert np.array_equal(before.pitches[:, :16], after.pitches[:, :16])
+    assert np.array_equal(before.pitches[[0, 3]], after.pitches[[0, 3]])
+
+
+def test_compose_in_three_four_with_a_pickup(files, tmp_path):
+    _, checkpoint, _ = files
+    out = tmp_path / "new.mid"
+    run = cantor("compose", "-o", out, "--bars", "2", "--meter", "3/4", "--pickup", "1",
+                 "--steps", "2", "--checkpoint", checkpoint)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    score = load_midi(out)
+    assert score.time_signature == (3, 4) and score.pickup == 4
+    assert score.num_steps == 4 + 2 * 12
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["harmonize", "{melody}", "-o", "{tmp}/x.mid", "--checkpoint", "{tmp}/none.pt"], 1,
+         "checkpoint not found"),
+        (["harmonize", "{tmp}/none.mid", "-o", "{tmp}/x.mid", "--checkpoint", "{ckpt}"], 1,
+         "no such file"),
+        (["harmonize", "{melody}", "-o", "{tmp}/no/x.mid", "--checkpoint", "{ckpt}"], 1,
+         "does not exist"),
+        (["harmonize", "{melody}", "-o", "{tmp}/x.mid", "--keep", "A", "--checkpoint", "{ckpt}"],
+         1, "no notes in the alto"),
+        (["infill", "{melody}", "-o", "{tmp}/x.mid", "--bars", "3-5", "--checkpoint", "{ckpt}"],
+         1, "bars must be in range 1..2"),
+        (["infill", "{melody}", "-o", "{tmp}/x.mid", "--bars", "two"], 2, "bars must look like"),
+        (["compose", "-o", "{tmp}/x.mid", "--meter", "4/5"], 2, "meter must be"),
+        (["harmonize", "{melody}", "-o", "{tmp}/x.mid", "--variants", "0"], 2, "variants must"),
+    ],
+)
+def test_mistakes_are_one_line_errors_and_write_nothing(files, tmp_path, args, code, message):
+    _, checkpoint, melody = files
+    fill = {"melody": melody, "tmp": tmp_path, "ckpt": checkpoint}
+    run = cantor(*[a.format(**fill) for a in args])
+    assert run.returncode == code
+    assert message in run.stderr and "Traceback" not in run.stderr
+    if code == 1:
+        assert run.stderr.startswith("cantor: error: ") and run.stderr.count("\n") == 1
+    assert not (tmp_path / "x.mid").exists()
