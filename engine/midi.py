@@ -254,7 +254,7 @@ def load_midi_report(path) -> tuple[Score, LoadReport]:
     try:
         return parse_midi(data)
     except MidiFileError as exc:
-        raise MidiFileError(f"{path.name}: {exc}") from None
+        raise MidiFileError(f"{path}: {exc}") from None
 
 
 def parse_midi(data: bytes) -> tuple[Score, LoadReport]:
@@ -269,10 +269,10 @@ def parse_midi(data: bytes) -> tuple[Score, LoadReport]:
 
 def _check_header(data: bytes) -> int:
     """Ticks per quarter from the header chunk; raises for what mido would misread."""
-    if len(data) < 14:
-        raise MidiFileError("not a MIDI file (too short for a header)")
     if data[:4] != b"MThd":
-        raise MidiFileError("not a MIDI file (no MThd header)")
+        raise MidiFileError("not a MIDI file (it does not start with an MThd header)")
+    if len(data) < 14:
+        raise MidiFileError("the file is truncated (it ends inside the header)")
     fmt = int.from_bytes(data[8:10], "big")
     ntracks = int.from_bytes(data[10:12], "big")
     division = int.from_bytes(data[12:14], "big")

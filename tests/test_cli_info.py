@@ -1,0 +1,85 @@
+"""`cantor info` and `cantor export` end to end, through a subprocess as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cantor(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_info_on_a_music21_chorale(chorale_midi):
+    run = cantor("info", chorale_midi)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "read as:   4 named voice tracks" in out
+    assert "meter:     4/4" in out and "tempo:     96 BPM" in out and "key:       F#m" in out
+    assert "length:    9 bars (144 16ths)" in out
+    assert "Soprano    36 notes  E4 (64) .. E5 (76)" in out
+    assert "Bass       41 notes  F#2 (42) .. D4 (62)" in out
+    assert "changes:   none (read exactly)" in out
+
+
+def test_info_json_on_a_chorale(chorale_midi):
+    run = cantor("info", "--json", chorale_midi)
+    facts = json.loads(run.stdout)
+    assert [v["notes"] for v in facts["voices"]] == [36, 42, 44, 41]
+    assert facts["time_signature"] == "4/4" and facts["changes"] == []
+
+
+def test_info_on_a_one_track_melody(midi_maker):
+    run = cantor("info", midi_maker.melody())
+    assert run.returncode == 0, run.stderr
+    assert "read as:   one-line melody" in run.stdout
+    assert "Soprano     8 notes  C4 (60) .. C5 (72)" in run.stdout
+    assert "Alto        - empty" in run.stdout and "Bass        - empty" in run.stdout
+    assert "timing quantized to 16ths (largest shift 0.25 of a 16th)" in run.stdout
+
+
+def test_info_on_piano_with_drums(midi_maker):
+    run = cantor("info", "--json", midi_maker.piano_with_drums())
+    assert run.returncode == 0, run.stderr
+    facts = json.loads(run.stdout)
+    assert facts["read_as"] == "1 line with chords"
+    assert "8 drum notes (channel 10) ignored" in facts["changes"]
+    assert facts["notes_dropped"] == 4
+    assert [(v["low"], v["high"]) for v in facts["voices"]] == [(76, 79), (72, 76), (60, 67), (48, 55)]
+
+
+def test_info_on_a_truncated_file(chorale_midi, tmp_path):
+    cut = tmp_path / "cut.mid"
+    cut.write_bytes(chorale_midi.read_bytes()[:300])
+    run = cantor("info", cut)
+    assert run.returncode == 1 and run.stdout == ""
+    assert run.stderr == f"cantor: error: {cut}: the file is truncated (it ends in the middle of a track)\n"
+
+
+def test_info_on_a_text_file_renamed_mid(tmp_path):
+    text = tmp_path / "notes.mid"
+    text.write_text("Soprano: C D E F G\nAlto: tacet\n")
+    run = cantor("info", text)
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [
+        f"cantor: error: {text}: not a MIDI file (it does not start with an MThd header)"]
+    assert "Traceback" not in run.stderr
+
+
+def test_export_writes_musicxml(chorale_midi, tmp_path):
+    out = tmp_path / "chorale.musicxml"
+    run = cantor("export", chorale_midi, "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"wrote {out} (9 bars")
+    assert "<part-name>Soprano</part-name>" in out.read_text()
+
+
+def test_export_refuses_an_unknown_suffix(chorale_midi, tmp_path):
+    run = cantor("export", chorale_midi, "-o", tmp_path / "x.pdf")
+    assert run.returncode == 1 and run.stderr.startswith("cantor: error: MusicXML file name")
+    assert list(tmp_path.iterdir()) == []
