@@ -76,7 +76,21 @@ def find_soundfont(explicit: str | os.PathLike | None = None) -> Path:
     for path in candidate_soundfonts():
         if soundfont_problem(path) is None:
             return path
-    raise AudioUnavailable(
-        f"no SoundFont found and the built-in one ({TINY_SOUNDFONT}) is missing:"
-        " run `python -m engine.tiny_soundfont` to recreate it"
-    )
+    return _rebuilt_tiny_soundfont()
+
+
+def _rebuilt_tiny_soundfont() -> Path:
+    """The tiny SoundFont rebuilt into the user's cache (an install without soundfonts/)."""
+    from engine.tiny_soundfont import write_tiny_soundfont
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cantor"
+    target = cache / TINY_SOUNDFONT.name
+    if soundfont_problem(target) is None:
+        return target
+    try:
+        return write_tiny_soundfont(target)
+    except OSError as exc:
+        raise AudioUnavailable(
+            f"no SoundFont found, and the built-in one cannot be written to {target}"
+            f" ({exc.strerror or exc}): give one with --soundfont or $CANTOR_SOUNDFONT"
+        ) from None

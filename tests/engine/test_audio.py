@@ -201,6 +201,14 @@ def test_search_order(places, tmp_path, monkeypatch):
     assert find_soundfont(explicit) == explicit
 
 
+def test_tiny_soundfont_is_rebuilt_when_the_install_lacks_it(places, tmp_path, monkeypatch):
+    monkeypatch.setattr(soundfonts, "TINY_SOUNDFONT", tmp_path / "gone" / "cantor-tiny.sf2")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    found = find_soundfont()
+    assert found == tmp_path / "cache" / "cantor" / "cantor-tiny.sf2"
+    assert found.read_bytes() == TINY_SOUNDFONT.read_bytes()
+
+
 def test_missing_or_unusable_soundfonts_are_named(places, tmp_path, monkeypatch):
     with pytest.raises(SoundFontError, match=r"nope\.sf2 does not exist"):
         find_soundfont(tmp_path / "nope.sf2")
