@@ -173,7 +173,7 @@ class Score:
                 f" got {first}-{last}"
             )
         start = self.bar_start(first)
-        end = self.pickup if last == 0 else min(self.num_steps, self.bar_start(last + 1))
+        end = min(self.num_steps, self.pickup if last == 0 else self.bar_start(last + 1))
         return start, end
 
     def location(self, step: int) -> tuple[int, float]:
@@ -208,7 +208,7 @@ class Score:
             pickup = (self.steps_per_bar - (start - self.pickup) % self.steps_per_bar) % (
                 self.steps_per_bar
             )
-        pickup = min(pickup, max(0, end - start)) % self.steps_per_bar
+        # A slice shorter than its pickup keeps it: the steps stay where they were in the bar.
         return self.replace(pitches=pitches, onsets=onsets, pickup=pickup)
 
     def slice_bars(self, first: int, last: int) -> Score:
@@ -241,7 +241,10 @@ class Score:
 
     def with_cells(self, mask: np.ndarray, pitches: np.ndarray) -> Score:
         """Put `pitches` into the cells where `mask` is True; written notes merge where equal."""
-        mask = np.asarray(mask, dtype=bool)
+        mask, pitches = np.asarray(mask, dtype=bool), np.asarray(pitches)
+        for name, array in (("mask", mask), ("pitches", pitches)):
+            if array.shape != self.pitches.shape:
+                raise ScoreError(f"{name} must have shape {self.pitches.shape}; got {array.shape}")
         new = np.where(mask, pitches, self.pitches)
         merged = onsets_from_pitches(new)
         onsets = np.where(mask, merged, self.onsets)
