@@ -11,8 +11,13 @@ def register(subparsers) -> None:
         " four parts, bar lines (a pickup becomes bar 0), notes tied across bar lines.",
     )
     export.add_argument("input", metavar="IN.mid", help="MIDI file to read")
-    export.add_argument("-o", "--output", metavar="OUT.musicxml", required=True,
-                        help="file to write; .musicxml or .xml plain, .mxl compressed")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.musicxml",
+        required=True,
+        help="file to write; .musicxml or .xml plain, .mxl compressed",
+    )
     export.set_defaults(func=run_export)
 
 

@@ -33,13 +33,15 @@ def describe(path) -> dict:
     voices = []
     for v, name in enumerate(VOICE_NAMES):
         low_high = score.pitch_range(v)
-        voices.append({
-            "name": name,
-            "notes": len(score.notes(v)),
-            "low": low_high[0] if low_high else None,
-            "high": low_high[1] if low_high else None,
-            "program": score.programs[v],
-        })
+        voices.append(
+            {
+                "name": name,
+                "notes": len(score.notes(v)),
+                "low": low_high[0] if low_high else None,
+                "high": low_high[1] if low_high else None,
+                "program": score.programs[v],
+            }
+        )
     num, den = score.time_signature
     return {
         "file": str(path),
@@ -75,7 +77,7 @@ def format_text(facts: dict) -> str:
     ]
     for v in facts["voices"]:
         if v["notes"]:
-            span = (f"{note_name(v['low'])} ({v['low']}) .. {note_name(v['high'])} ({v['high']})")
+            span = f"{note_name(v['low'])} ({v['low']}) .. {note_name(v['high'])} ({v['high']})"
             lines.append(f"  {v['name']:<8} {v['notes']:>4} notes  {span}  program {v['program']}")
         else:
             lines.append(f"  {v['name']:<8}    - empty")

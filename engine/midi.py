@@ -1,6 +1,6 @@
 """MIDI files in and out: `save_midi`, `load_midi`, `load_midi_report`.
 
-Ticks live only in this module; a `Score` counts 16th-note steps.
+Ticks live only here and in `engine/midi_voices.py`; a `Score` counts 16th-note steps.
 
 Saving writes a type-1 file at 480 ticks per quarter (a 16th = 120 ticks): a conductor track (title,
 the text "cantor score", time signature, key signature, tempo) and four tracks Soprano, Alto, Tenor,
@@ -9,20 +9,12 @@ own meter (p/16 reduced, e.g. 1/4 for a quarter) at tick 0, followed by the scor
 line; when that is impossible (numerator > 255) a marker "cantor pickup p" carries it instead.
 
 Loading reads the notes of every track and channel (channel 10 drums are ignored), a "line" per
-(track, channel), and quantizes them to 16ths. Then voices are made by these rules:
-- every line carries a voice name (Soprano/Alto/Tenor/Bass, or S/A/T/B) and is monophonic: by name;
-- one to four monophonic lines: one -> soprano; two -> soprano, bass; three -> soprano, alto, bass;
-  four -> by mean pitch, highest first (so an SATB file in any track order comes out right);
-- anything else: all notes pooled and split by pitch order at every 16th: of the notes sounding
-  (equal pitches counted once), one goes to the soprano at or above middle C (60), else to the bass;
-  two -> soprano, bass; three -> soprano, bass, and the middle one to the alto at or above middle C,
-  else the tenor; four or more -> the two highest to soprano and alto, the two lowest to tenor and
-  bass, the rest dropped there. A note that changes voice is struck again where it moves.
-A line is monophonic when no two of its notes start on the same 16th and no note sounds past the
-start of the note after next (a short legato overlap is cut at the next note). Voices are assigned
-this way regardless of SATB ranges.
+(track, channel), quantizes them to 16ths, and makes four voices by the rules in
+`engine/midi_voices.py` (by track name; one to four melodic lines by count and pitch; anything else
+split by pitch order at every 16th).
 Meter: the first time signature; a first bar of another meter, exactly one bar long and shorter than
-the next meter's bar, is a pickup (files that do not mark it so are read without a pickup). Tempo and key: the first ones; later changes are reported and ignored.
+the next meter's bar, is a pickup (files that do not mark it so are read without a pickup). Tempo
+and key: the first ones; later changes are reported and ignored.
 Length: a cantor file keeps its length (trailing silence included); other files end with their
 last note.
 """
@@ -38,9 +30,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from engine.errors import CantorError, MidiFileError
+from engine.midi_voices import Note, assign_voices, grid_to_arrays, plural, voice_for_name
 from engine.score import (
     ALLOWED_DENOMINATORS,
     DEFAULT_PROGRAMS,
@@ -51,13 +42,13 @@ from engine.score import (
 
 TICKS_PER_QUARTER = 480
 TICKS_PER_STEP = TICKS_PER_QUARTER // 4
-MAX_FILE_BYTES = 4 * 1024 * 1024
+# Far above any four-part piece (a chorale is ~5 KB); parsing stays within seconds.
+MAX_FILE_BYTES = 1024 * 1024
 MAX_STEPS = 64_000  # 4,000 bars of 4/4: far beyond any piece, small enough to hold in memory
 SIGNATURE = "cantor score"
 PICKUP_MARKER = "cantor pickup"
 DRUM_CHANNEL = 9
 VELOCITY = 90
-_VOICE_PREFIXES = {"s": 0, "sop": 0, "a": 1, "alt": 1, "t": 2, "ten": 2, "b": 3, "bas": 3}
 
 
 @dataclass
@@ -74,14 +65,6 @@ class LoadReport:
         if not self.changes:
             return f"{self.source}; read exactly"
         return f"{self.source}; " + "; ".join(self.changes)
-
-
-@dataclass
-class _Note:
-    start: int  # ticks, then steps after quantizing
-    end: int
-    pitch: int
-    line: tuple[int, int]  # (track, channel)
 
 
 # --- saving -------------------------------------------------------------------------------
@@ -118,19 +101,32 @@ def midi_bytes(score: Score) -> bytes:
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
     midi.tracks.append(_track(conductor, end_tick))
     for v in range(NUM_VOICES):
-        track = mido.MidiTrack([
-            mido.MetaMessage("track_name", name=VOICE_NAMES[v], time=0),
-            mido.Message("program_change", channel=v, program=score.programs[v], time=0),
-        ])
+        track = mido.MidiTrack(
+            [
+                mido.MetaMessage("track_name", name=VOICE_NAMES[v], time=0),
+                mido.Message("program_change", channel=v, program=score.programs[v], time=0),
+            ]
+        )
         now = 0
         for start, length, pitch in score.notes(v):
             # Notes of a voice never overlap, so each off comes before the next on.
             on, off = start * TICKS_PER_STEP, (start + length) * TICKS_PER_STEP
             # Values are valid by construction (Score checks pitches), so skip mido's checks.
-            track.append(mido.Message("note_on", skip_checks=True, channel=v, note=pitch,
-                                      velocity=VELOCITY, time=on - now))
-            track.append(mido.Message("note_off", skip_checks=True, channel=v, note=pitch,
-                                      velocity=0, time=off - on))
+            track.append(
+                mido.Message(
+                    "note_on",
+                    skip_checks=True,
+                    channel=v,
+                    note=pitch,
+                    velocity=VELOCITY,
+                    time=on - now,
+                )
+            )
+            track.append(
+                mido.Message(
+                    "note_off", skip_checks=True, channel=v, note=pitch, velocity=0, time=off - on
+                )
+            )
             now = off
         track.append(mido.MetaMessage("end_of_track", time=end_tick - now))
         midi.tracks.append(track)
@@ -294,7 +290,7 @@ def _mido_parse(data: bytes):
         return mido.MidiFile(file=io.BytesIO(data))
     except EOFError:
         raise MidiFileError("the file is truncated (it ends in the middle of a track)") from None
-    except Exception as exc:  # mido raises OSError, ValueError, KeyError... for damaged files
+    except Exception as exc:  # noqa: BLE001 - mido raises OSError, ValueError, KeyError...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MidiFileError(f"damaged MIDI data ({reason})") from None
 
@@ -306,17 +302,17 @@ def _read(midi, tpq: int) -> tuple[Score, LoadReport]:
     drums = [n for n in notes if n.line[1] == DRUM_CHANNEL]
     notes = [n for n in notes if n.line[1] != DRUM_CHANNEL]
     if drums:
-        changes.append(f"{_plural(len(drums), 'drum note')} (channel 10) ignored")
+        changes.append(f"{plural(len(drums), 'drum note')} (channel 10) ignored")
     if events["unclosed"]:
         changes.append(
-            f"{_plural(events['unclosed'], 'note')} without a note-off ended at the track's end"
+            f"{plural(events['unclosed'], 'note')} without a note-off ended at the track's end"
         )
     shift = _quantize(notes, tpq)
     short = [n for n in notes if n.end <= n.start]
     for n in short:
         n.end = n.start + 1
     if short:
-        changes.append(f"{_plural(len(short), 'note')} shorter than a 16th lengthened to one")
+        changes.append(f"{plural(len(short), 'note')} shorter than a 16th lengthened to one")
     if shift > 1e-9:
         changes.append(f"timing quantized to 16ths (largest shift {shift:.2f} of a 16th)")
     is_cantor = events["signature"]
@@ -326,8 +322,7 @@ def _read(midi, tpq: int) -> tuple[Score, LoadReport]:
         length = max(last_note, _step(events["voices_end_tick"], tpq))
     if length > MAX_STEPS:
         raise MidiFileError(
-            f"the music would be {length} 16ths long; cantor reads up to {MAX_STEPS} (absurd delta"
-            " times?)"
+            f"the music would be {length} 16ths long; cantor reads pieces up to {MAX_STEPS} 16ths"
         )
     meter, pickup = _meter(events, tpq, changes)
     tempo = _tempo(events["tempos"], changes)
@@ -335,28 +330,53 @@ def _read(midi, tpq: int) -> tuple[Score, LoadReport]:
     if len({k for _, k in events["keys"]}) > 1:
         changes.append(f"key changes ignored (kept {key})")
 
-    ids, voice_lines, source, dropped = _voices(notes, length, events["names"], changes)
+    ids, voice_lines, source, dropped = assign_voices(notes, length, events["names"], changes)
     if is_cantor:
         source = "cantor file"
     elif midi.type == 0:
         source = f"type 0 file, {source}"
-    pitches, onsets = _grid_to_arrays(ids, notes)
+    pitches, onsets = grid_to_arrays(ids, notes)
     programs = _programs(voice_lines, events["programs"], events["names"])
-    title = events["title"] if (is_cantor or midi.type == 0 or not events["track0_has_notes"]) else ""
+    title = (
+        events["title"] if (is_cantor or midi.type == 0 or not events["track0_has_notes"]) else ""
+    )
     steps_per_bar = meter[0] * 16 // meter[1]
-    score = Score(pitches, onsets, time_signature=meter, pickup=pickup % max(1, steps_per_bar),
-                  tempo_bpm=tempo, key=key, programs=programs, title=title)
-    report = LoadReport(source, changes, notes_read=len(notes) + len(drums),
-                        notes_dropped=dropped, max_quantize_shift_steps=round(shift, 3))
+    score = Score(
+        pitches,
+        onsets,
+        time_signature=meter,
+        pickup=pickup % max(1, steps_per_bar),
+        tempo_bpm=tempo,
+        key=key,
+        programs=programs,
+        title=title,
+    )
+    report = LoadReport(
+        source,
+        changes,
+        notes_read=len(notes) + len(drums),
+        notes_dropped=dropped,
+        max_quantize_shift_steps=round(shift, 3),
+    )
     return score, report
 
 
 def _collect(midi) -> dict:
     """Notes with absolute ticks and the conductor events, from every track."""
-    notes: list[_Note] = []
-    out = {"tempos": [], "signatures": [], "keys": [], "names": {}, "programs": {}, "title": "",
-           "signature": False, "pickup_marker": None, "voices_end_tick": 0, "unclosed": 0,
-           "track0_has_notes": False}
+    notes: list[Note] = []
+    out = {
+        "tempos": [],
+        "signatures": [],
+        "keys": [],
+        "names": {},
+        "programs": {},
+        "title": "",
+        "signature": False,
+        "pickup_marker": None,
+        "voices_end_tick": 0,
+        "unclosed": 0,
+        "track0_has_notes": False,
+    }
     for t, track in enumerate(midi.tracks):
         tick = 0
         open_notes: dict[tuple[int, int], list[int]] = {}
@@ -373,7 +393,7 @@ def _collect(midi) -> dict:
                     # The oldest note that began before now ends here (a repeated note's on may
                     # come before the previous note's off at the same tick).
                     i = next((k for k, s in enumerate(starts) if s < tick), 0)
-                    notes.append(_Note(starts.pop(i), tick, msg.note, (t, msg.channel)))
+                    notes.append(Note(starts.pop(i), tick, msg.note, (t, msg.channel)))
             elif kind == "program_change":
                 out["programs"].setdefault((t, msg.channel), msg.program)
                 out["programs"].setdefault(msg.channel, msg.program)
@@ -392,10 +412,10 @@ def _collect(midi) -> dict:
                 out["signature"] = True
             elif kind == "marker" and msg.text.startswith(PICKUP_MARKER):
                 with contextlib.suppress(ValueError):
-                    out["pickup_marker"] = int(msg.text[len(PICKUP_MARKER):])
+                    out["pickup_marker"] = int(msg.text[len(PICKUP_MARKER) :])
         for (channel, pitch), starts in open_notes.items():
             out["unclosed"] += len(starts)
-            notes.extend(_Note(s, tick, pitch, (t, channel)) for s in starts)
+            notes.extend(Note(s, tick, pitch, (t, channel)) for s in starts)
         if t > 0 or len(midi.tracks) == 1:
             out["voices_end_tick"] = max(out["voices_end_tick"], tick)
     out["notes"] = notes
@@ -409,7 +429,7 @@ def _step(tick: int, tpq: int) -> int:
     return (tick * 8 + tpq) // (2 * tpq)
 
 
-def _quantize(notes: list[_Note], tpq: int) -> float:
+def _quantize(notes: list[Note], tpq: int) -> float:
     """Turn ticks into steps in place; return the largest shift in 16ths."""
     shift = 0.0
     if tpq % 4 == 0:
@@ -480,144 +500,3 @@ def _programs(voice_lines, programs: dict, names: dict) -> tuple[int, ...]:
     if first is None:
         return DEFAULT_PROGRAMS
     return tuple(first if p is None else p for p in found)
-
-
-def voice_for_name(name: str) -> int | None:
-    """The voice a track name stands for ("Soprano", "alto 1", "B"), or None."""
-    word = name.strip().lower().split(" ")[0] if name.strip() else ""
-    if word in _VOICE_PREFIXES:
-        return _VOICE_PREFIXES[word]
-    for prefix in ("sop", "alt", "ten", "bas"):
-        if word.startswith(prefix):
-            return _VOICE_PREFIXES[prefix]
-    return None
-
-
-# --- voices -------------------------------------------------------------------------------
-
-
-def _voices(notes, length, names, changes) -> tuple[np.ndarray, list, str, int]:
-    """(note index per voice and step, line of each voice or None, source text, notes dropped)."""
-    index = {id(n): i for i, n in enumerate(notes)}
-    lines = _lines(notes)
-    mono = {line: _monophonic(ns) for line, ns in lines.items()}
-    ids = np.full((NUM_VOICES, length), -1, dtype=np.int32)
-    if not lines:
-        return ids, [None] * NUM_VOICES, "no notes", 0
-    if all(m is not None for m in mono.values()):
-        voice_of = _voices_of_lines(lines, names)
-        if voice_of is not None:
-            cut = sum(m for m in mono.values())
-            if cut:
-                changes.append(f"{_plural(cut, 'overlapping note')} cut where the next note starts")
-            voice_lines = [None] * NUM_VOICES
-            for line, v in voice_of.items():
-                voice_lines[v] = line
-                ns = lines[line]
-                for k, n in enumerate(ns):
-                    end = min(n.end, ns[k + 1].start) if k + 1 < len(ns) else n.end
-                    ids[v, n.start:end] = index[id(n)]
-            source = _plural(len(lines), "melodic line")
-            if len(lines) == 1:
-                source = "one-line melody"
-            elif all(voice_for_name(names.get(ln[0], "")) == v for ln, v in voice_of.items()):
-                source = _plural(len(lines), "named voice track")
-            return ids, voice_lines, source, 0
-    dropped = _separate_by_pitch(notes, ids)
-    changes.append("notes separated into voices by pitch order")
-    if dropped:
-        changes.append(f"{_plural(dropped, 'note')} dropped (more than four at once, or doubled)")
-    source = f"{_plural(len(lines), 'line')} with chords or more than four lines"
-    if len(lines) <= NUM_VOICES:
-        source = f"{_plural(len(lines), 'line')} with chords"
-    return ids, _main_lines(ids, notes), source, dropped
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _lines(notes: list[_Note]) -> dict[tuple[int, int], list[_Note]]:
-    """Notes grouped by (track, channel) in file order, each sorted by start."""
-    lines: dict[tuple[int, int], list[_Note]] = {}
-    for n in sorted(notes, key=lambda n: (n.line, n.start, -n.pitch)):
-        lines.setdefault(n.line, []).append(n)
-    return lines
-
-
-def _monophonic(notes: list[_Note]) -> int | None:
-    """How many notes overlap the next one (to be cut), or None if the line is polyphonic."""
-    cut = 0
-    for k in range(len(notes) - 1):
-        if notes[k + 1].start == notes[k].start:
-            return None
-        if k + 2 < len(notes) and notes[k].end > notes[k + 2].start:
-            return None
-        cut += notes[k].end > notes[k + 1].start
-    return cut
-
-
-def _voices_of_lines(lines: dict, names: dict) -> dict | None:
-    """Voice of each monophonic line by name, else by count and mean pitch; None if > 4."""
-    by_name = {line: voice_for_name(names.get(line[0], "")) for line in lines}
-    voices = list(by_name.values())
-    if None not in voices and len(set(voices)) == len(voices):
-        return by_name
-    if len(lines) > NUM_VOICES:
-        return None
-    ranked = sorted(lines, key=lambda line: -np.mean([n.pitch for n in lines[line]]))
-    slots = {1: [0], 2: [0, 3], 3: [0, 1, 3], 4: [0, 1, 2, 3]}[len(ranked)]
-    return dict(zip(ranked, slots))
-
-
-def _separate_by_pitch(notes: list[_Note], ids: np.ndarray) -> int:
-    """Fill `ids` by the pitch-order rule; return how many notes got no cell at all."""
-    starts: dict[int, list[int]] = {}
-    for i, n in enumerate(notes):
-        starts.setdefault(n.start, []).append(i)
-    sounding: list[int] = []
-    for t in range(ids.shape[1]):
-        sounding = [i for i in sounding if notes[i].end > t] + starts.get(t, [])
-        if not sounding:
-            continue
-        by_pitch: dict[int, int] = {}
-        for i in sounding:  # one note per pitch: the latest struck
-            j = by_pitch.get(notes[i].pitch)
-            if j is None or notes[i].start > notes[j].start:
-                by_pitch[notes[i].pitch] = i
-        order = [by_pitch[p] for p in sorted(by_pitch, reverse=True)]
-        k = len(order)
-        if k == 1:
-            ids[0 if notes[order[0]].pitch >= 60 else 3, t] = order[0]
-        elif k == 2:
-            ids[0, t], ids[3, t] = order
-        elif k == 3:
-            ids[0, t], ids[3, t] = order[0], order[2]
-            ids[1 if notes[order[1]].pitch >= 60 else 2, t] = order[1]
-        else:
-            ids[0, t], ids[1, t], ids[2, t], ids[3, t] = order[0], order[1], order[-2], order[-1]
-    used = np.zeros(len(notes) + 1, dtype=bool)
-    used[ids.ravel()] = True  # -1 lands on the spare last entry
-    return int(len(notes) - used[:-1].sum())
-
-
-def _main_lines(ids: np.ndarray, notes: list[_Note]) -> list:
-    """For each voice, the line most of its cells came from (for its program), or None."""
-    result = []
-    for row in ids:
-        cells = row[row >= 0]
-        if not cells.size:
-            result.append(None)
-            continue
-        lines = [notes[i].line for i in cells]
-        result.append(max(set(lines), key=lines.count))
-    return result
-
-
-def _grid_to_arrays(ids: np.ndarray, notes: list[_Note]) -> tuple[np.ndarray, np.ndarray]:
-    """(pitches, onsets) from a (4, T) grid of note indices (-1 = silence)."""
-    pitch_of = np.array([n.pitch for n in notes] + [-1], dtype=np.int16)
-    pitches = pitch_of[ids]  # index -1 picks the trailing silence entry
-    onsets = ids >= 0
-    onsets[:, 1:] &= ids[:, 1:] != ids[:, :-1]
-    return pitches, onsets

@@ -88,8 +88,11 @@ def _measure(score: Score, voice: int, number: int, start: int, end: int):
         if onset < start or onset + length > end:  # held over a bar line: tie the pieces
             from music21 import tie
 
-            kind = "continue" if onset < start and onset + length > end else (
-                "stop" if onset < start else "start")
+            kind = (
+                "continue"
+                if onset < start and onset + length > end
+                else ("stop" if onset < start else "start")
+            )
             n.tie = tie.Tie(kind)
         measure.append(n)
         cursor = b

@@ -45,15 +45,23 @@ class MidiMaker:
 
     def melody(self, name: str = "melody.mid") -> Path:
         """One track, eight notes of a C major scale in quarters at 96 ticks per quarter."""
-        notes = [m for i, p in enumerate((60, 62, 64, 65, 67, 69, 71, 72))
-                 for m in self.note(0, p, i * 96, i * 96 + 90)]
+        notes = [
+            m
+            for i, p in enumerate((60, 62, 64, 65, 67, 69, 71, 72))
+            for m in self.note(0, p, i * 96, i * 96 + 90)
+        ]
         return self.write(name, [notes], tpq=96)
 
     def piano_with_drums(self, name: str = "piano.mid") -> Path:
         """A piano track of five-note chords (right hand melody on top) and a channel-10 track."""
         import mido
 
-        chords = [(76, 72, 67, 60, 48), (77, 72, 69, 65, 53), (79, 74, 71, 67, 55), (79, 76, 72, 64, 48)]
+        chords = [
+            (76, 72, 67, 60, 48),
+            (77, 72, 69, 65, 53),
+            (79, 74, 71, 67, 55),
+            (79, 76, 72, 64, 48),
+        ]
         piano = [mido.Message("program_change", channel=0, program=0, time=0)]
         for i, chord in enumerate(chords):
             for p in chord:

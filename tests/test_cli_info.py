@@ -11,8 +11,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cantor(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *map(str, args)],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_info_on_a_music21_chorale(chorale_midi):
@@ -50,7 +56,12 @@ def test_info_on_piano_with_drums(midi_maker):
     assert facts["read_as"] == "1 line with chords"
     assert "8 drum notes (channel 10) ignored" in facts["changes"]
     assert facts["notes_dropped"] == 4
-    assert [(v["low"], v["high"]) for v in facts["voices"]] == [(76, 79), (72, 76), (60, 67), (48, 55)]
+    assert [(v["low"], v["high"]) for v in facts["voices"]] == [
+        (76, 79),
+        (72, 76),
+        (60, 67),
+        (48, 55),
+    ]
 
 
 def test_info_on_a_truncated_file(chorale_midi, tmp_path):
@@ -58,7 +69,10 @@ def test_info_on_a_truncated_file(chorale_midi, tmp_path):
     cut.write_bytes(chorale_midi.read_bytes()[:300])
     run = cantor("info", cut)
     assert run.returncode == 1 and run.stdout == ""
-    assert run.stderr == f"cantor: error: {cut}: the file is truncated (it ends in the middle of a track)\n"
+    assert (
+        run.stderr
+        == f"cantor: error: {cut}: the file is truncated (it ends in the middle of a track)\n"
+    )
 
 
 def test_info_on_a_text_file_renamed_mid(tmp_path):
@@ -67,7 +81,8 @@ def test_info_on_a_text_file_renamed_mid(tmp_path):
     run = cantor("info", text)
     assert run.returncode == 1
     assert run.stderr.splitlines() == [
-        f"cantor: error: {text}: not a MIDI file (it does not start with an MThd header)"]
+        f"cantor: error: {text}: not a MIDI file (it does not start with an MThd header)"
+    ]
     assert "Traceback" not in run.stderr
 
 

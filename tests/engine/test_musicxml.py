@@ -20,18 +20,20 @@ def _parsed_steps(path, length: int) -> np.ndarray:
     for v, part in enumerate(parsed.parts):
         for n in part.flatten().notes:
             start = round(float(n.offset) * 4)
-            rows[v, start:start + round(float(n.quarterLength) * 4)] = n.pitch.midi
+            rows[v, start : start + round(float(n.quarterLength) * 4)] = n.pitch.midi
     return parsed, rows
 
 
 @pytest.mark.parametrize("suffix", [".musicxml", ".mxl"])
 def test_export_parses_back_to_the_same_pitches(tmp_path, suffix):
-    pitches = np.array([
-        [60] * 5 + [-1] * 3 + [62] * 9 + [64] * 7,
-        [-1] * 24,
-        [55] * 24,
-        [48, 50] * 12,
-    ])
+    pitches = np.array(
+        [
+            [60] * 5 + [-1] * 3 + [62] * 9 + [64] * 7,
+            [-1] * 24,
+            [55] * 24,
+            [48, 50] * 12,
+        ]
+    )
     score = Score(pitches, time_signature=(3, 4), pickup=4, key="Bb", title="Little hymn")
     path = save_musicxml(score, tmp_path / f"out{suffix}")
     parsed, rows = _parsed_steps(path, score.num_steps)

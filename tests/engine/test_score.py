@@ -30,13 +30,16 @@ def chorale_bit() -> Score:
 # --- validation -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pitches, match", [
-    (np.zeros((3, 4), int), r"shape \(4, T\)"),
-    (np.zeros(4, int), r"shape \(4, T\)"),
-    (np.full((4, 2), 60.5), "integers"),
-    (np.full((4, 2), 128), r"0..127 or -1"),
-    (np.full((4, 2), -2), r"0..127 or -1"),
-])
+@pytest.mark.parametrize(
+    "pitches, match",
+    [
+        (np.zeros((3, 4), int), r"shape \(4, T\)"),
+        (np.zeros(4, int), r"shape \(4, T\)"),
+        (np.full((4, 2), 60.5), "integers"),
+        (np.full((4, 2), 128), r"0..127 or -1"),
+        (np.full((4, 2), -2), r"0..127 or -1"),
+    ],
+)
 def test_bad_pitches(pitches, match):
     with pytest.raises(ScoreError, match=match):
         Score(pitches)
@@ -47,18 +50,21 @@ def test_out_of_range_pitch_is_a_pitch_range_error():
         Score(np.array([[200, -1]] * 4))
 
 
-@pytest.mark.parametrize("meta, match", [
-    ({"time_signature": (4, 3)}, "D in"),
-    ({"time_signature": (0, 4)}, "N in 1..32"),
-    ({"time_signature": (33, 4)}, "N in 1..32"),
-    ({"pickup": 16}, r"pickup must be in range 0..15"),
-    ({"time_signature": (6, 8), "pickup": 12}, r"0..11 steps for 6/8"),
-    ({"pickup": -1}, "pickup"),
-    ({"tempo_bpm": 5}, r"10..400 BPM"),
-    ({"tempo_bpm": float("nan")}, "tempo"),
-    ({"programs": (0, 0, 0)}, "four GM program"),
-    ({"programs": (0, 0, 0, 128)}, "0..127"),
-])
+@pytest.mark.parametrize(
+    "meta, match",
+    [
+        ({"time_signature": (4, 3)}, "D in"),
+        ({"time_signature": (0, 4)}, "N in 1..32"),
+        ({"time_signature": (33, 4)}, "N in 1..32"),
+        ({"pickup": 16}, r"pickup must be in range 0..15"),
+        ({"time_signature": (6, 8), "pickup": 12}, r"0..11 steps for 6/8"),
+        ({"pickup": -1}, "pickup"),
+        ({"tempo_bpm": 5}, r"10..400 BPM"),
+        ({"tempo_bpm": float("nan")}, "tempo"),
+        ({"programs": (0, 0, 0)}, "four GM program"),
+        ({"programs": (0, 0, 0, 128)}, "0..127"),
+    ],
+)
 def test_bad_meta(meta, match):
     with pytest.raises(ScoreError, match=match):
         Score.empty(4, **meta)
@@ -107,15 +113,18 @@ def test_measures_of_a_pickup_score():
     assert score.seconds_per_step == pytest.approx(60 / 90 / 4)
 
 
-@pytest.mark.parametrize("meter, pickup, step, text", [
-    ((4, 4), 4, 0, "0:4"),
-    ((4, 4), 4, 4, "1:1"),
-    ((4, 4), 4, 6, "1:1.5"),
-    ((4, 4), 4, 21, "2:1.25"),
-    ((3, 4), 0, 12, "2:1"),
-    ((6, 8), 2, 0, "0:6"),
-    ((6, 8), 2, 5, "1:2.5"),
-])
+@pytest.mark.parametrize(
+    "meter, pickup, step, text",
+    [
+        ((4, 4), 4, 0, "0:4"),
+        ((4, 4), 4, 4, "1:1"),
+        ((4, 4), 4, 6, "1:1.5"),
+        ((4, 4), 4, 21, "2:1.25"),
+        ((3, 4), 0, 12, "2:1"),
+        ((6, 8), 2, 0, "0:6"),
+        ((6, 8), 2, 5, "1:2.5"),
+    ],
+)
 def test_location_text(meter, pickup, step, text):
     assert Score.empty(32, time_signature=meter, pickup=pickup).location_text(step) == text
 
@@ -255,8 +264,9 @@ def test_transpose_some_voices():
 
 def test_transpose_range_errors_name_the_voice_and_range():
     score = chorale_bit()
-    with pytest.raises(PitchRangeError,
-                       match=r"transposing bass by -10 gives 31..38; notes must stay in 36..81"):
+    with pytest.raises(
+        PitchRangeError, match=r"transposing bass by -10 gives 31..38; notes must stay in 36..81"
+    ):
         score.transpose(-10, voices=[3], low=36, high=81)
     with pytest.raises(PitchRangeError, match=r"soprano by \+60"):
         score.transpose(60)
