@@ -14,6 +14,8 @@ estimated with `engine.sampling.pseudo_nll` (8 interleaved groups, one batched p
 sampling, `Progress.scores` is the cheaper running mean of -log p each generated cell had when it
 was last drawn, and `Progress.confidence` is that probability (1.0 on kept cells).
 
+Precision: sampling passes run under bf16 autocast where the CPU has native bf16 (about twice as
+fast; `precision="fp32"` turns it off); the ranking and `confidence` always run in fp32.
 torch is imported on first use, so importing this module stays cheap.
 """
 
@@ -33,6 +35,7 @@ SAMPLERS = ("gibbs", "ancestral")
 MAX_VARIANTS = 64
 MAX_STEPS = 10_000
 MAX_BARS = 512
+PRECISIONS = ("auto", "fp32", "bf16")
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "coconet.pt"
 
 
@@ -153,6 +156,16 @@ def _user_pitches(classes: np.ndarray, offsets: np.ndarray, original: np.ndarray
 # --- the composer ----------------------------------------------------------------------------
 
 
+def bf16_is_native() -> bool:
+    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX), so autocast pays off."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def load_model(checkpoint=None):
     """The Coconet of `checkpoint` (default: the shipped weights), in eval mode."""
     try:
@@ -176,15 +189,25 @@ def load_model(checkpoint=None):
 class Composer:
     """Generates ranked variants with a Coconet model (loaded on first use)."""
 
-    def __init__(self, checkpoint=None, threads: int | None = None, *, model=None) -> None:
+    def __init__(
+        self, checkpoint=None, threads: int | None = None, *, model=None, precision: str = "auto"
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ScoreError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         self.checkpoint = checkpoint
         self.threads = threads
+        if precision == "auto":
+            precision = "bf16" if bf16_is_native() else "fp32"
+        self.precision = precision
         self._model = None
         if model is not None:
             self._set_model(model)
 
     def __repr__(self) -> str:
-        return f"Composer(checkpoint={self.checkpoint!r}, threads={self.threads!r})"
+        return (
+            f"Composer(checkpoint={self.checkpoint!r}, threads={self.threads!r},"
+            f" precision={self.precision!r})"
+        )
 
     def _set_model(self, model) -> None:
         import torch
@@ -247,6 +270,17 @@ class Composer:
         nll = pseudo_nll(self.model, classes.unsqueeze(0), torch.from_numpy(everything))
         return np.exp(-nll[0].numpy()).astype(np.float32)
 
+    def _sampling_precision(self):
+        """bf16 autocast for the sampling passes (about 2x faster where the CPU has native bf16);
+        ranking and confidence always run in fp32."""
+        import contextlib
+
+        import torch
+
+        if self.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     # --- the shared path ---------------------------------------------------------------------
 
     def _generate(
@@ -291,10 +325,11 @@ class Composer:
             )
 
         runner = make_sampler(sampler, int(steps), float(temperature))
-        draw = runner.run(
-            model, classes, mask_t, seeds, fill=fill,
-            on_step=report if progress is not None else None, cancel=cancel,
-        )  # fmt: skip
+        with self._sampling_precision():
+            draw = runner.run(
+                model, classes, mask_t, seeds, fill=fill,
+                on_step=report if progress is not None else None, cancel=cancel,
+            )  # fmt: skip
         if draw is None or (cancel is not None and cancel()):
             return Result([], [], cancelled=True)
         nll = mean_over(pseudo_nll(model, draw.classes, mask_t), mask_t).tolist()

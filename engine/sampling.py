@@ -187,7 +187,7 @@ class GibbsSampler:
                 u = rng.uniform(voices, length, num_classes + 1)
                 inner = self.masker(outer, self.schedule(i, self.steps), u[..., num_classes])
                 noise = u[..., :num_classes]
-            logits = model(x, inner)
+            logits = model(x, inner).float()
             drawn = self.sampler(logits, noise)
             x = torch.where(inner, drawn, x)
             cell_nll = torch.where(inner, _drawn_nll(logits, drawn), cell_nll)
@@ -248,7 +248,7 @@ class AncestralSampler:
             chosen = torch.zeros(n, voices * length, dtype=torch.bool)
             chosen.scatter_(1, order[:, k * block : (k + 1) * block], True)
             chosen = chosen.view(n, voices, length)
-            logits = model(x, remaining)
+            logits = model(x, remaining).float()
             drawn = self.sampler(logits, noise)
             x = torch.where(chosen, drawn, x)
             cell_nll = torch.where(chosen, _drawn_nll(logits, drawn), cell_nll)

@@ -205,3 +205,15 @@ def test_checkpoint_is_loaded_lazily_from_a_file(tmp_path):
     loaded = Composer(checkpoint=path).harmonize(MELODY, variants=1, steps=2, seed=3)
     direct = Composer(model=model).harmonize(MELODY, variants=1, steps=2, seed=3)
     assert loaded.variants[0].score == direct.variants[0].score
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_keep_the_melody_and_repeat_themselves(precision):
+    composer = Composer(model=tiny_model(), precision=precision)
+    a = composer.harmonize(MELODY, variants=2, steps=3, seed=1)
+    b = composer.harmonize(MELODY, variants=2, steps=3, seed=1)
+    assert composer.precision == precision
+    assert all(x.score == y.score for x, y in zip(a.variants, b.variants))
+    assert all(np.array_equal(v.score.pitches[0], MELODY.pitches[0]) for v in a.variants)
+    with pytest.raises(ScoreError, match="precision"):
+        Composer(model=tiny_model(), precision="fp8")

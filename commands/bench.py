@@ -1,0 +1,57 @@
+"""`cantor bench`: latency figures of this machine, from every benchmark module there is."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    bench = subparsers.add_parser(
+        "bench",
+        help="measure latencies (model, sampling, audio, TUI) on this machine",
+        description="Run every benchmark module (engine/benchmarks/*, tui/bench) and print the"
+        " medians: milliseconds unless the key says otherwise.",
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--repeats", type=_repeats, default=5, metavar="N",
+                       help="runs per figure; the median is reported (default 5)")
+    bench.add_argument("--only", metavar="NAMES",
+                       help="comma-separated benchmark modules to run, e.g. model,audio")
+    bench.set_defaults(func=run_bench)
+
+
+def _repeats(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"repeats must be a whole number in range 1..1000; got {text!r}")
+    return value
+
+
+def run_bench(args) -> int:
+    import json
+    import sys
+
+    from engine.benchmarks import benchmark_modules, run_all, short_name
+    from engine.errors import CantorError
+
+    only = {n.strip() for n in args.only.split(",") if n.strip()} if args.only else None
+    if only:
+        known = {short_name(m) for m in benchmark_modules()}
+        unknown = sorted(only - known)
+        if unknown:
+            raise CantorError(
+                f"unknown benchmark {unknown[0]!r}: choose from {', '.join(sorted(known))}"
+            )
+    log = None if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
+    results = run_all(args.repeats, only, log=log)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for key, value in results.items():
+        if isinstance(value, float):
+            value = f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+        print(f"{key:<28} {value}")
+    return 0

@@ -1,0 +1,127 @@
+"""Model latencies for `cantor bench`: forward passes, harmonization, achieved and peak GFLOP/s.
+
+Uses the shipped checkpoint (fused for inference), or the one named by $CANTOR_BENCH_CHECKPOINT;
+when none is shipped yet, a freshly initialised network of the default config, fused the same way
+(the "model" key says which). Sampling runs as the Composer runs it (bf16 autocast where native).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+MELODY = (72, 74, 76, 77, 79, 77, 76, 74)  # eighth notes: one 4/4 bar (16 steps)
+
+
+def _median_ms(call, repeats: int) -> float:
+    times = []
+    for _ in range(max(1, repeats)):
+        began = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
+
+
+def load_bench_model():
+    """(model, description): the shipped model, or a fresh default-config one if none is shipped."""
+    from engine.coconet_io import DEFAULT_COCONET, load_coconet
+    from engine.model import Coconet, CoconetConfig
+
+    from engine.checkpoint import file_sha256
+
+    chosen = os.environ.get("CANTOR_BENCH_CHECKPOINT")
+    if chosen:
+        path = Path(chosen)
+        return load_coconet(path), f"{path.name} sha256:{file_sha256(path)[:12]}"
+    if DEFAULT_COCONET.is_file():
+        model = load_coconet()
+        return model, f"engine/weights/coconet.pt sha256:{file_sha256(DEFAULT_COCONET)[:12]}"
+    model = Coconet(CoconetConfig()).eval().fuse_for_inference()
+    return model, "untrained default config (no shipped checkpoint yet)"
+
+
+def conv_flops(model, classes, mask) -> int:
+    """FLOPs (2 per multiply-add) of every convolution in one forward pass, counted analytically."""
+    import torch
+
+    total = 0
+
+    def count(module, _inputs, output) -> None:
+        nonlocal total
+        kh, kw = module.kernel_size
+        total += 2 * output.numel() * (module.in_channels // module.groups) * kh * kw
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    try:
+        with torch.inference_mode():
+            model(classes, mask)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
+
+
+def melody_score(bars: int):
+    from engine.score import Score
+
+    pitches = np.full((4, 16 * bars), -1, dtype=np.int16)
+    pitches[0] = np.tile(np.repeat(MELODY, 2), bars)
+    return Score(pitches)
+
+
+def measure(repeats: int) -> dict:
+    import torch
+
+    from engine.composer import Composer
+
+    model, description = load_bench_model()
+    composer = Composer(model=model)
+    results: dict = {
+        "model": description,
+        "precision": composer.precision,
+        "threads": torch.get_num_threads(),
+    }
+
+    def forward(batch: int, steps: int):
+        classes = torch.randint(0, model.config.num_classes, (batch, 4, steps))
+        mask = torch.rand(batch, 4, steps) < 0.5
+        with torch.inference_mode():
+            model(classes, mask)  # warm-up: oneDNN picks its kernels on the first call
+        return classes, mask, lambda: model(classes, mask)
+
+    with torch.inference_mode():
+        _, _, call = forward(1, 32)
+        results["forward_t32_b1_ms"] = _median_ms(call, repeats * 3)
+        classes, mask, call = forward(4, 128)
+        results["forward_t128_b4_ms"] = _median_ms(call, repeats)
+    flops = conv_flops(model, classes, mask)
+    results["gflops_achieved"] = flops / (results["forward_t128_b4_ms"] / 1000) / 1e9
+
+    two, eight = melody_score(2), melody_score(8)
+    composer.harmonize(two, variants=1, steps=2)  # warm-up
+    results["harmonize_2bar_ms"] = _median_ms(
+        lambda: composer.harmonize(two, variants=1, steps=96), repeats
+    )
+    results["harmonize_2bar_4var_ms"] = _median_ms(
+        lambda: composer.harmonize(two, variants=4, steps=96), repeats
+    )
+    composer.harmonize(eight, variants=1, steps=2)
+    results["harmonize_8bar_ms"] = _median_ms(
+        lambda: composer.harmonize(eight, variants=1, steps=96), repeats
+    )
+    results["gflops_peak"] = peak_gflops(repeats)
+    return results
+
+
+def peak_gflops(repeats: int, size: int = 2048) -> float:
+    """A large fp32 matmul: the machine's practical peak, measured in this same run."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    ms = _median_ms(lambda: a @ b, max(3, repeats))
+    return 2 * size**3 / (ms / 1000) / 1e9

@@ -1,0 +1,48 @@
+"""`cantor bench` end to end in a subprocess, with a tiny real checkpoint standing in for the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from engine.checkpoint import save_checkpoint
+from engine.model import Coconet, CoconetConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_KEYS = {
+    "forward_t32_b1_ms", "forward_t128_b4_ms", "harmonize_2bar_ms", "harmonize_2bar_4var_ms",
+    "harmonize_8bar_ms", "gflops_achieved", "gflops_peak", "threads",
+}  # fmt: skip
+
+
+def cantor(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_model_bench_reports_every_key(tmp_path):
+    torch.manual_seed(0)
+    model = Coconet(CoconetConfig(depth=2, width=8))
+    path = tmp_path / "tiny.pt"
+    save_checkpoint(path, {"kind": "coconet", "config": model.config.to_dict(),
+                           "state_dict": model.state_dict(), "step": 0, "metrics": {}, "data": {}})
+    env = {**os.environ, "CANTOR_BENCH_CHECKPOINT": str(path)}
+    run = cantor("bench", "--json", "--only", "model", "--repeats", "1", env=env)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert MODEL_KEYS <= set(data) and "errors" not in data
+    assert data["model"].startswith("tiny.pt sha256:")
+    assert all(data[k] > 0 for k in MODEL_KEYS)
+    assert data["threads"] == int(data["threads"])
+
+
+def test_an_unknown_benchmark_is_a_one_line_error():
+    run = cantor("bench", "--only", "nosuch")
+    assert run.returncode == 1
+    assert run.stderr.startswith("cantor: error: unknown benchmark 'nosuch': choose from")
+    assert "model" in run.stderr
