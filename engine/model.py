@@ -7,6 +7,7 @@ With `silence_class`, the last class on the pitch axis is silence (see engine/pi
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import torch
@@ -110,6 +111,33 @@ class Coconet(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def fuse_for_inference(self) -> Coconet:
+        """A frozen eval-mode copy with every batch norm folded into the convolution before it."""
+        fused = copy.deepcopy(self).eval()
+        fused.inp = _fold_batchnorm(fused.inp, fused.inp_norm)
+        fused.inp_norm = nn.Identity()
+        for layer in fused.layers:
+            if isinstance(layer.conv, nn.Sequential):  # separable: fold into the pointwise conv
+                layer.conv[-1] = _fold_batchnorm(layer.conv[-1], layer.norm)
+            else:
+                layer.conv = _fold_batchnorm(layer.conv, layer.norm)
+            layer.norm = nn.Identity()
+        fused.requires_grad_(False)
+        fused.fused = True
+        return fused
+
+
+@torch.no_grad()
+def _fold_batchnorm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
+    """conv followed by norm (eval statistics) -> one convolution with a bias."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    out = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
+                    padding=conv.padding, dilation=conv.dilation, groups=conv.groups, bias=True)
+    out.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(norm.running_mean)
+    out.bias.copy_((bias - norm.running_mean) * scale + norm.bias)
+    return out
 
 
 def config_from_dict(data: dict) -> CoconetConfig:

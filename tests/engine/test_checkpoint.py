@@ -1,0 +1,93 @@
+import pathlib
+import pickle
+
+import pytest
+import torch
+
+from engine.checkpoint import file_sha256, load_checkpoint, save_checkpoint
+from engine.errors import CheckpointError
+
+
+def payload():
+    return {"kind": "coconet", "config": {"depth": 2}, "state_dict": {"w": torch.arange(6.0)},
+            "step": 3, "metrics": {"valid_nll": 1.5}, "data": {"source": "test"}}
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, payload())
+    loaded = load_checkpoint(path, "coconet")
+    assert loaded["step"] == 3 and loaded["metrics"] == {"valid_nll": 1.5}
+    assert torch.equal(loaded["state_dict"]["w"], torch.arange(6.0))
+    assert len(file_sha256(path)) == 64
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temporary file left
+
+
+def test_missing_keys_refused_on_save(tmp_path):
+    with pytest.raises(CheckpointError, match="missing"):
+        save_checkpoint(tmp_path / "m.pt", {"kind": "coconet"})
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "nope.pt", "coconet")
+
+
+def test_truncated_file(tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, payload())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="damaged or truncated"):
+        load_checkpoint(path, "coconet")
+
+
+def test_tampered_file(tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, payload())
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) // 3, len(data) // 3 + 64):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path, "coconet")
+
+
+def test_wrong_kind(tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, {**payload(), "kind": "accompany"})
+    with pytest.raises(CheckpointError, match="'accompany' model, expected 'coconet'"):
+        load_checkpoint(path, "coconet")
+
+
+def test_not_a_dict(tmp_path):
+    path = tmp_path / "m.pt"
+    torch.save([1, 2, 3], path)
+    with pytest.raises(CheckpointError, match="not a cantor checkpoint"):
+        load_checkpoint(path, "coconet")
+
+
+class Exploit:
+    """Unpickling this object would create a marker file (stands for running any code)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_malicious_pickle_is_refused(tmp_path, legacy):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    evil = {**payload(), "metrics": Exploit(marker)}
+    if legacy:
+        path.write_bytes(pickle.dumps(evil, protocol=2))
+    else:
+        torch.save(evil, path)
+    assert not marker.exists()
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path, "coconet")
+    assert not marker.exists()  # the code never ran

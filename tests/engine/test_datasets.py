@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engine.datasets import (
+    CropSampler, DataError, allowed_shifts, load_data, load_jsb16, pieces_to_classes,
+    split_music21, transpose_classes)
+from engine.pianoroll import MODEL_HIGH, MODEL_LOW, SILENCE_CLASS, to_classes
+
+
+def write_jsb(tmp_path, pieces=None):
+    piece = [[72, 67, 64, 48], [72, 67, 64, 48], [74, 65, 62, 50], [-1, 65, 62, 50]]
+    data = pieces or {"train": [piece, piece * 3], "valid": [piece], "test": [piece * 2]}
+    path = tmp_path / "jsb.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_load_jsb16_shapes_and_values(tmp_path):
+    data = load_jsb16(write_jsb(tmp_path))
+    assert [len(data.split(s)) for s in ("train", "valid", "test")] == [2, 1, 1]
+    first = data.split("train")[0]
+    assert first.shape == (4, 4) and first.dtype == np.int16
+    assert first[:, 0].tolist() == [72, 67, 64, 48] and first[0, 3] == -1
+    assert data.split("train")[1].shape == (4, 12)
+    assert data.provenance["source"] == "jsb16:jsb.json"
+    with pytest.raises(DataError, match="unknown split"):
+        data.split("dev")
+
+
+def test_load_data_specs_and_errors(tmp_path):
+    path = write_jsb(tmp_path)
+    assert len(load_data(f"jsb16:{path}").split("valid")) == 1
+    with pytest.raises(DataError, match="use jsb16:PATH or music21"):
+        load_data("midi:/x")
+    with pytest.raises(DataError, match="not found"):
+        load_data(f"jsb16:{tmp_path / 'missing.json'}")
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(DataError, match="not a readable JSON"):
+        load_jsb16(tmp_path / "bad.json")
+    (tmp_path / "keys.json").write_text(json.dumps({"train": []}))
+    with pytest.raises(DataError, match="train, valid and test"):
+        load_jsb16(tmp_path / "keys.json")
+    (tmp_path / "shape.json").write_text(json.dumps({"train": [[[60, 60]]], "valid": [],
+                                                     "test": []}))
+    with pytest.raises(DataError, match="expected \\(steps, 4\\)"):
+        load_jsb16(tmp_path / "shape.json")
+
+
+def test_pieces_out_of_model_range_are_dropped():
+    good = np.full((4, 8), 60, dtype=np.int16)
+    low = good.copy()
+    low[3, 2] = MODEL_LOW - 1
+    assert len(pieces_to_classes([good, low])) == 1
+
+
+def test_allowed_shifts_and_transpose():
+    classes = to_classes(np.array([[MODEL_HIGH, -1], [70, 70], [60, 60], [MODEL_LOW + 2, 50]]))
+    assert allowed_shifts(classes, 6) == (-2, 0)
+    shifted = transpose_classes(classes, -2)
+    assert shifted[0, 1] == SILENCE_CLASS and shifted[0, 0] == classes[0, 0] - 2
+    silent = np.full((4, 3), SILENCE_CLASS)
+    assert allowed_shifts(silent, 6) == (0, 0)
+
+
+def test_crop_sampler_crops_stay_in_range_and_are_seeded():
+    rng = np.random.default_rng(0)
+    pieces = [to_classes(rng.integers(MODEL_LOW, MODEL_HIGH + 1, size=(4, n))) for n in (5, 9, 20)]
+    sampler = CropSampler(pieces, crop=8, max_shift=6)
+    assert len(sampler.pieces) == 2 and len(sampler) == (9 - 8 + 1) + (20 - 8 + 1)
+    a = sampler.sample(64, torch.Generator().manual_seed(3))
+    b = sampler.sample(64, torch.Generator().manual_seed(3))
+    assert a.shape == (64, 4, 8) and np.array_equal(a, b)
+    assert a.min() >= 0 and a.max() <= MODEL_HIGH - MODEL_LOW
+    with pytest.raises(DataError, match="shorter crop"):
+        CropSampler(pieces, crop=21)
+
+
+def test_crop_sampler_transposes_both_ways():
+    piece = to_classes(np.tile(np.array([[72], [65], [60], [48]]), (1, 4)))
+    sampler = CropSampler([piece], crop=4, max_shift=3)
+    crops = sampler.sample(200, torch.Generator().manual_seed(0))
+    shifts = set((crops[:, 0, 0] - piece[0, 0]).tolist())
+    assert shifts == {-3, -2, -1, 0, 1, 2, 3}
+    # Every voice moves by the same interval.
+    assert (crops - crops[:, :1, :1] == piece - piece[0, 0]).all()
+
+
+def test_music21_split_is_fixed():
+    pieces = [np.full((4, 2), i, dtype=np.int16) for i in range(20)]
+    splits = split_music21(pieces)
+    assert [int(p[0, 0]) for p in splits["valid"]] == [8, 18]
+    assert [int(p[0, 0]) for p in splits["test"]] == [9, 19]
+    assert len(splits["train"]) == 16
