@@ -307,6 +307,12 @@ def _read(midi, tpq: int) -> tuple[Score, LoadReport]:
         changes.append(
             f"{plural(events['unclosed'], 'note')} without a note-off ended at the track's end"
         )
+    if events["zero_length"]:
+        changes.append(f"{plural(events['zero_length'], 'zero-length note')} (grace notes) dropped")
+    if not events["signature"] and notes:  # conductor events after the music change nothing
+        end = max(n.end for n in notes)
+        for name in ("tempos", "signatures", "keys"):
+            events[name] = [e for e in events[name] if e[0] == 0 or e[0] < end]
     shift = _quantize(notes, tpq)
     short = [n for n in notes if n.end <= n.start]
     for n in short:
@@ -327,7 +333,7 @@ def _read(midi, tpq: int) -> tuple[Score, LoadReport]:
     meter, pickup = _meter(events, tpq, changes)
     tempo = _tempo(events["tempos"], changes)
     key = events["keys"][0][1] if events["keys"] else None
-    if len({k for _, k in events["keys"]}) > 1:
+    if len({_sharps(k) for _, k in events["keys"]}) > 1:  # Am -> C is not a change of signature
         changes.append(f"key changes ignored (kept {key})")
 
     ids, voice_lines, source, dropped = assign_voices(notes, length, events["names"], changes)
@@ -354,8 +360,8 @@ def _read(midi, tpq: int) -> tuple[Score, LoadReport]:
     report = LoadReport(
         source,
         changes,
-        notes_read=len(notes) + len(drums),
-        notes_dropped=dropped,
+        notes_read=len(notes) + len(drums) + events["zero_length"],
+        notes_dropped=dropped + events["zero_length"],
         max_quantize_shift_steps=round(shift, 3),
     )
     return score, report
@@ -375,15 +381,20 @@ def _collect(midi) -> dict:
         "pickup_marker": None,
         "voices_end_tick": 0,
         "unclosed": 0,
+        "zero_length": 0,
         "track0_has_notes": False,
     }
     for t, track in enumerate(midi.tracks):
         tick = 0
         open_notes: dict[tuple[int, int], list[int]] = {}
+        orphan_offs: dict[tuple[int, int], int] = {}  # note-offs with no note sounding
         for msg in track:
             tick += msg.time
             kind = msg.type
             if kind == "note_on" and msg.velocity > 0:
+                if orphan_offs.get((msg.channel, msg.note)) == tick:
+                    out["zero_length"] += 1  # its off came first: a zero-length (grace) note
+                    continue
                 open_notes.setdefault((msg.channel, msg.note), []).append(tick)
                 if t == 0:
                     out["track0_has_notes"] = True
@@ -393,7 +404,13 @@ def _collect(midi) -> dict:
                     # The oldest note that began before now ends here (a repeated note's on may
                     # come before the previous note's off at the same tick).
                     i = next((k for k, s in enumerate(starts) if s < tick), 0)
-                    notes.append(Note(starts.pop(i), tick, msg.note, (t, msg.channel)))
+                    start = starts.pop(i)
+                    if start == tick:
+                        out["zero_length"] += 1
+                    else:
+                        notes.append(Note(start, tick, msg.note, (t, msg.channel)))
+                else:
+                    orphan_offs[(msg.channel, msg.note)] = tick
             elif kind == "program_change":
                 out["programs"].setdefault((t, msg.channel), msg.program)
                 out["programs"].setdefault(msg.channel, msg.program)
@@ -471,6 +488,12 @@ def _meter(events, tpq, changes) -> tuple[tuple[int, int], int]:
     if not (0 <= pickup < steps_per_bar):
         pickup = 0
     return meter, pickup
+
+
+def _sharps(key: str) -> int:
+    from mido.midifiles.meta import _key_signature_encode
+
+    return _key_signature_encode[key][0]
 
 
 def _tempo(tempos: list, changes: list[str]) -> float:

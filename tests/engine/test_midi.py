@@ -312,6 +312,38 @@ def test_unended_and_tiny_notes_are_reported(midi_maker):
     assert score.num_steps == 5
 
 
+def test_zero_length_grace_notes_are_dropped(midi_maker):
+    # music21 writes a grace note as an off and an on at the same tick, the off first
+    events = [
+        *midi_maker.note(0, 72, 0, 480),
+        mido.Message("note_off", note=74, velocity=0, time=480),
+        mido.Message("note_on", note=74, velocity=80, time=480),
+        *midi_maker.note(0, 71, 480, 960),
+        *midi_maker.note(0, 69, 960, 960),  # on and off at one tick
+        *midi_maker.note(0, 67, 960, 1440),
+    ]
+    score, report = load_midi_report(midi_maker.write("g.mid", [events]))
+    assert report.source == "one-line melody"
+    assert [p for _, _, p in score.notes(0)] == [72, 71, 67]
+    assert "2 zero-length notes (grace notes) dropped" in report.changes
+    assert report.notes_dropped == 2
+
+
+def test_conductor_events_after_the_music_are_ignored(midi_maker):
+    conductor = [
+        mido.MetaMessage("key_signature", key="Am", time=0),
+        mido.MetaMessage("time_signature", numerator=3, denominator=4, time=0),
+        mido.MetaMessage("key_signature", key="C", time=960),  # same signature, other mode
+        mido.MetaMessage("key_signature", key="G", time=1440),  # after the last note
+        mido.MetaMessage("set_tempo", tempo=400000, time=1440),
+    ]
+    score, report = load_midi_report(
+        midi_maker.write("c.mid", [conductor, midi_maker.note(0, 60, 0, 1440)])
+    )
+    assert (score.key, score.time_signature, score.tempo_bpm) == ("Am", (3, 4), 120.0)
+    assert report.changes == []
+
+
 def test_drums_only_gives_an_empty_score(midi_maker):
     score, report = load_midi_report(midi_maker.write("d.mid", [midi_maker.note(9, 36, 0, 60)]))
     assert score.num_steps == 0 and report.notes_read == 1
