@@ -69,7 +69,7 @@ def format_text(facts: dict) -> str:
         f"read as:   {facts['read_as']}",
         f"title:     {facts['title'] or '(none)'}",
         f"meter:     {facts['time_signature']}"
-        + (f", pickup of {pickup} 16ths" if pickup else ", no pickup"),
+        + (f", pickup of {_sixteenths(pickup)}" if pickup else ", no pickup"),
         f"tempo:     {facts['tempo_bpm']:g} BPM",
         f"key:       {facts['key'] or '(not given)'}",
         f"length:    {facts['bars']} bars ({facts['steps']} 16ths)",
@@ -78,7 +78,8 @@ def format_text(facts: dict) -> str:
     for v in facts["voices"]:
         if v["notes"]:
             span = f"{note_name(v['low'])} ({v['low']}) .. {note_name(v['high'])} ({v['high']})"
-            lines.append(f"  {v['name']:<8} {v['notes']:>4} notes  {span}  program {v['program']}")
+            count = f"{v['notes']:>4} note" + (" " if v["notes"] == 1 else "s")
+            lines.append(f"  {v['name']:<8} {count}  {span}  program {v['program']}")
         else:
             lines.append(f"  {v['name']:<8}    - empty")
     if facts["changes"]:
@@ -87,6 +88,13 @@ def format_text(facts: dict) -> str:
     else:
         lines.append("changes:   none (read exactly)")
     return "\n".join(lines)
+
+
+def _sixteenths(steps: int) -> str:
+    text = f"{steps} 16th" + ("" if steps == 1 else "s")
+    if steps % 4 == 0:
+        text += f" ({steps // 4} quarter{'' if steps == 4 else 's'})"
+    return text
 
 
 def run_info(args) -> int:

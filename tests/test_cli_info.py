@@ -98,3 +98,19 @@ def test_export_refuses_an_unknown_suffix(chorale_midi, tmp_path):
     run = cantor("export", chorale_midi, "-o", tmp_path / "x.pdf")
     assert run.returncode == 1 and run.stderr.startswith("cantor: error: MusicXML file name")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_info_on_a_cantor_file_with_a_pickup(tmp_path):
+    import numpy as np
+
+    from engine.midi import save_midi
+    from engine.score import Score
+
+    pitches = np.array([[67] * 4 + [72] * 16, [64] * 20, [-1] * 4 + [55] * 16, [48] * 20])
+    path = tmp_path / "upbeat.mid"
+    save_midi(Score(pitches, time_signature=(3, 4), pickup=4, key="C", title="Upbeat"), path)
+    out = cantor("info", path).stdout
+    assert "read as:   cantor file" in out and "title:     Upbeat" in out
+    assert "meter:     3/4, pickup of 4 16ths (1 quarter)" in out
+    assert "Alto        1 note   E4 (64) .. E4 (64)  program 52" in out
+    assert "Tenor       1 note   G3 (55)" in out
