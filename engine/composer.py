@@ -281,6 +281,20 @@ class Composer:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    def nll(self, score: Score, mask: np.ndarray) -> float:
+        """The model's mean NLL of the cells of `mask` as they stand (the ranking's measure)."""
+        import torch
+
+        from engine.sampling import mean_over, pseudo_nll
+
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != score.pitches.shape or not mask.any():
+            raise ScoreError(f"mask must have the score's shape {score.pitches.shape} and cells")
+        offsets, _ = place_in_range(score, mask)
+        classes = torch.from_numpy(_model_input(score, mask, offsets))
+        mask_t = torch.from_numpy(mask)
+        return float(mean_over(pseudo_nll(self.model, classes.unsqueeze(0), mask_t), mask_t)[0])
+
     # --- the shared path ---------------------------------------------------------------------
 
     def _generate(

@@ -217,3 +217,12 @@ def test_both_precisions_keep_the_melody_and_repeat_themselves(precision):
     assert all(np.array_equal(v.score.pitches[0], MELODY.pitches[0]) for v in a.variants)
     with pytest.raises(ScoreError, match="precision"):
         Composer(model=tiny_model(), precision="fp8")
+
+
+def test_nll_of_cells_as_they_stand_matches_the_ranking(composer):
+    best = composer.harmonize(MELODY, variants=1, steps=3, seed=2).variants[0]
+    mask = np.zeros((4, 32), dtype=bool)
+    mask[1:] = True
+    assert composer.nll(best.score, mask) == pytest.approx(best.nll, rel=1e-4)
+    with pytest.raises(ScoreError):
+        composer.nll(best.score, np.zeros((4, 32), dtype=bool))

@@ -1,0 +1,140 @@
+"""Quality benchmark, run by hand (not part of the test suite): harmonize the JSB-16th test split.
+
+Every one of the 77 test-split soprano lines is harmonized (1 variant, fixed seed) with each
+sampler; the part-writing violation rates (engine/counterpoint.py, per 100 quarter notes, pooled
+over all pieces) are printed beside Bach's own rates on the same pieces, with the model's NLL of
+the generated alto/tenor/bass (nats per cell, the Composer's ranking measure) beside the NLL of
+Bach's own alto/tenor/bass. Then the quality-vs-steps curve of the Gibbs sampler.
+
+    .venv/bin/python tests/bench/quality.py [--checkpoint CKPT] [--steps 96]
+        [--samplers gibbs,ancestral] [--curve 24,48,96,192] [--limit N] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from engine.composer import Composer  # noqa: E402
+from engine.counterpoint import KINDS, check_score, pooled_rates  # noqa: E402
+from engine.score import Score  # noqa: E402
+
+DATA = ROOT / ".." / "shared" / "data" / "Jsb16thSeparated.json"
+HEADERS = {
+    "parallel_fifths": "par. 5ths",
+    "parallel_octaves": "par. 8ves",
+    "voice_crossing": "crossing",
+    "out_of_range": "range",
+    "spacing": "spacing",
+}
+
+
+def load_pieces(path: Path, split: str = "test") -> list[Score]:
+    with open(path) as handle:
+        pieces = json.load(handle)[split]
+    return [Score(np.asarray(piece, dtype=np.int16).T, title=f"{split} {i}") for i, piece in enumerate(pieces)]
+
+
+def lower_voices(score: Score) -> np.ndarray:
+    mask = np.zeros(score.pitches.shape, dtype=bool)
+    mask[1:] = True
+    return mask
+
+
+def summarize(label: str, scores: list[Score], nlls: list[float], seconds: float) -> dict:
+    cells = [3 * s.num_steps for s in scores]
+    rates = pooled_rates([check_score(s) for s in scores])
+    return {
+        "label": label,
+        "pieces": len(scores),
+        "rates": rates,
+        "all": sum(rates.values()),
+        "nll": float(np.average(nlls, weights=cells)),
+        "seconds_per_piece": seconds / max(1, len(scores)),
+    }
+
+
+def bach(composer: Composer, pieces: list[Score]) -> dict:
+    began = time.perf_counter()
+    nlls = [composer.nll(p, lower_voices(p)) for p in pieces]
+    row = summarize("Bach (the test chorales)", pieces, nlls, 0.0)
+    row["seconds_per_piece"] = None
+    print(f"  Bach scored in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    return row
+
+
+def harmonize_all(composer, pieces, sampler: str, steps: int, seed: int) -> dict:
+    began = time.perf_counter()
+    outputs, nlls = [], []
+    for i, piece in enumerate(pieces):
+        variant = composer.harmonize(piece, keep=(0,), variants=1, steps=steps, seed=seed,
+                                     sampler=sampler).variants[0]
+        outputs.append(variant.score)
+        nlls.append(variant.nll)
+        print(f"\r  {sampler} {steps}: {i + 1}/{len(pieces)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return summarize(f"{sampler}, {steps} steps", outputs, nlls, time.perf_counter() - began)
+
+
+def table(rows: list[dict], reference: dict) -> str:
+    head = ["", *HEADERS.values(), "all", "x Bach", "NLL", "s/piece"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        ratio = row["all"] / reference["all"] if reference["all"] else float("nan")
+        secs = "" if row["seconds_per_piece"] is None else f"{row['seconds_per_piece']:.1f}"
+        cells = [row["label"], *(f"{row['rates'][k]:.2f}" for k in KINDS), f"{row['all']:.2f}",
+                 f"{ratio:.2f}", f"{row['nll']:.3f}", secs]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="Coconet checkpoint (default: the shipped one)")
+    parser.add_argument("--data", default=str(DATA), help="Jsb16thSeparated.json")
+    parser.add_argument("--samplers", default="gibbs,ancestral")
+    parser.add_argument("--steps", type=int, default=96)
+    parser.add_argument("--curve", default="24,48,96,192", help="Gibbs steps for the curve ('' = none)")
+    parser.add_argument("--limit", type=int, help="only the first N pieces (for a quick look)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--out", help="write all rows as JSON here too")
+    args = parser.parse_args()
+
+    pieces = load_pieces(Path(args.data))[: args.limit]
+    composer = Composer(args.checkpoint, threads=args.threads, precision=args.precision).load()
+    print(f"{len(pieces)} pieces, {sum(p.num_steps for p in pieces) / 4:g} quarter notes,"
+          f" {composer!r}", file=sys.stderr)
+    composer.harmonize(pieces[0], variants=1, steps=1)  # warm-up, so the first timing is fair
+    results = {"settings": vars(args), "bach": bach(composer, pieces), "samplers": [], "curve": []}
+
+    def save() -> None:
+        if args.out:
+            Path(args.out).write_text(json.dumps(results, indent=2))
+
+    done: dict[tuple[str, int], dict] = {}
+    for sampler in [s for s in args.samplers.split(",") if s]:
+        done[sampler, args.steps] = harmonize_all(composer, pieces, sampler, args.steps, args.seed)
+        results["samplers"].append(done[sampler, args.steps])
+        save()
+    print("\n" + table([results["bach"], *results["samplers"]], results["bach"]))
+    for steps in [int(s) for s in args.curve.split(",") if s]:
+        row = done.get(("gibbs", steps)) or harmonize_all(composer, pieces, "gibbs", steps, args.seed)
+        results["curve"].append(row)
+        save()
+    if results["curve"]:
+        print("\n" + table(results["curve"], results["bach"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
