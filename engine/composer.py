@@ -105,10 +105,11 @@ def place_in_range(score: Score, mask: np.ndarray) -> tuple[np.ndarray, list[str
     common = _octave_shift(min(lo for lo, _ in spans.values()), max(hi for _, hi in spans.values()))
     if common is not None:
         offsets[:] = common
-        return offsets, [
+        message = (
             f"{_names(outside)} shifted {_octaves_text(common)} into the model's range"
             f" {MODEL_LOW}..{MODEL_HIGH}; the whole result was shifted back"
-        ]
+        )
+        return offsets, [message]
     messages = []
     for v in outside:
         shift = _octave_shift(*spans[v])

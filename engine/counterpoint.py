@@ -154,9 +154,9 @@ def _parallels(p, on, a, b) -> list:
     for kind, size, word in (("parallel_fifths", 7, "fifths"), ("parallel_octaves", 0, "octaves")):
         hit = joined & moves & (before == size) & (after == size)
         for s, t in zip(first[hit], second[hit]):
-            result.append(
-                (kind, (a, b), int(t),
-                 f"{_pair_text(a, b)} {word} {note_name(p[a, s])}/{note_name(p[b, s])}"
-                 f" -> {note_name(p[a, t])}/{note_name(p[b, t])}")
-            )  # fmt: skip
+            text = (
+                f"{_pair_text(a, b)} {word} {note_name(p[a, s])}/{note_name(p[b, s])}"
+                f" -> {note_name(p[a, t])}/{note_name(p[b, t])}"
+            )
+            result.append((kind, (a, b), int(t), text))
     return result

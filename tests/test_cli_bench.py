@@ -21,7 +21,7 @@ MODEL_KEYS = {
 
 
 def cantor(*args, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=ROOT, check=False,
                           capture_output=True, text=True, timeout=600, env=env)
 
 

@@ -45,7 +45,7 @@ def run_all(repeats: int = 5, only: set[str] | None = None, log=None) -> dict:
             log(f"benchmarking {short_name(name)} ...")
         try:
             results.update(importlib.import_module(name).measure(repeats))
-        except Exception as exc:  # one broken benchmark must not hide the others
+        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the others
             errors[short_name(name)] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
     if errors:
         results["errors"] = errors

@@ -28,10 +28,9 @@ def _median_ms(call, repeats: int) -> float:
 
 def load_bench_model():
     """(model, description): the shipped model, or a fresh default-config one if none is shipped."""
+    from engine.checkpoint import file_sha256
     from engine.coconet_io import DEFAULT_COCONET, load_coconet
     from engine.model import Coconet, CoconetConfig
-
-    from engine.checkpoint import file_sha256
 
     chosen = os.environ.get("CANTOR_BENCH_CHECKPOINT")
     if chosen:

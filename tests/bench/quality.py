@@ -23,9 +23,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from engine.composer import Composer  # noqa: E402
-from engine.counterpoint import KINDS, check_score, pooled_rates  # noqa: E402
-from engine.score import Score  # noqa: E402
+from engine.composer import Composer
+from engine.counterpoint import KINDS, check_score, pooled_rates
+from engine.score import Score
 
 DATA = ROOT / ".." / "shared" / "data" / "Jsb16thSeparated.json"
 HEADERS = {

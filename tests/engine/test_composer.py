@@ -91,8 +91,7 @@ def test_a_high_melody_is_shifted_in_and_back_and_reported(composer):
     high = melody_score([86, 88, 91, 93, 91, 88])
     result = composer.harmonize(high, variants=1, steps=3)
     assert result.messages == [
-        "soprano shifted down an octave into the model's range 36..81; the whole result was"
-        " shifted back"
+        "soprano shifted down an octave into the model's range 36..81; the whole result was shifted back"
     ]
     out = result.variants[0].score
     assert np.array_equal(out.pitches[0], high.pitches[0])
