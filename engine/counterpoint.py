@@ -51,6 +51,7 @@ class Finding:
     step: int
     location: str  # bar:beat
     detail: str
+    previous: int | None = None  # parallels: the step of the sonority the motion comes from
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -101,7 +102,7 @@ def check_score(score: Score) -> Report:
     """Every finding of the rules above, in time order."""
     p = score.pitches.astype(np.int32)
     on = score.onsets
-    found: list[tuple[str, tuple[int, ...], int, str]] = []
+    found: list[tuple] = []  # (kind, voices, step, detail[, previous step])
     for upper, lower in combinations(range(NUM_VOICES), 2):
         found += _parallels(p, on, upper, lower)
         if lower == upper + 1:
@@ -116,7 +117,7 @@ def check_score(score: Score) -> Report:
                  f"{VOICE_LETTERS[v]} {note_name(p[v, t])} {side} {note_name(low)}-{note_name(high)}")
             )  # fmt: skip
     found.sort(key=lambda f: (f[2], KINDS.index(f[0]), f[1]))
-    findings = [Finding(k, v, t, score.location_text(t), d) for k, v, t, d in found]
+    findings = [Finding(k, v, t, score.location_text(t), *rest) for k, v, t, *rest in found]
     return Report(findings, score.num_steps / STEPS_PER_QUARTER)
 
 
@@ -158,5 +159,5 @@ def _parallels(p, on, a, b) -> list:
                 f"{_pair_text(a, b)} {word} {note_name(p[a, s])}/{note_name(p[b, s])}"
                 f" -> {note_name(p[a, t])}/{note_name(p[b, t])}"
             )
-            result.append((kind, (a, b), int(t), text))
+            result.append((kind, (a, b), int(t), text, int(s)))
     return result

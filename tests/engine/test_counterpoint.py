@@ -34,6 +34,7 @@ def test_textbook_parallel_fifths_and_octaves_are_found():
     ]
     fifths = report.findings[0]
     assert fifths.step == 4 and fifths.detail == "T-B fifths G3/C3 -> A3/D3"
+    assert fifths.previous == 0
 
 
 def test_compound_fifths_between_outer_voices_count():
