@@ -455,6 +455,7 @@ def _quantize(notes: list[Note], tpq: int) -> float:
     else:
         exact = False
     for n in notes:
+        n.ticks = (n.start, n.end)
         s, e = _step(n.start, tpq), _step(n.end, tpq)
         if not exact:
             shift = max(shift, abs(n.start * 4 / tpq - s), abs(n.end * 4 / tpq - e))

@@ -32,6 +32,7 @@ class Note:
     end: int
     pitch: int
     line: tuple[int, int]  # (track, channel)
+    ticks: tuple[int, int] = (0, 0)  # (start, end) in ticks, kept when quantizing
 
 
 def voice_for_name(name: str) -> int | None:
@@ -60,18 +61,24 @@ def assign_voices(notes, length, names, changes) -> tuple[np.ndarray, list, str,
             if cut:
                 changes.append(f"{plural(cut, 'overlapping note')} cut where the next note starts")
             voice_lines = [None] * NUM_VOICES
+            swallowed = 0
             for line, v in voice_of.items():
                 voice_lines[v] = line
                 ns = lines[line]
                 for k, n in enumerate(ns):
+                    # Each note lasts until the next one starts; one that ends up with no 16th
+                    # (a very short note quantized onto the next one's step) is dropped.
                     end = min(n.end, ns[k + 1].start) if k + 1 < len(ns) else n.end
                     ids[v, n.start : end] = index[id(n)]
+                    swallowed += end <= n.start
+            if swallowed:
+                changes.append(f"{plural(swallowed, 'note')} too short for the 16th grid dropped")
             source = plural(len(lines), "melodic line")
             if len(lines) == 1:
                 source = "one-line melody"
             elif all(voice_for_name(names.get(ln[0], "")) == v for ln, v in voice_of.items()):
                 source = plural(len(lines), "named voice track")
-            return ids, voice_lines, source, 0
+            return ids, voice_lines, source, swallowed
     dropped = _separate_by_pitch(notes, ids)
     changes.append("notes separated into voices by pitch order")
     if dropped:
@@ -87,22 +94,25 @@ def plural(n: int, word: str) -> str:
 
 
 def _lines(notes: list[Note]) -> dict[tuple[int, int], list[Note]]:
-    """Notes grouped by (track, channel) in file order, each sorted by start."""
+    """Notes grouped by (track, channel) in file order, each sorted by its start in the file."""
     lines: dict[tuple[int, int], list[Note]] = {}
-    for n in sorted(notes, key=lambda n: (n.line, n.start, -n.pitch)):
+    for n in sorted(notes, key=lambda n: (n.line, n.ticks[0], -n.pitch)):
         lines.setdefault(n.line, []).append(n)
     return lines
 
 
 def _monophonic(notes: list[Note]) -> int | None:
-    """How many notes overlap the next one (to be cut), or None if the line is polyphonic."""
+    """How many notes overlap the next one (to be cut), or None if the line is polyphonic.
+
+    Judged on the file's own ticks, so notes shorter than a 16th do not make a line polyphonic."""
     cut = 0
     for k in range(len(notes) - 1):
-        if notes[k + 1].start == notes[k].start:
+        (start, end), following = notes[k].ticks, notes[k + 1].ticks[0]
+        if following == start:
             return None
-        if k + 2 < len(notes) and notes[k].end > notes[k + 2].start:
+        if k + 2 < len(notes) and end > notes[k + 2].ticks[0]:
             return None
-        cut += notes[k].end > notes[k + 1].start
+        cut += end > following and notes[k].end > notes[k + 1].start
     return cut
 
 

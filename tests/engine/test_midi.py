@@ -312,6 +312,21 @@ def test_unended_and_tiny_notes_are_reported(midi_maker):
     assert score.num_steps == 5
 
 
+def test_32nd_notes_keep_a_line_melodic(midi_maker):
+    # two 32nds on beat 2 land on neighbouring 16ths; the second collides with the next note
+    line = [
+        *midi_maker.note(0, 72, 0, 480),
+        *midi_maker.note(0, 74, 480, 540),
+        *midi_maker.note(0, 76, 540, 600),
+        *midi_maker.note(0, 77, 600, 960),
+    ]
+    score, report = load_midi_report(midi_maker.write("t.mid", [line]))
+    assert report.source == "one-line melody"
+    assert score.notes(0) == [(0, 4, 72), (4, 1, 74), (5, 3, 77)]
+    assert "1 note too short for the 16th grid dropped" in report.changes
+    assert report.notes_dropped == 1
+
+
 def test_zero_length_grace_notes_are_dropped(midi_maker):
     # music21 writes a grace note as an off and an on at the same tick, the off first
     events = [
