@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("melody", metavar="MELODY.mid", help="MIDI file holding the melody")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.mid",
-                        help="where to write the best variant (others: OUT-2.mid, OUT-3.mid, ...)")
+                        help="MIDI file to write (OUT-1.mid ... OUT-N.mid with --variants N)")
     parser.add_argument("--variants", type=_count, default=1, metavar="N",
                         help="number of accompaniments to write, best first (default 1)")
     parser.add_argument("--polish", type=_steps, default=0, metavar="STEPS",
@@ -45,11 +45,6 @@ def _steps(text: str) -> int:
     return value
 
 
-def variant_paths(output: Path, count: int) -> list[Path]:
-    """OUT.mid, OUT-2.mid, ... OUT-N.mid."""
-    return [output] + [output.with_name(f"{output.stem}-{i}{output.suffix}") for i in range(2, count + 1)]
-
-
 def melody_voice(score, choice: str | None) -> int:
     from engine.score import parse_voices
 
@@ -65,13 +60,16 @@ def melody_voice(score, choice: str | None) -> int:
 
 
 def run(args) -> int:
+    from commands.generate import variant_paths
     from engine.accompany import accompany
     from engine.errors import MidiFileError
     from engine.midi import load_midi, save_midi
 
     output = Path(args.output)
-    if output.suffix.lower() not in (".mid", ".midi"):
-        raise MidiFileError(f"output must be a .mid file; got {output.name}")
+    if not output.parent.is_dir():
+        raise MidiFileError(f"cannot write {output}: folder {output.parent} does not exist")
+    if output.is_dir():
+        raise MidiFileError(f"cannot write {output}: it is a folder")
     score = load_midi(args.melody)
     voice = melody_voice(score, args.voice)
     composer = None
@@ -82,8 +80,11 @@ def run(args) -> int:
     result = accompany(score, voice, variants=args.variants, polish=args.polish, seed=args.seed,
                        checkpoint=args.checkpoint, composer=composer)
     for message in result.messages:
-        print(message)
-    for path, variant in zip(variant_paths(output, len(result.variants)), result.variants):
+        print(f"note: {message}")
+    paths = variant_paths(str(output), len(result.variants))
+    for path, variant in zip(paths, result.variants):
         save_midi(variant.score, path)
-        print(f"wrote {path} (NLL {variant.nll:.3f}, seed {variant.seed})")
+    what = "Coconet NLL" if args.polish else "decoder NLL"
+    for rank, (path, variant) in enumerate(zip(paths, result.variants), start=1):
+        print(f"{rank:>4}  wrote {path}  ({what} {variant.nll:.3f} nats per cell, seed {variant.seed})")
     return 0

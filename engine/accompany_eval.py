@@ -50,7 +50,7 @@ def surrogate_metrics(vae, surrogate, segments, mean_mu, chunk: int = 256):
     surrogate.eval()
     sq = sq_base = 0.0
     resid = post = None
-    correct = total = 0
+    correct = total = base_correct = 0
     count = 0
     for start in range(0, len(segments), chunk):
         batch = segments[start : start + chunk]
@@ -63,6 +63,8 @@ def surrogate_metrics(vae, surrogate, segments, mean_mu, chunk: int = 256):
         post = logvar.exp().sum(0) if post is None else post + logvar.exp().sum(0)
         c, t = _accompaniment_accuracy(vae.decode(guess, batch[:, 0]), batch)
         correct, total = correct + c, total + t
+        base = mean_mu.expand_as(mu)
+        base_correct += _accompaniment_accuracy(vae.decode(base, batch[:, 0]), batch)[0]
         count += len(batch)
     cells = max(1, count * vae.config.latent)
     sigma = ((resid + post) / max(1, count)).sqrt().tolist() if count else [1.0] * vae.config.latent
@@ -70,5 +72,6 @@ def surrogate_metrics(vae, surrogate, segments, mean_mu, chunk: int = 256):
         "surrogate_mse": sq / cells,
         "surrogate_mse_mean_baseline": sq_base / cells,
         "draft_accuracy": correct / max(1, total),
+        "draft_accuracy_mean_code": base_correct / max(1, total),
     }
     return metrics, sigma

@@ -233,6 +233,12 @@ def train_accompany(args) -> dict:
     run = _Run(config, train_config, seed, rank)
     if resume:
         run.restore(state)
+        # More steps asked for than were done: continue the unfinished phase (a longer VAE phase
+        # means the surrogate trains again on the changed VAE).
+        if run.vae_step < train_config.vae_steps:
+            run.phase = "vae"
+        elif run.sur_step < train_config.surrogate_steps:
+            run.phase = "surrogate"
     run.melody_range = melody_range(dataset.train, config)
     sampler = SegmentSampler(dataset.train, config, transpose=train_config.transpose)
     valid = torch.from_numpy(fixed_segments(dataset.valid, config, limit=1024))
@@ -346,7 +352,7 @@ def _train_surrogate(run, sampler, valid, world, bar, deadline, state_path, data
         run.surrogate.train()
         m = run.metrics
         return f"val mse {m['surrogate_mse']:.3f} (mean {m['surrogate_mse_mean_baseline']:.3f})" + (
-            f" draft acc {m['draft_accuracy']:.3f}"
+            f" draft acc {m['draft_accuracy']:.3f} (mean code {m['draft_accuracy_mean_code']:.3f})"
         )
 
     def save(step):
