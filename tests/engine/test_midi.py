@@ -157,6 +157,16 @@ def test_save_without_permission(tmp_path):
         folder.chmod(0o700)
 
 
+def test_refused_rename_says_permission_denied(tmp_path, monkeypatch):
+    def refuse(*args):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(os, "replace", refuse)  # e.g. the target is read-only (root ignores chmod)
+    with pytest.raises(MidiFileError, match="permission denied"):
+        save_midi(Score.empty(4), tmp_path / "a.mid")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_disk_full_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
     path = tmp_path / "a.mid"
     save_midi(Score.empty(4), path)
