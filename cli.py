@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from commands import command_modules
@@ -48,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     except CantorError as exc:
         print(f"cantor: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # Output piped into `head` and closed early: not an error; silence the flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("cantor: interrupted", file=sys.stderr)
         return 130
