@@ -39,7 +39,7 @@ def plain_ascii_terminal() -> bool:
 class CantorApp(App):
     """Keyboard-first pianoroll editor for four-part counterpoint."""
 
-    CSS_PATH = "cantor.tcss"
+    CSS_PATH = Path(__file__).parent / "cantor.tcss"
     TITLE = "cantor"
 
     def __init__(

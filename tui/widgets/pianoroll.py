@@ -119,7 +119,7 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
         self.findings: np.ndarray | None = None
         self.playhead: int | None = None
         self.muted: set[int] = set()
-        self._cache: dict[int, tuple[list[str], list[Style]]] = {}
+        self._cache: dict = {}
         self._cache_key = None
 
     # --- state changes from the screen -------------------------------------------------------
@@ -287,32 +287,24 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
             del chars[steps * z :], styles[steps * z :]
             return chars, styles
         pitch = HIGH - key
+        template_chars, template_empty, template_c = self._template(steps, erased_cols)
+        chars = template_chars.copy()
+        styles = (template_c if pitch % 12 == 0 else template_empty).copy()
         match = pitches == pitch
-        any_voice = match.any(axis=0)
-        first = np.argmax(match, axis=0)
-        onset_here = onsets[first, np.arange(steps)] if steps else np.zeros(0, bool)
-        empty_style = pal.c_row if pitch % 12 == 0 else pal.empty
-        any_list, first_list, onset_list = any_voice.tolist(), first.tolist(), onset_here.tolist()
-        conf = self.confidence
-        changed, findings = self.changed, self.findings
-        for s in range(steps):
-            if not any_list[s]:
-                if erased_cols[s]:
-                    chars.extend(g.erased for _ in range(z))
-                    styles.extend(pal.erased for _ in range(z))
-                else:
-                    chars.append(self._grid_char(s, score))
-                    chars.extend(" " for _ in range(z - 1))
-                    styles.extend(empty_style for _ in range(z))
-                continue
-            v = first_list[s]
+        notes = np.flatnonzero(match.any(axis=0))
+        if not notes.size:
+            return chars, styles
+        first = np.argmax(match[:, notes], axis=0)
+        onset_here = onsets[first, notes]
+        conf, changed, findings = self.confidence, self.changed, self.findings
+        for s, v, onset in zip(notes.tolist(), first.tolist(), onset_here.tolist()):
             if v in self.muted:
                 style = pal.muted
-            elif onset_list[s]:
+            elif onset:
                 style = pal.onset[v]
             else:
                 style = pal.held[v]
-            c = LETTERS[v] if onset_list[s] else g.held[v]
+            c = LETTERS[v] if onset else g.held[v]
             if conf is not None:
                 level = min(9, int(conf[v, s] * 10))
                 c, style = str(level), pal.heat(level)
@@ -320,11 +312,38 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
                 style = pal.changed
             if findings is not None and findings[v, s]:
                 style = pal.finding
-                c = "!" if not onset_list[s] else c
-            chars.append(c)
-            chars.extend(g.held[v] for _ in range(z - 1))
-            styles.extend(style for _ in range(z))
+                c = c if onset else "!"
+            col = s * z
+            chars[col] = c
+            styles[col] = style
+            for i in range(1, z):
+                chars[col + i] = g.held[v]
+                styles[col + i] = style
         return chars, styles
+
+    def _template(self, steps: int, erased_cols: np.ndarray):
+        """An empty pitch row (bar lines, beat marks, erased columns), built once per version."""
+        cached = self._cache.get("template")
+        if cached is not None:
+            return cached
+        score, z, pal, g = self.document.score, self.zoom, self.palette, self.glyphs
+        bar, beat = score.steps_per_bar, score.steps_per_beat
+        chars: list[str] = []
+        empty: list = []
+        c_row: list = []
+        for s in range(steps):
+            if erased_cols[s]:
+                chars.extend(g.erased for _ in range(z))
+                empty.extend(pal.erased for _ in range(z))
+                c_row.extend(pal.erased for _ in range(z))
+                continue
+            offset = s - score.pickup
+            chars.append(g.bar if offset % bar == 0 else g.beat if offset % beat == 0 else " ")
+            chars.extend(" " for _ in range(z - 1))
+            empty.extend(pal.empty for _ in range(z))
+            c_row.extend(pal.c_row for _ in range(z))
+        self._cache["template"] = (chars, empty, c_row)
+        return chars, empty, c_row
 
     def _overlay(self, key: int, styles: list[Style], scroll_x: int) -> None:
         """Selection, playhead and cursor on the visible part of a row."""
