@@ -38,7 +38,8 @@ class EditorScreen(
         self.roll = PianoRoll(self.doc, ascii_only=app.ascii_only, colour=not app.no_color, id="roll")
         yield self.roll
         yield Static("", id="status")
-        yield Footer()
+        # The palette hint uses a box-drawing separator: left out on plain ASCII terminals.
+        yield Footer(show_command_palette=not app.ascii_only)
 
     def on_mount(self) -> None:
         self.roll.focus()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -18,9 +19,9 @@ def help_text() -> str:
         if name != group:
             group = name
             lines.append(f"\n[b u]{name}[/b u]")
-        lines.append(f"  [b]{keys:<22}[/b] {description}")
+        lines.append(f"  [b]{escape(f'{keys:<22}')}[/b] {escape(description)}")
     lines.append("\n[b u]Variants panel[/b u]")
-    lines.extend(f"  [b]{keys:<22}[/b] {text}" for keys, text in VARIANT_KEYS)
+    lines.extend(f"  [b]{escape(f'{keys:<22}')}[/b] {text}" for keys, text in VARIANT_KEYS)
     lines.append(
         "\n[b u]Grid[/b u]\n  Lanes S A T B spell each voice's notes; below, one row per pitch."
         "\n  Upper-case letter = a note starts; = ~ - _ (or ━ ═ ─ ┅) = the note is held."
