@@ -1,0 +1,156 @@
+"""The composer in a real terminal: tmux drives it locally and over SSH to a private sshd.
+
+Type a melody, harmonize it with a tiny model, accept a variant, save, and check the MIDI file.
+Skipped cleanly when tmux (or sshd/ssh) is not installed.
+"""
+
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.midi import load_midi
+
+REPO = Path(__file__).resolve().parents[2]
+TMUX = shutil.which("tmux")
+SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
+SSH, KEYGEN = shutil.which("ssh"), shutil.which("ssh-keygen")
+
+pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+
+
+class Terminal:
+    """One tmux server on a private socket, one window running `command`."""
+
+    def __init__(self, folder: Path, command: str, size=(100, 30)) -> None:
+        self.socket = str(folder / "tmux.sock")
+        self.run("new-session", "-d", "-s", "cantor", "-x", str(size[0]), "-y", str(size[1]),
+                 command)
+
+    def run(self, *args: str) -> str:
+        out = subprocess.run([TMUX, "-S", self.socket, *args], capture_output=True, text=True,
+                             timeout=30)
+        return out.stdout
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.run("send-keys", "-t", "cantor", key)
+            time.sleep(0.08)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "cantor")
+
+    def wait_for(self, text: str, seconds: float = 60) -> str:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+
+    def close(self) -> None:
+        self.run("kill-server")
+
+
+def compose_a_hymn(term: Terminal, target: Path) -> None:
+    """Type C D E C | E F G (half), harmonize, accept, save, quit; then check the file."""
+    term.wait_for(target.name)
+    term.keys("c", "d", "e", "c", "e", "f", "8", "g")
+    term.wait_for("G5")  # the soprano lane spells the last note
+    term.keys("r")
+    term.wait_for("variants")
+    term.keys("Enter")
+    term.wait_for("Accepted")
+    term.keys("C-s")
+    term.wait_for("Saved")
+    term.keys("q")
+    end = time.monotonic() + 20
+    while target.is_file() is False and time.monotonic() < end:
+        time.sleep(0.1)
+    score = load_midi(target)
+    assert [p for _, _, p in score.notes(0)] == [72, 74, 76, 72, 76, 77, 79]
+    assert score.notes(0)[-1][1] == 8
+    for voice in (1, 2, 3):  # harmonized: the model wrote notes in the other voices
+        assert score.notes(voice)
+
+
+def app_command(target: Path, checkpoint: Path, state: Path) -> str:
+    python = shlex.quote(sys.executable)
+    return (f"cd {shlex.quote(str(REPO))} && env XDG_STATE_HOME={shlex.quote(str(state))}"
+            f" CANTOR_SOUNDFONT= {python} -m cli {shlex.quote(str(target))}"
+            f" --checkpoint {shlex.quote(str(checkpoint))}")
+
+
+def test_compose_in_tmux(tmp_path, tiny_checkpoint):
+    target = tmp_path / "hymn.mid"
+    command = app_command(target, tiny_checkpoint, tmp_path / "state")
+    term = Terminal(tmp_path, f"bash -c {shlex.quote(command + '; sleep 30')}")
+    try:
+        compose_a_hymn(term, target)
+    finally:
+        term.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    """An sshd on 127.0.0.1 that accepts one throw-away key, for the current user."""
+    if not (SSHD and SSH and KEYGEN):
+        pytest.skip("openssh-server / ssh client is not installed")
+    if os.geteuid() == 0 and not Path("/run/sshd").is_dir():
+        Path("/run/sshd").mkdir(mode=0o755)  # sshd's privilege-separation folder
+    keys = tmp_path / "ssh"
+    keys.mkdir(mode=0o700)
+    for name in ("host", "user"):
+        subprocess.run([KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)],
+                       check=True)
+    (keys / "authorized_keys").write_text((keys / "user.pub").read_text())
+    port = _free_port()
+    config = keys / "sshd_config"
+    config.write_text("\n".join([
+        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {keys / 'host'}",
+        f"AuthorizedKeysFile {keys / 'authorized_keys'}", "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
+        "PermitRootLogin prohibit-password", f"PidFile {keys / 'sshd.pid'}", "",
+    ]))
+    server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if server.poll() is not None:
+                pytest.skip(f"sshd did not start: {server.stderr.read().decode()[-200:]}")
+            time.sleep(0.1)
+    yield port, keys / "user"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_compose_over_ssh(tmp_path, tiny_checkpoint, sshd):
+    port, key = sshd
+    target = tmp_path / "hymn.mid"
+    remote = app_command(target, tiny_checkpoint, tmp_path / "state")
+    user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True,
+                                                    text=True).stdout.strip()
+    ssh = (f"{SSH} -tt -p {port} -i {shlex.quote(str(key))} -o BatchMode=yes"
+           " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+           f" {user}@127.0.0.1 {shlex.quote(remote)}")
+    term = Terminal(tmp_path, f"bash -c {shlex.quote(ssh + '; sleep 30')}")
+    try:
+        compose_a_hymn(term, target)
+    finally:
+        term.close()
