@@ -50,6 +50,7 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
 def load_checkpoint(path: str | os.PathLike, kind: str) -> dict:
     """Read and check a checkpoint of the given kind ("coconet", "accompany", ...)."""
     import pickle
+    import re
     import zipfile
 
     import torch
@@ -60,9 +61,14 @@ def load_checkpoint(path: str | os.PathLike, kind: str) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        # torch names the offending global ("Unsupported global: GLOBAL os.system ..."); any
+        # other unpickling failure is a file that is not a checkpoint at all.
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if found is None:
+            raise CheckpointError(
+                f"{path.name} is not a readable checkpoint (damaged or truncated)") from exc
         raise CheckpointError(
-            f"refused to load {path.name}: it holds more than weights ({first[:120]})"
+            f"refused to load {path.name}: it holds code, not just weights ({found.group(1)})"
         ) from exc
     except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path.name} is not a readable checkpoint (damaged or truncated)") from exc

@@ -88,6 +88,13 @@ def test_malicious_pickle_is_refused(tmp_path, legacy):
     else:
         torch.save(evil, path)
     assert not marker.exists()
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="refused to load evil.pt: it holds code"):
         load_checkpoint(path, "coconet")
     assert not marker.exists()  # the code never ran
+
+
+def test_garbage_file_is_damaged_not_malicious(tmp_path):
+    path = tmp_path / "junk.pt"
+    path.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="damaged or truncated"):
+        load_checkpoint(path, "coconet")
