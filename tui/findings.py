@@ -20,11 +20,12 @@ def finding_entries(score) -> tuple[list[tuple[int, int | None, str]], np.ndarra
         step = int(getattr(f, "step", 0))
         voices = tuple(int(v) for v in (getattr(f, "voices", ()) or ()))
         kind = str(getattr(f, "kind", "finding")).replace("_", " ")
+        previous = getattr(f, "previous", None)
         for v in voices:
             if 0 <= v < 4 and 0 <= step < score.num_steps:
                 mask[v, step] = True
-                if step > 0 and "parallel" in kind:
-                    mask[v, step - 1] = True  # a parallel is a motion: show where it comes from
+                if previous is not None and 0 <= previous < score.num_steps:
+                    mask[v, previous] = True  # a parallel is a motion: show where it comes from
         letters = "-".join(VOICE_LETTERS[v] for v in voices if 0 <= v < 4)
         entries.append((step, voices[0] if voices else None,
                         f"{score.location_text(step):>6} {kind} {letters}"))
