@@ -61,7 +61,7 @@ def melody_voice(score, choice: str | None) -> int:
 
 def run(args) -> int:
     from commands.generate import variant_paths
-    from engine.accompany import accompany
+    from engine.accompany import accompany, load_accompany
     from engine.errors import MidiFileError
     from engine.midi import load_midi, save_midi
 
@@ -72,13 +72,16 @@ def run(args) -> int:
         raise MidiFileError(f"cannot write {output}: it is a folder")
     score = load_midi(args.melody)
     voice = melody_voice(score, args.voice)
+    model = load_accompany(args.checkpoint)
+    if not model.is_chorale:
+        return _run_trio(args, model, score, voice)
     composer = None
     if args.polish:
         from engine.composer import Composer
 
         composer = Composer(checkpoint=args.coconet)
     result = accompany(score, voice, variants=args.variants, polish=args.polish, seed=args.seed,
-                       checkpoint=args.checkpoint, composer=composer)
+                       checkpoint=model, composer=composer)
     for message in result.messages:
         print(f"note: {message}")
     paths = variant_paths(str(output), len(result.variants))
@@ -87,4 +90,20 @@ def run(args) -> int:
     what = "Coconet NLL" if args.polish else "decoder NLL"
     for rank, (path, variant) in enumerate(zip(paths, result.variants), start=1):
         print(f"{rank:>4}  wrote {path}  ({what} {variant.nll:.3f} nats per cell, seed {variant.seed})")
+    return 0
+
+
+def _run_trio(args, model, score, voice) -> int:
+    """A melody/bass/drums model: write melody, bass and drum tracks (no Coconet polish)."""
+    from commands.generate import variant_paths
+    from engine.accompany import accompany_trio
+    from engine.errors import CantorError
+    from engine.trio import save_trio_midi
+
+    if args.polish:
+        raise CantorError("--polish needs a four-voice model; this one writes bass and drums")
+    trios = accompany_trio(score.pitches[voice], variants=args.variants, seed=args.seed, checkpoint=model)
+    for path, trio in zip(variant_paths(args.output, len(trios)), trios):
+        save_trio_midi(trio, path, score.tempo_bpm)
+        print(f"wrote {path} (melody, bass, drums)")
     return 0

@@ -412,3 +412,21 @@ def interpolate(score_a: Score, score_b: Score, steps: int = 5, melody_voice: in
         frame = _with_accompaniment(source, melody_voice, classes[0], model, shift)
         frames.append(restore_melody(frame, source, melody_voice))
     return frames
+
+
+def accompany_trio(melody: np.ndarray, *, variants: int = 1, seed: int = 0, checkpoint=None):
+    """Bass and drums for a melody (MIDI pitches, -1 silence) with a trio model: Trios, best first."""
+    from engine.trio import Trio
+
+    model = checkpoint if isinstance(checkpoint, AccompanyModel) else load_accompany(checkpoint)
+    c = model.config
+    if model.is_chorale or c.num_tracks != 3:
+        raise CheckpointError("this is not a melody/bass/drums (trio) accompaniment model")
+    melody = np.asarray(melody, dtype=np.int16)
+    if not (melody >= 0).any():
+        raise ScoreError("the melody has no notes: nothing to accompany")
+    shift, _ = fit_melody(melody, c, model.payload.get("melody_range"))
+    tracks, nll = draft(model, melody_classes(melody, shift, c), variants, seed)
+    order = np.argsort(nll, kind="stable")
+    return [Trio(melody.copy(), track_pitches(tracks[i, 0], 1, c, shift),
+                 tracks[i, 1].astype(np.int16), "accompany") for i in order]

@@ -197,3 +197,51 @@ def load_trio_folder(folder):
                   "files_without_trio": skipped, "unreadable_files": unreadable,
                   "melody": "programs 0-31", "accompaniment": "bass 32-39, drums channel 10"}
     return TrackData(train or valid, valid, dict(TRIO_TRACKS), provenance)
+
+
+def trio_midi(trio: Trio, tempo_bpm: float = 120.0, programs=(0, 33)):
+    """A mido MidiFile of a trio: melody (channel 1), bass (channel 2), drums (channel 10)."""
+    import mido
+
+    tpq = 96
+    step_ticks = tpq // 4
+    midi = mido.MidiFile(type=1, ticks_per_beat=tpq)
+    meta = [(0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo_bpm), time=0))]
+    tracks = [meta]
+    for channel, row, program in ((0, trio.melody, programs[0]), (1, trio.bass, programs[1])):
+        events = [(0, mido.Message("program_change", channel=channel, program=program, time=0))]
+        t = 0
+        while t < len(row):
+            if row[t] < 0:
+                t += 1
+                continue
+            end = t + 1
+            while end < len(row) and row[end] == row[t]:
+                end += 1
+            events.append((t * step_ticks, mido.Message("note_on", channel=channel, note=int(row[t]), velocity=90)))
+            events.append((end * step_ticks - 1, mido.Message("note_off", channel=channel, note=int(row[t]), velocity=0)))
+            t = end
+        tracks.append(events)
+    drums = []
+    for t, pattern in enumerate(trio.drums):
+        for pitch in drum_pitches(int(pattern)):
+            drums.append((t * step_ticks, mido.Message("note_on", channel=DRUM_CHANNEL, note=pitch, velocity=90)))
+            drums.append((t * step_ticks + step_ticks // 2,
+                          mido.Message("note_off", channel=DRUM_CHANNEL, note=pitch, velocity=0)))
+    tracks.append(drums)
+    for events in tracks:
+        track, now = mido.MidiTrack(), 0
+        for tick, msg in sorted(events, key=lambda e: (e[0], e[1].type == "note_on")):
+            track.append(msg.copy(time=tick - now))
+            now = tick
+        midi.tracks.append(track)
+    return midi
+
+
+def save_trio_midi(trio: Trio, path, tempo_bpm: float = 120.0):
+    """Write a trio as a type-1 MIDI file, atomically."""
+    from engine.midi import atomic_output
+
+    with atomic_output(path, "MIDI file") as tmp:
+        trio_midi(trio, tempo_bpm).save(str(tmp))
+    return Path(path)

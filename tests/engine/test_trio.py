@@ -136,7 +136,7 @@ def test_folder_without_trios_is_a_clear_error(midi_maker, tmp_path):
         load_trio_folder(tmp_path / "absent")
 
 
-def test_trains_on_a_trio_folder(midi_maker, tmp_path):
+def test_trains_on_a_trio_folder_and_accompanies(midi_maker, tmp_path):
     from engine.accompany import load_accompany
     from engine.train_accompany import train_accompany
 
@@ -155,3 +155,16 @@ def test_trains_on_a_trio_folder(midi_maker, tmp_path):
     assert model.config.track_classes[2] == NUM_DRUM_PATTERNS
     assert not model.is_chorale
     assert model.payload["data"]["source"] == "trio"
+    # The trained model writes bass and drums under a melody; the file reads back as a trio.
+    from engine.accompany import accompany_trio
+    from engine.trio import save_trio_midi
+
+    melody = extract_trios(folder / "song0.mid")[0].melody
+    trios = accompany_trio(melody, variants=2, checkpoint=model)
+    assert len(trios) == 2 and all(np.array_equal(t.melody, melody) for t in trios)
+    assert all(t.drums.max() < NUM_DRUM_PATTERNS and (t.bass >= -1).all() for t in trios)
+    out = save_trio_midi(trios[0], tmp_path / "trio.mid")
+    notes = [m for m in mido.MidiFile(str(out)) if m.type == "note_on" and m.velocity]
+    melody_notes = [m.note for m in notes if m.channel == 0]
+    assert melody_notes[:2] == [72, 74]
+    assert all(m.channel in (0, 1, 9) for m in notes)
