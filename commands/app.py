@@ -9,17 +9,24 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("open", help="open the composer (the default when no command is given)",
-                              description="Open the pianoroll composer on FILE (a MIDI file), or on"
-                              " a Bach chorale when no FILE is given.")
-    p.add_argument("file", nargs="?", help="MIDI file to edit (created on save if it does not exist)")
+    p = subparsers.add_parser(
+        "open",
+        help="open the composer (the default when no command is given)",
+        description="Open the pianoroll composer on FILE (a MIDI file), or on"
+        " a Bach chorale when no FILE is given.",
+    )
+    p.add_argument(
+        "file", nargs="?", help="MIDI file to edit (created on save if it does not exist)"
+    )
     p.add_argument("--checkpoint", help="Coconet checkpoint (default: the shipped weights)")
     p.add_argument("--ascii", action="store_true", help="draw with plain ASCII characters only")
     p.set_defaults(func=open_composer)
 
-    s = subparsers.add_parser("serve", help="run the composer in a web browser (textual-serve)",
-                              description="Serve the composer over HTTP for a browser; local only"
-                              " by default.")
+    s = subparsers.add_parser(
+        "serve",
+        help="run the composer in a web browser (textual-serve)",
+        description="Serve the composer over HTTP for a browser; local only by default.",
+    )
     s.add_argument("file", nargs="?", help="MIDI file to edit")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -44,8 +51,13 @@ def open_composer(args: argparse.Namespace) -> int:
     score, report = _check_file(args.file)
     from tui.app import CantorApp
 
-    app = CantorApp(args.file, score=score, report=report, checkpoint=args.checkpoint,
-                    ascii_only=True if args.ascii else None)
+    app = CantorApp(
+        args.file,
+        score=score,
+        report=report,
+        checkpoint=args.checkpoint,
+        ascii_only=True if args.ascii else None,
+    )
     app.run()
     return int(app.return_code or 0)
 

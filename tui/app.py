@@ -86,7 +86,9 @@ class CantorApp(App):
             self.report = report.summary()
         elif self.path is not None:
             score = Score.empty(NEW_SCORE_BARS * 16, title=self.path.stem)
-            hint = f"New file {self.path.name}: type notes with c d e f g a b, enter, 5-9 for lengths."
+            hint = (
+                f"New file {self.path.name}: type notes with c d e f g a b, enter, 5-9 for lengths."
+            )
         else:
             score = default_score()
             hint = HINT
@@ -121,8 +123,14 @@ class CantorApp(App):
                 recovery.discard_recovery(document.path)
 
         name = document.path.name if document.path else "the untitled score"
-        self.push_screen(Choice(f"Unsaved edits of {name} from {when} were found.\nRecover them?",
-                                {"y": "recover", "n": "discard them"}, "decide later"), answered)
+        self.push_screen(
+            Choice(
+                f"Unsaved edits of {name} from {when} were found.\nRecover them?",
+                {"y": "recover", "n": "discard them"},
+                "decide later",
+            ),
+            answered,
+        )
 
     # --- the model, loaded in a thread -------------------------------------------------------
 
@@ -187,4 +195,6 @@ class CantorApp(App):
                 self.call_later(editor.run_action, action)
 
             yield SystemCommand(title, f"{key.group} — key: {keys._pretty(key.keys)}", run)
-        yield SystemCommand("Take a screenshot", "Save an SVG of the screen", self.deliver_screenshot)
+        yield SystemCommand(
+            "Take a screenshot", "Save an SVG of the screen", self.deliver_screenshot
+        )

@@ -61,8 +61,14 @@ async def _frames(repeats: int) -> list[float]:
 
 def cold_start_ms() -> float:
     start = time.time()
-    out = subprocess.run([sys.executable, "-c", _CHILD], cwd=ROOT, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     for line in out.stdout.splitlines():
         if line.startswith("FIRST_FRAME"):
             return (float(line.split()[1]) - start) * 1000

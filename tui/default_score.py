@@ -24,17 +24,17 @@ def convert_chorale(name: str = DEFAULT_CHORALE) -> Score:
 
     work = music21.corpus.parse(name)
     parts = list(work.parts)[:4]
-    total = int(round(float(work.highestTime) * STEPS_PER_QUARTER))
+    total = round(float(work.highestTime) * STEPS_PER_QUARTER)
     first = parts[0].getElementsByClass("Measure")[0]
     # An anacrusis bar is shorter than the meter: its missing part is the bar's left padding.
-    padding = int(round(float(first.paddingLeft) * STEPS_PER_QUARTER))
-    pickup = int(round(float(first.duration.quarterLength) * STEPS_PER_QUARTER)) if padding else 0
+    padding = round(float(first.paddingLeft) * STEPS_PER_QUARTER)
+    pickup = round(float(first.duration.quarterLength) * STEPS_PER_QUARTER) if padding else 0
     pitches = np.full((4, total), -1, dtype=np.int16)
     onsets = np.zeros((4, total), dtype=bool)
     for v, part in enumerate(parts):
         for note in part.flatten().notes:
-            start = int(round(float(note.getOffsetInHierarchy(part)) * STEPS_PER_QUARTER))
-            length = int(round(float(note.quarterLength) * STEPS_PER_QUARTER))
+            start = round(float(note.getOffsetInHierarchy(part) * STEPS_PER_QUARTER))
+            length = round(float(note.quarterLength) * STEPS_PER_QUARTER)
             if note.isChord:
                 note = note.notes[-1]
             if note.tie is not None and note.tie.type in ("stop", "continue"):

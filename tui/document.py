@@ -354,7 +354,9 @@ class Document:
                 f"transposing by {semitones:+d} leaves the range {MODEL_LOW}..{MODEL_HIGH}"
             )
         pitches = np.where(mask, moved, self.score.pitches)
-        self.commit(self.score.replace(pitches=pitches, onsets=self.score.onsets), label="transpose")
+        self.commit(
+            self.score.replace(pitches=pitches, onsets=self.score.onsets), label="transpose"
+        )
         self.pitch = int(np.clip(self.pitch + semitones, MODEL_LOW, MODEL_HIGH))
         return True
 

@@ -74,8 +74,12 @@ class FileActions:
                 then()
 
         self.app.push_screen(
-            Choice(f"There are unsaved changes. Save before you {doing}?",
-                   {"s": "save", "d": "don't save"}), answered)
+            Choice(
+                f"There are unsaved changes. Save before you {doing}?",
+                {"s": "save", "d": "don't save"},
+            ),
+            answered,
+        )
 
     # --- export ----------------------------------------------------------------------------
 
@@ -87,8 +91,13 @@ class FileActions:
                 self.export_to(Path(value).expanduser())
 
         self.app.push_screen(
-            PathPrompt("Export (.wav, .musicxml or .mid)", f"{stem}.wav",
-                       "the extension chooses the format; enter: export   esc: cancel"), chosen)
+            PathPrompt(
+                "Export (.wav, .musicxml or .mid)",
+                f"{stem}.wav",
+                "the extension chooses the format; enter: export   esc: cancel",
+            ),
+            chosen,
+        )
 
     def export_to(self, path: Path) -> None:
         suffix = path.suffix.lower()
@@ -98,8 +107,13 @@ class FileActions:
                 from engine.audio import render_wav
 
                 target = Path(tempfile.mkdtemp()) / path.name if web else path
-                render_wav(self.doc.score, target, soundfont=self.app.settings.soundfont or None,
-                           mute=tuple(self.app.muted), solo=tuple(self.app.soloed))
+                render_wav(
+                    self.doc.score,
+                    target,
+                    soundfont=self.app.settings.soundfont or None,
+                    mute=tuple(self.app.muted),
+                    solo=tuple(self.app.soloed),
+                )
                 if web:  # in a browser the file goes to the user's downloads
                     self.app.deliver_binary(target, save_filename=path.name, mime_type="audio/wav")
             elif suffix in XML_SUFFIXES:
@@ -111,8 +125,11 @@ class FileActions:
 
                 save_midi(self.doc.score, path)
             else:
-                self.app.notify("Use a name ending in .wav, .musicxml or .mid.",
-                                title="Unknown format", severity="warning")
+                self.app.notify(
+                    "Use a name ending in .wav, .musicxml or .mid.",
+                    title="Unknown format",
+                    severity="warning",
+                )
                 return
         except ImportError:
             self.app.notify("That export is not available in this build.", severity="warning")
@@ -144,9 +161,13 @@ class FileActions:
     def action_settings(self) -> None:
         s, score = self.app.settings, self.doc.score
         values = {
-            "temperature": f"{s.temperature:g}", "steps": str(s.steps),
-            "variants": str(s.variants), "seed": str(s.seed), "polish": str(s.polish),
-            "soundfont": s.soundfont, "programs": " ".join(str(p) for p in score.programs),
+            "temperature": f"{s.temperature:g}",
+            "steps": str(s.steps),
+            "variants": str(s.variants),
+            "seed": str(s.seed),
+            "polish": str(s.polish),
+            "soundfont": s.soundfont,
+            "programs": " ".join(str(p) for p in score.programs),
             "tempo": f"{score.tempo_bpm:g}",
         }
 

@@ -27,8 +27,13 @@ def finding_entries(score) -> tuple[list[tuple[int, int | None, str]], np.ndarra
                 if previous is not None and 0 <= previous < score.num_steps:
                     mask[v, previous] = True  # a parallel is a motion: show where it comes from
         letters = "-".join(VOICE_LETTERS[v] for v in voices if 0 <= v < 4)
-        entries.append((step, voices[0] if voices else None,
-                        f"{score.location_text(step):>6} {kind} {letters}"))
+        entries.append(
+            (
+                step,
+                voices[0] if voices else None,
+                f"{score.location_text(step):>6} {kind} {letters}",
+            )
+        )
     return entries, mask
 
 
@@ -54,8 +59,9 @@ class FindingActions:
         try:
             entries, mask = finding_entries(self.doc.score)
         except ImportError:
-            self.app.notify("Counterpoint checks are not available in this build.",
-                            severity="warning")
+            self.app.notify(
+                "Counterpoint checks are not available in this build.", severity="warning"
+            )
             return False
         self.roll.findings = mask
         self.roll.invalidate()

@@ -55,8 +55,12 @@ class GenerationActions:
     def _options(self) -> dict:
         settings = self.app.settings
         seed = settings.next_seed()
-        return dict(variants=settings.variants, steps=settings.steps,
-                    temperature=settings.temperature, seed=seed)
+        return {
+            "variants": settings.variants,
+            "steps": settings.steps,
+            "temperature": settings.temperature,
+            "seed": seed,
+        }
 
     def _start(self, kind: str, mask: np.ndarray | None, keep=()) -> None:
         if not self._editable():
@@ -71,8 +75,11 @@ class GenerationActions:
     def action_infill(self) -> None:
         mask = self.doc.generation_mask()
         if not mask.any():
-            self.app.notify("Nothing to fill: select a region (v, move) and erase it (x), then i.",
-                            title="Infill", timeout=4)
+            self.app.notify(
+                "Nothing to fill: select a region (v, move) and erase it (x), then i.",
+                title="Infill",
+                timeout=4,
+            )
             return
         self._start("infill", mask)
 
@@ -135,15 +142,22 @@ class GenerationActions:
                 from engine.accompany import accompany
 
                 result = accompany(
-                    score, keep[0], variants=options["variants"], polish=self.app.settings.polish,
-                    seed=options["seed"], composer=composer, progress=progress,
+                    score,
+                    keep[0],
+                    variants=options["variants"],
+                    polish=self.app.settings.polish,
+                    seed=options["seed"],
+                    composer=composer,
+                    progress=progress,
                     cancel=options["cancel"],
                 )
         except CantorError as exc:
             self.post_message(GenerationDone(kind, error=str(exc), region=region))
             return
-        except Exception as exc:  # a bug must not kill the editor (and the user's work)
-            self.post_message(GenerationDone(kind, error=f"{type(exc).__name__}: {exc}", region=region))
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the editor (or the work)
+            self.post_message(
+                GenerationDone(kind, error=f"{type(exc).__name__}: {exc}", region=region)
+            )
             return
         if worker.is_cancelled:
             return
@@ -165,7 +179,9 @@ class GenerationActions:
             onsets = np.where(mask, onsets_from_pitches(pitches), self.doc.score.onsets)
         self.roll.preview = (pitches, onsets)
         self.roll.changed = p.changed[best]
-        self.roll.confidence = p.confidence[best] if p.confidence is not None and self.heat_on else None
+        self.roll.confidence = (
+            p.confidence[best] if p.confidence is not None and self.heat_on else None
+        )
         self.roll.invalidate()
         self.update_status(progress=(p.step, p.total))
 
@@ -175,8 +191,12 @@ class GenerationActions:
         self.busy = False
         self._clear_preview()
         if message.error:
-            self.app.notify(message.error, title=f"{message.kind.capitalize()} failed",
-                            severity="error", timeout=8)
+            self.app.notify(
+                message.error,
+                title=f"{message.kind.capitalize()} failed",
+                severity="error",
+                timeout=8,
+            )
             self.update_status()
             return
         result = message.result
@@ -186,8 +206,10 @@ class GenerationActions:
         for text in result.messages:
             self.app.notify(text, timeout=5)
         seconds = time.monotonic() - self._run_started
-        self.app.notify(f"{message.kind.capitalize()}: {len(result.variants)} variant(s) in"
-                        f" {seconds:.1f} s.", timeout=3)
+        self.app.notify(
+            f"{message.kind.capitalize()}: {len(result.variants)} variant(s) in {seconds:.1f} s.",
+            timeout=3,
+        )
         self.show_variants(message.kind, result.variants, message.region)
 
     def _clear_preview(self) -> None:

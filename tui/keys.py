@@ -19,16 +19,32 @@ class Key:
 
 def _pretty(keys: str) -> str:
     names = {
-        "left_square_bracket": "[", "right_square_bracket": "]", "left_curly_bracket": "{",
-        "right_curly_bracket": "}", "plus": "+", "minus": "-", "equals_sign": "=",
-        "full_stop": ".", "comma": ",", "question_mark": "?", "asterisk": "*",
-        "less_than_sign": "<", "greater_than_sign": ">", "space": "space",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+        "left_curly_bracket": "{",
+        "right_curly_bracket": "}",
+        "plus": "+",
+        "minus": "-",
+        "equals_sign": "=",
+        "full_stop": ".",
+        "comma": ",",
+        "question_mark": "?",
+        "asterisk": "*",
+        "less_than_sign": "<",
+        "greater_than_sign": ">",
+        "space": "space",
     }
     return " ".join(names.get(k, k) for k in keys.split(","))
 
 
 MOVE, NOTES, SELECT, MODEL, PLAY, FILES, VIEW = (
-    "Move", "Notes", "Select & edit", "Model", "Playback", "Files", "View",
+    "Move",
+    "Notes",
+    "Select & edit",
+    "Model",
+    "Playback",
+    "Files",
+    "View",
 )
 
 KEYS: tuple[Key, ...] = (
@@ -50,7 +66,9 @@ KEYS: tuple[Key, ...] = (
     Key("2", "voice(1)", "alto", MOVE),
     Key("3", "voice(2)", "tenor", MOVE),
     Key("4", "voice(3)", "bass", MOVE),
-    Key("c,d,e,f,g,a,b", "", "enter that note (nearest octave) and step on", NOTES, "c d e f g a b"),
+    Key(
+        "c,d,e,f,g,a,b", "", "enter that note (nearest octave) and step on", NOTES, "c d e f g a b"
+    ),
     Key("enter", "put_note", "enter a note at the cursor pitch and step on", NOTES),
     Key("backspace", "backspace", "remove the note before the cursor", NOTES),
     Key("x,delete", "delete", "delete the note (or erase the selection)", NOTES, footer=True),
@@ -81,8 +99,16 @@ KEYS: tuple[Key, ...] = (
     Key("p,ctrl+v", "paste", "paste at the cursor", SELECT),
     Key("u,ctrl+z", "undo", "undo", SELECT, footer=True),
     Key("U,ctrl+y", "redo", "redo", SELECT),
-    Key("i", "infill", "fill the erased cells (or the selection) with the model", MODEL, footer=True),
-    Key("r", "harmonize", "keep the selected/current voice(s), regenerate the others", MODEL, footer=True),
+    Key(
+        "i", "infill", "fill the erased cells (or the selection) with the model", MODEL, footer=True
+    ),
+    Key(
+        "r",
+        "harmonize",
+        "keep the selected/current voice(s), regenerate the others",
+        MODEL,
+        footer=True,
+    ),
     Key("ctrl+n", "compose", "compose a new score from scratch", MODEL),
     Key("A", "accompany", "accompany the current voice as melody", MODEL),
     Key("t", "heatmap", "model confidence heatmap on/off", MODEL),
@@ -118,16 +144,30 @@ def bindings() -> list[Binding]:
         if key.action == "command_palette":
             continue  # the app's own binding
         label = SHORT.get(key.action, key.description)
-        result.append(Binding(key.keys, key.action, label, show=key.footer,
-                              key_display=_short(key) if key.footer else None))
+        result.append(
+            Binding(
+                key.keys,
+                key.action,
+                label,
+                show=key.footer,
+                key_display=_short(key) if key.footer else None,
+            )
+        )
     for letter in "cdefgab":
         result.append(Binding(letter, f"note('{letter}')", f"enter {letter.upper()}", show=False))
     return result
 
 
 SHORT = {
-    "delete": "erase", "visual": "select", "undo": "undo", "infill": "infill",
-    "harmonize": "harmonize", "play": "play", "help": "help", "save": "save", "quit": "quit",
+    "delete": "erase",
+    "visual": "select",
+    "undo": "undo",
+    "infill": "infill",
+    "harmonize": "harmonize",
+    "play": "play",
+    "help": "help",
+    "save": "save",
+    "quit": "quit",
 }
 
 

@@ -83,14 +83,24 @@ class PlaybackActions:
             self.app.notify("No sound here: export a WAV with ctrl+e.", timeout=2)
             return
         self._audio_told = True
-        self.app.notify(f"{self._audio_error}\nExport a WAV instead: ctrl+e, name ending in .wav.",
-                        title="No audio", severity="warning", timeout=10)
+        self.app.notify(
+            f"{self._audio_error}\nExport a WAV instead: ctrl+e, name ending in .wav.",
+            title="No audio",
+            severity="warning",
+            timeout=10,
+        )
 
     def _start(self, request) -> None:
         score, start, end, loop = request
         try:
-            self._player.play(score, start, end, loop=loop, mute=tuple(self.app.muted),
-                              solo=tuple(self.app.soloed))
+            self._player.play(
+                score,
+                start,
+                end,
+                loop=loop,
+                mute=tuple(self.app.muted),
+                solo=tuple(self.app.soloed),
+            )
         except CantorError as exc:
             self._audio_error = str(exc)
             self._tell_no_audio()
@@ -130,6 +140,6 @@ class PlaybackActions:
         if self._player is not None:
             try:
                 self._player.close()
-            except Exception:  # noqa: BLE001 - closing on exit must not raise
+            except Exception:  # noqa: BLE001, S110 - closing on exit must not raise
                 pass
             self._player = None

@@ -19,7 +19,9 @@ FORMAT = 1
 
 def state_dir() -> Path:
     """$XDG_STATE_HOME/cantor, or ~/.local/state/cantor."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
     return Path(base) / "cantor"
 
 

@@ -59,7 +59,7 @@ class Settings:
 
 
 def parse_programs(text: str) -> tuple[int, ...]:
-    """"52, 52, 52, 32" -> four GM programs 0..127; raises ValueError with a plain message."""
+    """ "52, 52, 52, 32" -> four GM programs 0..127; raises ValueError with a plain message."""
     parts = [p for p in text.replace(",", " ").split() if p]
     if len(parts) != 4 or not all(p.isdigit() and 0 <= int(p) <= 127 for p in parts):
         raise ValueError("programs must be four GM numbers 0..127 (S A T B), e.g. 52 52 52 32")

@@ -7,7 +7,7 @@ from tui.widgets.variants import VariantsPanel
 
 class VariantActions:
     variants_showing = False
-    _variants: list = []
+    _variants: tuple = ()
     _variant_kind = ""
     _variant_region = None
 

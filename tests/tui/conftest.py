@@ -39,8 +39,13 @@ def tiny_checkpoint(tmp_path_factory):
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_coconet(path, Coconet(CoconetConfig(depth=2, width=8)), step=0, metrics={},
-                 data={"name": "none (test)"})
+    save_coconet(
+        path,
+        Coconet(CoconetConfig(depth=2, width=8)),
+        step=0,
+        metrics={},
+        data={"name": "none (test)"},
+    )
     return path
 
 

@@ -1,9 +1,6 @@
 """The composer through Textual's Pilot: editing, selecting, erasing, undo, files, recovery, help."""
 
-import numpy as np
-
 from engine.midi import load_midi, save_midi
-from engine.score import Score
 from tui import keys, recovery
 from tui.app import CantorApp
 from tui.screens.help import HelpScreen, help_text
@@ -36,7 +33,9 @@ async def test_typing_a_tune_with_note_names_and_lengths(tmp_path):
         await pilot.pause()
         doc = app.editor.doc
         doc.pitch = 60
-        await pilot.press("c", "c", "g", "greater_than_sign", "g", "a", "a", "8", "g", "7", "f", "f", "e", "e")
+        await pilot.press(
+            "c", "c", "g", "greater_than_sign", "g", "a", "a", "8", "g", "7", "f", "f", "e", "e"
+        )
         await pilot.press("d", "d", "8", "c")
         notes = doc.score.notes(0)
         assert [p for _, _, p in notes] == [60, 60, 67, 67, 69, 69, 67, 65, 65, 64, 64, 62, 62, 60]
@@ -221,8 +220,7 @@ async def test_palette_command_runs_the_action():
     app = make_app(score=chorale_bar(1))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        command = next(c for c in app.get_system_commands(app.editor)
-                       if c.title.startswith("Zoom"))
+        command = next(c for c in app.get_system_commands(app.editor) if c.title.startswith("Zoom"))
         command.callback()
         await pilot.pause()
         assert app.editor.roll.zoom == 2

@@ -15,8 +15,9 @@ SIZE = (110, 30)
 
 
 def make_app(score=None, **kw) -> CantorApp:
-    return CantorApp(score=score or chorale_bar(2), load_model=False, autosave=False,
-                     ascii_only=True, **kw)
+    return CantorApp(
+        score=score or chorale_bar(2), load_model=False, autosave=False, ascii_only=True, **kw
+    )
 
 
 async def test_findings_toggle_lists_and_marks_parallel_octaves():

@@ -12,9 +12,14 @@ SIZE = (100, 30)
 
 
 def make_app(checkpoint, steps=6, variants=3, score=None) -> CantorApp:
-    return CantorApp(score=score or chorale_bar(4), checkpoint=checkpoint, load_model=True,
-                     autosave=False, ascii_only=True,
-                     settings=Settings(steps=steps, variants=variants))
+    return CantorApp(
+        score=score or chorale_bar(4),
+        checkpoint=checkpoint,
+        load_model=True,
+        autosave=False,
+        ascii_only=True,
+        settings=Settings(steps=steps, variants=variants),
+    )
 
 
 async def test_infill_shows_variants_and_accept_is_one_undo_step(tiny_checkpoint):

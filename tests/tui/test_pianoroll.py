@@ -50,8 +50,8 @@ async def test_each_voice_has_its_letter_and_held_glyph():
         assert row_of(roll, 60)[8:12] == "T---"
         assert row_of(roll, 48)[12:16] == "B___"
         lanes = grid_text(roll, FIXED_ROWS).splitlines()
-        assert lanes[1][GUTTER:GUTTER + 4] == "C5=="  # the soprano lane spells its note
-        assert lanes[4][GUTTER + 12:GUTTER + 16] == "C3__"
+        assert lanes[1][GUTTER : GUTTER + 4] == "C5=="  # the soprano lane spells its note
+        assert lanes[4][GUTTER + 12 : GUTTER + 16] == "C3__"
 
 
 async def test_repeated_notes_show_two_onsets():
@@ -80,7 +80,7 @@ async def test_rows_are_cached_until_the_document_changes():
         doc.erase()
         assert row_of(roll, 65)[:4] == "::::"
         lane = grid_text(roll, 2).splitlines()[1]
-        assert lane[GUTTER:GUTTER + 4] == "::::"
+        assert lane[GUTTER : GUTTER + 4] == "::::"
 
 
 async def test_zoom_doubles_columns_and_cursor_follows():

@@ -23,8 +23,9 @@ def test_main_screen_in_colour(snap_compare):
         await pilot.press("right_curly_bracket", "2", "v", "l", "l", "l", "shift+down")
         await quiet(pilot)
 
-    assert snap_compare(chorale_app(ascii_only=False), run_before=run_before,
-                        terminal_size=(110, 32))
+    assert snap_compare(
+        chorale_app(ascii_only=False), run_before=run_before, terminal_size=(110, 32)
+    )
 
 
 def test_main_screen_ascii_monochrome(snap_compare, monkeypatch):
@@ -34,8 +35,7 @@ def test_main_screen_ascii_monochrome(snap_compare, monkeypatch):
         await pilot.press("right_curly_bracket", "right_curly_bracket", "V", "x", "escape")
         await quiet(pilot)
 
-    assert snap_compare(chorale_app(ascii_only=True), run_before=run_before,
-                        terminal_size=(80, 24))
+    assert snap_compare(chorale_app(ascii_only=True), run_before=run_before, terminal_size=(80, 24))
 
 
 def test_help_screen(snap_compare):
@@ -44,8 +44,9 @@ def test_help_screen(snap_compare):
         await pilot.press("question_mark")
         await pilot.pause()
 
-    assert snap_compare(chorale_app(ascii_only=False), run_before=run_before,
-                        terminal_size=(100, 40))
+    assert snap_compare(
+        chorale_app(ascii_only=False), run_before=run_before, terminal_size=(100, 40)
+    )
 
 
 def test_variants_panel(snap_compare):
@@ -53,11 +54,12 @@ def test_variants_panel(snap_compare):
         editor = pilot.app.editor
         await pilot.press("V", "x")
         base = editor.doc.score
-        first = base.with_cells(editor.doc.erased, default_score().pitches[:, :base.num_steps])
+        first = base.with_cells(editor.doc.erased, default_score().pitches[:, : base.num_steps])
         second = first.transpose(2, voices=(1,))
         editor.show_variants("infill", [Variant(first, 1.234, 7), Variant(second, 1.5, 8)], (0, 4))
         await pilot.press("down")
         await quiet(pilot)
 
-    assert snap_compare(chorale_app(ascii_only=False), run_before=run_before,
-                        terminal_size=(110, 32))
+    assert snap_compare(
+        chorale_app(ascii_only=False), run_before=run_before, terminal_size=(110, 32)
+    )

@@ -30,12 +30,18 @@ class Terminal:
 
     def __init__(self, folder: Path, command: str, size=(100, 30)) -> None:
         self.socket = str(folder / "tmux.sock")
-        self.run("new-session", "-d", "-s", "cantor", "-x", str(size[0]), "-y", str(size[1]),
-                 command)
+        self.run(
+            "new-session", "-d", "-s", "cantor", "-x", str(size[0]), "-y", str(size[1]), command
+        )
 
     def run(self, *args: str) -> str:
-        out = subprocess.run([TMUX, "-S", self.socket, *args], capture_output=True, text=True,
-                             timeout=30)
+        out = subprocess.run(
+            [TMUX, "-S", self.socket, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
         return out.stdout
 
     def keys(self, *keys: str) -> None:
@@ -83,9 +89,11 @@ def compose_a_hymn(term: Terminal, target: Path) -> None:
 
 def app_command(target: Path, checkpoint: Path, state: Path) -> str:
     python = shlex.quote(sys.executable)
-    return (f"cd {shlex.quote(str(REPO))} && env XDG_STATE_HOME={shlex.quote(str(state))}"
-            f" CANTOR_SOUNDFONT= {python} -m cli {shlex.quote(str(target))}"
-            f" --checkpoint {shlex.quote(str(checkpoint))}")
+    return (
+        f"cd {shlex.quote(str(REPO))} && env XDG_STATE_HOME={shlex.quote(str(state))}"
+        f" CANTOR_SOUNDFONT= {python} -m cli {shlex.quote(str(target))}"
+        f" --checkpoint {shlex.quote(str(checkpoint))}"
+    )
 
 
 def test_compose_in_tmux(tmp_path, tiny_checkpoint):
@@ -114,17 +122,29 @@ def sshd(tmp_path):
     keys = tmp_path / "ssh"
     keys.mkdir(mode=0o700)
     for name in ("host", "user"):
-        subprocess.run([KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)],
-                       check=True)
+        subprocess.run(
+            [KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True
+        )
     (keys / "authorized_keys").write_text((keys / "user.pub").read_text())
     port = _free_port()
     config = keys / "sshd_config"
-    config.write_text("\n".join([
-        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {keys / 'host'}",
-        f"AuthorizedKeysFile {keys / 'authorized_keys'}", "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
-        "PermitRootLogin prohibit-password", f"PidFile {keys / 'sshd.pid'}", "",
-    ]))
+    config.write_text(
+        "\n".join(
+            [
+                f"Port {port}",
+                "ListenAddress 127.0.0.1",
+                f"HostKey {keys / 'host'}",
+                f"AuthorizedKeysFile {keys / 'authorized_keys'}",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "StrictModes no",
+                "PermitRootLogin prohibit-password",
+                f"PidFile {keys / 'sshd.pid'}",
+                "",
+            ]
+        )
+    )
     server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.PIPE)
     end = time.monotonic() + 10
     while time.monotonic() < end:
@@ -144,11 +164,15 @@ def test_compose_over_ssh(tmp_path, tiny_checkpoint, sshd):
     port, key = sshd
     target = tmp_path / "hymn.mid"
     remote = app_command(target, tiny_checkpoint, tmp_path / "state")
-    user = os.environ.get("USER") or subprocess.run(["id", "-un"], capture_output=True,
-                                                    text=True).stdout.strip()
-    ssh = (f"{SSH} -tt -p {port} -i {shlex.quote(str(key))} -o BatchMode=yes"
-           " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-           f" {user}@127.0.0.1 {shlex.quote(remote)}")
+    user = (
+        os.environ.get("USER")
+        or subprocess.run(["id", "-un"], capture_output=True, text=True, check=False).stdout.strip()
+    )
+    ssh = (
+        f"{SSH} -tt -p {port} -i {shlex.quote(str(key))} -o BatchMode=yes"
+        " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+        f" {user}@127.0.0.1 {shlex.quote(remote)}"
+    )
     term = Terminal(tmp_path, f"bash -c {shlex.quote(ssh + '; sleep 30')}")
     try:
         compose_a_hymn(term, target)

@@ -19,13 +19,27 @@ from tui.screens.help import HelpScreen
 from tui.variants import VariantActions
 from tui.widgets.pianoroll import PianoRoll
 
-LENGTH_NAMES = {1: "16th", 2: "8th", 3: "dotted 8th", 4: "quarter", 6: "dotted quarter",
-                8: "half", 12: "dotted half", 16: "whole", 24: "dotted whole"}
+LENGTH_NAMES = {
+    1: "16th",
+    2: "8th",
+    3: "dotted 8th",
+    4: "quarter",
+    6: "dotted quarter",
+    8: "half",
+    12: "dotted half",
+    16: "whole",
+    24: "dotted whole",
+}
 
 
 class EditorScreen(
-    EditingActions, GenerationActions, VariantActions, PlaybackActions, FileActions,
-    FindingActions, Screen,
+    EditingActions,
+    GenerationActions,
+    VariantActions,
+    PlaybackActions,
+    FileActions,
+    FindingActions,
+    Screen,
 ):
     BINDINGS = keys.bindings()
 
@@ -35,7 +49,9 @@ class EditorScreen(
 
     def compose(self) -> ComposeResult:
         app = self.app
-        self.roll = PianoRoll(self.doc, ascii_only=app.ascii_only, colour=not app.no_color, id="roll")
+        self.roll = PianoRoll(
+            self.doc, ascii_only=app.ascii_only, colour=not app.no_color, id="roll"
+        )
         yield self.roll
         yield Static("", id="status")
         # The palette hint uses a box-drawing separator: left out on plain ASCII terminals.
@@ -72,17 +88,21 @@ class EditorScreen(
     def update_status(self, progress: tuple[int, int] | None = None) -> None:
         doc, score = self.doc, self.doc.score
         name = doc.path.name if doc.path else "untitled"
-        parts = [f"{name}{'*' if doc.dirty else ''}",
-                 f"{score.time_signature[0]}/{score.time_signature[1]}",
-                 f"{score.tempo_bpm:g} bpm",
-                 score.location_text(doc.step),
-                 VOICE_NAMES[doc.voice]]
+        parts = [
+            f"{name}{'*' if doc.dirty else ''}",
+            f"{score.time_signature[0]}/{score.time_signature[1]}",
+            f"{score.tempo_bpm:g} bpm",
+            score.location_text(doc.step),
+            VOICE_NAMES[doc.voice],
+        ]
         if progress is not None and self.busy:
             step, total = progress
             width = 16
             done = int(width * step / max(1, total))
-            parts.append(f"{self._run_kind.upper()} {step}/{total} [{'#' * done}{'.' * (width - done)}]"
-                         " esc cancels")
+            parts.append(
+                f"{self._run_kind.upper()} {step}/{total} [{'#' * done}{'.' * (width - done)}]"
+                " esc cancels"
+            )
         elif self.busy:
             parts.append("WORKING (esc cancels)")
         elif self.variants_showing:

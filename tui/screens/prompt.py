@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -12,7 +14,7 @@ from textual.widgets import Input, Label
 class PathPrompt(ModalScreen[str | None]):
     """Ask for a file name; enter confirms, escape cancels (returns None)."""
 
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "cancel")]
     DEFAULT_CSS = """
     PathPrompt { align: center middle; }
     PathPrompt > Vertical { width: 70; max-width: 95%; height: auto; border: round $accent;

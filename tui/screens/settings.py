@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -23,7 +25,10 @@ FIELDS = (
 class SettingsScreen(ModalScreen[dict | None]):
     """Returns the edited values as text (the editor validates and applies them)."""
 
-    BINDINGS = [Binding("escape", "cancel", "cancel"), Binding("ctrl+s", "apply", "apply")]
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "cancel", "cancel"),
+        Binding("ctrl+s", "apply", "apply"),
+    ]
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
     SettingsScreen > Vertical { width: 76; max-width: 100%; height: auto; border: round $accent;

@@ -36,7 +36,8 @@ class FindingsPanel(Vertical):
         if entries:
             listing.add_options(Option(text) for _, _, text in entries)
         self.query_one("#findings-title", Static).update(
-            f"[b]Counterpoint[/b]: {len(entries) or 'no'} finding(s)  (w hides)")
+            f"[b]Counterpoint[/b]: {len(entries) or 'no'} finding(s)  (w hides)"
+        )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -178,8 +178,15 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
         return self.preview[1] if self.preview is not None else self.document.score.onsets
 
     def _check_cache(self) -> None:
-        key = (self.document.version, self.zoom, id(self.preview), id(self.changed),
-               id(self.confidence), id(self.findings), tuple(sorted(self.muted)))
+        key = (
+            self.document.version,
+            self.zoom,
+            id(self.preview),
+            id(self.changed),
+            id(self.confidence),
+            id(self.findings),
+            tuple(sorted(self.muted)),
+        )
         if key != self._cache_key:
             self._cache.clear()
             self._cache_key = key
@@ -223,9 +230,15 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
             mark = ">" if voice == doc.voice else " "
             mute = "m" if voice in self.muted else " "
             style = self.palette.onset[voice] if voice == doc.voice else self.palette.gutter
-            return [Segment(f"{mark}{LETTERS[voice]}{mute} ", style), Segment(g.gutter, self.palette.gutter)]
+            return [
+                Segment(f"{mark}{LETTERS[voice]}{mute} ", style),
+                Segment(g.gutter, self.palette.gutter),
+            ]
         pitch = HIGH - key
-        return [Segment(f"{pitch_name(pitch):<4}", self.palette.gutter), Segment(g.gutter, self.palette.gutter)]
+        return [
+            Segment(f"{pitch_name(pitch):<4}", self.palette.gutter),
+            Segment(g.gutter, self.palette.gutter),
+        ]
 
     def _grid_char(self, step: int, score) -> str:
         """Background of an empty cell: bar line, beat mark or blank."""
@@ -253,11 +266,19 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
                     if start + i < len(chars):
                         chars[start + i] = c
             return chars, [pal.header] * len(chars)
-        erased_cols = self.document.erased.any(axis=0) if self.document.erased.shape[1] == steps else np.zeros(steps, bool)
+        erased_cols = (
+            self.document.erased.any(axis=0)
+            if self.document.erased.shape[1] == steps
+            else np.zeros(steps, bool)
+        )
         if key < -1:  # a voice lane, spelling its notes
             voice = -2 - key
             row, on = pitches[voice].tolist(), onsets[voice].tolist()
-            erased = self.document.erased[voice].tolist() if self.document.erased.shape[1] == steps else [False] * steps
+            erased = (
+                self.document.erased[voice].tolist()
+                if self.document.erased.shape[1] == steps
+                else [False] * steps
+            )
             muted = voice in self.muted
             held_style = pal.muted if muted else pal.held[voice]
             onset_style = pal.muted if muted else pal.onset[voice]
@@ -356,12 +377,15 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
                 styles[i] = styles[i] + style
 
         sel = doc.selection
-        if sel is not None:
-            if key >= -1 or (-2 - key) in sel.voices:
-                span(sel.start, sel.end, pal.selection)
+        if sel is not None and (key >= -1 or (-2 - key) in sel.voices):
+            span(sel.start, sel.end, pal.selection)
         if self.playhead is not None:
             span(self.playhead, self.playhead + 1, pal.playhead)
-        cursor_here = key == -1 or (key < -1 and -2 - key == doc.voice) or (key >= 0 and HIGH - key == doc.pitch)
+        cursor_here = (
+            key == -1
+            or (key < -1 and -2 - key == doc.voice)
+            or (key >= 0 and HIGH - key == doc.pitch)
+        )
         if cursor_here:
             span(doc.step, doc.step + 1, pal.cursor)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
@@ -12,7 +14,7 @@ from textual.widgets.option_list import Option
 class VariantList(OptionList, inherit_bindings=False):
     """Up/down (or tab) cycles, enter accepts, space auditions, escape discards."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[Binding]] = [
         Binding("up,k,shift+tab", "cursor_up", "previous", show=False),
         Binding("down,j,tab", "cursor_down", "next", show=False),
         Binding("enter", "select", "accept", show=True),
@@ -60,9 +62,11 @@ class VariantsPanel(Vertical):
         self.variants = variants
 
     def compose(self):
-        yield Static(f"[b]{self.kind.capitalize()}[/b]: {len(self.variants)} variants\n"
-                     "NLL: lower = the model likes it more\n"
-                     "enter accept  space listen\nesc discard  up/down cycle")
+        yield Static(
+            f"[b]{self.kind.capitalize()}[/b]: {len(self.variants)} variants\n"
+            "NLL: lower = the model likes it more\n"
+            "enter accept  space listen\nesc discard  up/down cycle"
+        )
         options = [
             Option(f"{i + 1}. NLL {v.nll:.3f}  seed {v.seed}", id=str(i))
             for i, v in enumerate(self.variants)
