@@ -178,3 +178,48 @@ def test_compose_over_ssh(tmp_path, tiny_checkpoint, sshd):
         compose_a_hymn(term, target)
     finally:
         term.close()
+
+
+def _app_pid(term: Terminal) -> int:
+    shell = int(term.run("display-message", "-p", "-t", "cantor", "#{pane_pid}").strip())
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(shell)], capture_output=True, text=True, check=False
+    )
+    return int(out.stdout.split()[0])
+
+
+def test_plain_terminal_and_kill_9_loses_no_edit(tmp_path):
+    """NO_COLOR, TERM=xterm, the C locale: the grid is ASCII; kill -9 and recover every note."""
+    target = tmp_path / "tune.mid"
+    state = tmp_path / "state"
+    python = shlex.quote(sys.executable)
+    command = (
+        f"cd {shlex.quote(str(REPO))} && env LANG=C LC_ALL=C TERM=xterm NO_COLOR=1"
+        f" XDG_STATE_HOME={shlex.quote(str(state))} {python} -m cli {shlex.quote(str(target))}"
+    )
+    term = Terminal(tmp_path, f"bash -c {shlex.quote(command + '; sleep 30')}", size=(80, 24))
+    try:
+        term.wait_for(target.name)
+        term.keys("g", "a", "b", "c")
+        shown = term.wait_for("C5")
+        grid = shown.splitlines()[:18]
+        assert all(line.isascii() for line in grid), "\n".join(grid)
+        assert "S===" in shown and "|" in shown  # onsets, held notes and bar lines in ASCII
+        os.kill(_app_pid(term), 9)
+        time.sleep(0.5)
+    finally:
+        term.close()
+    term = Terminal(tmp_path, f"bash -c {shlex.quote(command + '; sleep 30')}", size=(80, 24))
+    try:
+        term.wait_for("Recover them?")
+        term.keys("y")
+        term.wait_for("Recovered")
+        term.keys("C-s")
+        term.wait_for("Saved")
+        term.keys("q")
+        end = time.monotonic() + 20
+        while not target.is_file() and time.monotonic() < end:
+            time.sleep(0.1)
+    finally:
+        term.close()
+    assert [p for _, _, p in load_midi(target).notes(0)] == [67, 69, 71, 72]

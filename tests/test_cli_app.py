@@ -1,0 +1,64 @@
+"""`cantor [FILE]` and `cantor serve`: argument handling, errors, and the web server answering."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cantor(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        **kw,
+    )
+
+
+def test_a_bad_file_is_a_one_line_error_before_the_screen_opens(tmp_path):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi at all")
+    result = cantor(str(bad))
+    assert result.returncode == 1
+    assert result.stderr.startswith("cantor: error: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_open_help_names_the_file_argument():
+    result = cantor("open", "--help")
+    assert result.returncode == 0 and "FILE" in result.stdout.upper() and "--ascii" in result.stdout
+
+
+def test_serve_answers_on_localhost(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        page = None
+        end = time.monotonic() + 30
+        while time.monotonic() < end and page is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    page = response.read().decode("utf-8", "replace")
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()
+                time.sleep(0.2)
+        assert page is not None and "cantor" in page.lower()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
