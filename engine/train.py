@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -225,9 +226,15 @@ class TrainRun:
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
         self.history, self.best = list(state["history"]), state["best"]
 
+    def command(self) -> str:
+        """The command line of this run as a user would type it."""
+        launcher = (f"torchrun --standalone --nproc_per_node {self.dist.world} cli.py"
+                    if self.dist.world > 1 else "cantor")
+        return " ".join([launcher, *(shlex.quote(a) for a in sys.argv[1:])])
+
     def provenance(self) -> dict:
         return {**self.data.provenance, "split": "train", "git_commit": git_commit(),
-                "command": " ".join(["cantor", *sys.argv[1:]]) if sys.argv else "",
+                "command": self.command(),
                 "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
                 "cpus": os.cpu_count(), "threads": self.threads, "processes": self.dist.world,
                 "settings": asdict(self.settings)}
