@@ -112,7 +112,17 @@ def measure(repeats: int) -> dict:
     results["harmonize_8bar_ms"] = _median_ms(
         lambda: composer.harmonize(eight, variants=1, steps=96), repeats
     )
+    # One thread avoids OpenMP's spin-waiting when other processes share the cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results["harmonize_2bar_1thread_ms"] = _median_ms(
+            lambda: composer.harmonize(two, variants=1, steps=96), repeats
+        )
+    finally:
+        torch.set_num_threads(threads)
     results["gflops_peak"] = peak_gflops(repeats)
+    results["load_average"] = round(os.getloadavg()[0], 2)
     return results
 
 
