@@ -88,8 +88,8 @@ def _part_to_row(part, steps: int) -> np.ndarray:
     return row
 
 
-def parse_music21_chorales() -> list[np.ndarray]:
-    """Parse every four-part chorale in music21's corpus, in corpus order (slow: minutes)."""
+def parse_music21_chorales(limit: int | None = None) -> list[np.ndarray]:
+    """Parse the four-part chorales in music21's corpus, in corpus order (all: minutes)."""
     try:
         from music21 import corpus
     except ImportError as exc:
@@ -103,6 +103,8 @@ def parse_music21_chorales() -> list[np.ndarray]:
         if steps <= 0:
             continue
         pieces.append(np.stack([_part_to_row(p, steps) for p in parts]))
+        if limit is not None and len(pieces) >= limit:
+            break
     return pieces
 
 

@@ -94,3 +94,15 @@ def test_music21_split_is_fixed():
     assert [int(p[0, 0]) for p in splits["valid"]] == [8, 18]
     assert [int(p[0, 0]) for p in splits["test"]] == [9, 19]
     assert len(splits["train"]) == 16
+
+
+def test_music21_chorale_parses_into_four_voices():
+    pytest.importorskip("music21")
+    from engine.datasets import parse_music21_chorales
+
+    (piece,) = parse_music21_chorales(limit=1)
+    assert piece.shape[0] == 4 and piece.shape[1] >= 64 and piece.dtype == np.int16
+    sounding = piece[piece >= 0]
+    assert (piece >= 0).mean() > 0.9 and 36 <= sounding.min() and sounding.max() <= 84
+    # Voices are ordered top to bottom most of the time.
+    assert (piece[0] >= piece[3]).mean() > 0.95
