@@ -49,6 +49,7 @@ class CantorApp(App):
         score: Score | None = None,
         report: str | None = None,
         checkpoint: str | os.PathLike | None = None,
+        accompany_checkpoint: str | os.PathLike | None = None,
         load_model: bool = True,
         ascii_only: bool | None = None,
         autosave: bool = True,
@@ -59,6 +60,7 @@ class CantorApp(App):
         self.initial_score = score
         self.report = report
         self.checkpoint = checkpoint
+        self.accompany_checkpoint = accompany_checkpoint
         self.load_model = load_model
         self.ascii_only = plain_ascii_terminal() if ascii_only is None else ascii_only
         self.autosave = autosave

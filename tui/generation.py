@@ -147,6 +147,7 @@ class GenerationActions:
                     variants=options["variants"],
                     polish=self.app.settings.polish,
                     seed=options["seed"],
+                    checkpoint=self.app.accompany_checkpoint,
                     composer=composer,
                     progress=progress,
                     cancel=options["cancel"],

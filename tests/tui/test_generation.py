@@ -129,3 +129,28 @@ async def test_heatmap_shows_confidence_digits(tiny_checkpoint):
         assert ((conf >= 0) & (conf <= 1)).all()
         await pilot.press("t")
         assert editor.roll.confidence is None
+
+
+async def test_accompany_keeps_the_melody(tiny_checkpoint, tmp_path_factory):
+    from tests.engine.test_accompany import make_tiny_checkpoint
+
+    accompany_ckpt = make_tiny_checkpoint(tmp_path_factory.mktemp("accompany"), steps=3)
+    score = chorale_bar(4)
+    app = CantorApp(
+        score=score,
+        checkpoint=tiny_checkpoint,
+        accompany_checkpoint=accompany_ckpt,
+        load_model=True,
+        autosave=False,
+        ascii_only=True,
+        settings=Settings(steps=4, variants=2, polish=2),
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        await pilot.press("A")
+        assert await wait_until(pilot, lambda: editor.variants_showing or not editor.busy, 60)
+        assert editor.variants_showing, [n.message for n in app._notifications]
+        await pilot.press("enter")
+        doc = editor.doc
+        assert np.array_equal(doc.score.pitches[0], score.pitches[0])
+        assert not doc.score.same_notes(score)
