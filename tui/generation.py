@@ -132,6 +132,9 @@ class GenerationActions:
         try:
             composer = self.app.wait_for_composer()
             options.update(progress=progress, cancel=lambda: worker.is_cancelled)
+            if kind != "accompany":
+                # The live heatmap needs the model's probabilities at every step.
+                options["want_confidence"] = self.heat_on
             if kind == "infill":
                 result = composer.infill(score, mask, **options)
             elif kind == "harmonize":

@@ -154,3 +154,27 @@ async def test_accompany_keeps_the_melody(tiny_checkpoint, tmp_path_factory):
         doc = editor.doc
         assert np.array_equal(doc.score.pitches[0], score.pitches[0])
         assert not doc.score.same_notes(score)
+
+
+async def test_compose_replaces_the_score_as_one_step(tiny_checkpoint):
+    app = make_app(tiny_checkpoint, variants=1, score=chorale_bar(2))
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        await pilot.press("ctrl+n")
+        assert await wait_until(pilot, lambda: not editor.busy)
+        doc = editor.doc
+        assert doc.score.num_steps == 8 * 16
+        await pilot.press("u")
+        assert doc.score.same_notes(chorale_bar(2))
+
+
+async def test_palette_finds_and_runs_an_action(tiny_checkpoint):
+    app = make_app(tiny_checkpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"zoom: 1 or 2")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert app.editor.roll.zoom == 2
