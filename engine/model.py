@@ -17,6 +17,7 @@ from torch import nn
 from engine.pianoroll import NUM_CLASSES, NUM_PITCHES
 
 NUM_VOICES = 4
+SPLIT_BYTES = 256 * 1024  # inference runs one example at a time above this activation size
 
 
 @dataclass
@@ -103,11 +104,28 @@ class Coconet(nn.Module):
         return torch.cat([onehot, mask_plane], dim=1)
 
     def forward(self, classes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            return self._infer(classes, mask)
         x = F.relu(self.inp_norm(self.inp(self.encode_input(classes, mask))))
         for i in range(0, len(self.layers), 2):
             h = F.relu(self.layers[i](x))
             x = F.relu(self.layers[i + 1](h) + x)  # residual every two layers
         return self.out(x)  # (B, 4, T, P): voices are output channels
+
+    def _infer(self, classes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The forward pass without autograd: in-place activations, cache-sized batches."""
+        batch, _, steps = classes.shape
+        example_bytes = 4 * self.config.width * steps * self.config.num_classes
+        # fp32 activations of a long batch spill out of the L2 cache; one example at a time was
+        # measured faster (T=128, batch 4). Under bf16 autocast the whole batch is faster.
+        if batch > 1 and example_bytes >= SPLIT_BYTES and not torch.is_autocast_enabled("cpu"):
+            return torch.cat([self._infer(classes[i:i + 1], mask[i:i + 1])
+                              for i in range(batch)])
+        x = self.inp_norm(self.inp(self.encode_input(classes, mask))).relu_()
+        for i in range(0, len(self.layers), 2):
+            h = self.layers[i](x).relu_()
+            x = self.layers[i + 1](h).add_(x).relu_()
+        return self.out(x).contiguous()
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -125,7 +143,8 @@ class Coconet(nn.Module):
             layer.norm = nn.Identity()
         fused.requires_grad_(False)
         fused.fused = True
-        return fused
+        # Channels-last convolutions measured 10-25 % faster on CPU (oneDNN's native layout).
+        return fused.to(memory_format=torch.channels_last)
 
 
 @torch.no_grad()

@@ -79,3 +79,13 @@ def test_config_validation_and_round_trip():
         CoconetConfig(dilation=(0,))
     config = CoconetConfig(depth=4, width=8, dilation=(1, 2), separable=True)
     assert config_from_dict(config.to_dict()) == config
+
+
+def test_inference_path_equals_training_path():
+    model = trained_stats(Coconet(CoconetConfig(depth=4, width=8, dilation=(1, 2))))
+    classes, mask = random_input(3, 1000)  # long enough for the one-example-at-a-time path
+    with torch.no_grad():
+        fast = model.fuse_for_inference()(classes, mask)
+    with torch.enable_grad():
+        slow = model(classes, mask)
+    assert fast.is_contiguous() and torch.allclose(fast, slow, atol=1e-5)
