@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,11 @@ MELODY = [72, 74, 76, 77, 79, 77, -1, 74]
 
 
 def cantor(*args: str) -> subprocess.CompletedProcess:
+    # One thread: a tiny model gains nothing from more, and CI cores are shared.
     return subprocess.run(
         [sys.executable, str(ROOT / "cli.py"), *map(str, args)],
         cwd=ROOT, check=False, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )  # fmt: skip
 
 
