@@ -81,8 +81,8 @@ def _part_to_row(part, steps: int) -> np.ndarray:
     """One music21 part -> MIDI pitch per 16th step (-1 where nothing sounds)."""
     row = np.full(steps, -1, dtype=np.int16)
     for note in part.flatten().notes:
-        start = int(round(float(note.offset) * 4))
-        end = int(round(float(note.offset + note.quarterLength) * 4))
+        start = round(float(note.offset) * 4)
+        end = round(float(note.offset + note.quarterLength) * 4)
         pitch = max(p.midi for p in note.pitches) if note.isChord else note.pitch.midi
         row[start:max(end, start + 1)] = pitch
     return row
@@ -99,7 +99,7 @@ def parse_music21_chorales(limit: int | None = None) -> list[np.ndarray]:
         parts = list(chorale.parts)
         if len(parts) != 4:
             continue
-        steps = int(round(float(chorale.highestTime) * 4))
+        steps = round(float(chorale.highestTime) * 4)
         if steps <= 0:
             continue
         pieces.append(np.stack([_part_to_row(p, steps) for p in parts]))

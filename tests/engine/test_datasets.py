@@ -5,8 +5,15 @@ import pytest
 import torch
 
 from engine.datasets import (
-    CropSampler, DataError, allowed_shifts, load_data, load_jsb16, pieces_to_classes,
-    split_music21, transpose_classes)
+    CropSampler,
+    DataError,
+    allowed_shifts,
+    load_data,
+    load_jsb16,
+    pieces_to_classes,
+    split_music21,
+    transpose_classes,
+)
 from engine.pianoroll import MODEL_HIGH, MODEL_LOW, SILENCE_CLASS, to_classes
 
 

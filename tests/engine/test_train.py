@@ -11,7 +11,13 @@ import torch
 from engine.checkpoint import load_checkpoint
 from engine.coconet_io import load_coconet
 from engine.train import (
-    PRESETS, TrainError, TrainSettings, learning_rate, parse_config, train_coconet)
+    PRESETS,
+    TrainError,
+    TrainSettings,
+    learning_rate,
+    parse_config,
+    train_coconet,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 CHORDS = [[72, 67, 64, 48], [72, 69, 65, 53], [71, 67, 62, 55], [72, 67, 64, 48]]
@@ -28,9 +34,9 @@ def tiny_data(tmp_path, pieces=6):
 
 
 def args_for(tmp_path, **overrides):
-    values = dict(data=tiny_data(tmp_path), out=str(tmp_path / "run"), resume=False, minutes=None,
-                  seed=0, max_steps=5, batch_size=None, lr=None, threads=1,
-                  config='{"preset": "tiny", "bf16": false}')
+    values = {"data": tiny_data(tmp_path), "out": str(tmp_path / "run"), "resume": False,
+              "minutes": None, "seed": 0, "max_steps": 5, "batch_size": None, "lr": None,
+              "threads": 1, "config": '{"preset": "tiny", "bf16": false}'}
     values.update(overrides)
     return Namespace(**values)
 
@@ -109,7 +115,8 @@ def test_ddp_two_cpu_processes(tmp_path):
            str(REPO / "cli.py"), "train", "coconet", "--data", tiny_data(tmp_path),
            "--out", str(out), "--max-steps", "3", "--threads", "1",
            "--config", '{"preset": "tiny", "bf16": false}']
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd, check=False, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     state = load_checkpoint(out / "last.pt", "coconet-train")
     assert state["step"] == 3 and state["data"]["processes"] == 2
