@@ -9,6 +9,7 @@ Outputs in `--out`: `accompany.pt` (the model, self-describing) and `accompany_s
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, fields
@@ -44,7 +45,9 @@ class TrainAccompanyConfig:
     batch_size: int = 64
     """Segments per optimisation step (per process under DDP)."""
     lr: float = 1e-3
-    """Adam learning rate of both phases."""
+    """Adam learning rate of both phases (the peak, with lr_decay)."""
+    lr_decay: bool = True
+    """Cosine decay of the learning rate over each phase, down to 5% of lr."""
     vae_steps: int = 20000
     """Steps of the VAE phase (--max-steps sets it)."""
     surrogate_steps: int = 10000
@@ -265,12 +268,27 @@ def train_accompany(args) -> dict:
     return {"checkpoint": str(model_path), **run.metrics}
 
 
-def _loop(run, bar, label, total, start, deadline, step_fn, eval_fn, save):
-    """Shared loop: step until `total` or the deadline, evaluating and saving on the way."""
+def cosine_lr(base: float, done: float, floor: float = 0.05) -> float:
+    """Cosine decay from `base` to `floor * base` as `done` goes from 0 to 1."""
+    done = min(1.0, max(0.0, done))
+    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * done)))
+
+
+def _loop(run, bar, label, total, start, deadline, step_fn, eval_fn, save, optimizer):
+    """Shared loop: step until `total` or the deadline, evaluating and saving on the way.
+
+    The learning rate follows a cosine over the phase: over its steps, or over the time left
+    when a --minutes budget ends it sooner."""
     task = bar.add_task(label, total=total, completed=start, info="")
-    last_save = time.monotonic()
+    began = last_save = time.monotonic()
     step = start
     while step < total and (deadline is None or time.monotonic() < deadline):
+        done = step / max(1, total)
+        if deadline is not None:
+            done = max(done, (time.monotonic() - began) / max(1e-9, deadline - began))
+        if run.train_config.lr_decay:
+            for group in optimizer.param_groups:
+                group["lr"] = cosine_lr(run.train_config.lr, done)
         info = step_fn(step)
         step += 1
         if step % run.train_config.eval_every == 0 or step == total:
@@ -314,7 +332,7 @@ def _train_vae(run, sampler, valid, world, bar, deadline, state_path, data, talk
             save_checkpoint(state_path, run.state(data))
 
     run.vae_step = _loop(
-        run, bar, "VAE", tc.vae_steps, run.vae_step, deadline, step_fn, eval_fn, save
+        run, bar, "VAE", tc.vae_steps, run.vae_step, deadline, step_fn, eval_fn, save, run.vae_opt
     )
     if run.vae_step >= tc.vae_steps:
         run.phase = "surrogate"
@@ -361,6 +379,7 @@ def _train_surrogate(run, sampler, valid, world, bar, deadline, state_path, data
             save_checkpoint(state_path, run.state(data))
 
     run.sur_step = _loop(
-        run, bar, "surrogate", tc.surrogate_steps, run.sur_step, deadline, step_fn, eval_fn, save
+        run, bar, "surrogate", tc.surrogate_steps, run.sur_step, deadline, step_fn, eval_fn, save,
+        run.sur_opt,
     )
     eval_fn(run.sur_step)

@@ -127,9 +127,9 @@ def test_resume_with_more_steps_continues_both_phases(tmp_path):
 def test_resume_continues_a_run_exactly(tmp_path):
     """A run interrupted inside the VAE phase and resumed gives the same weights."""
     data = write_data(tmp_path)
-    config = '{"preset": "tiny", "vae_steps": 6, "surrogate_steps": 2}'
+    config = '{"preset": "tiny", "vae_steps": 6, "surrogate_steps": 2, "lr_decay": false}'
     straight = train_accompany(train_args(tmp_path / "a", data, max_steps=None, config=config))
-    partial = '{"preset": "tiny", "vae_steps": 3, "surrogate_steps": 0}'
+    partial = '{"preset": "tiny", "vae_steps": 3, "surrogate_steps": 0, "lr_decay": false}'
     train_accompany(train_args(tmp_path / "b", data, max_steps=None, config=partial))
     state = tmp_path / "b" / "run" / "accompany_state.pt"
     payload = torch.load(state, weights_only=True)
@@ -168,3 +168,11 @@ def test_unknown_data_is_a_clear_error(tmp_path):
         train_accompany(argparse.Namespace(**{**vars(train_args(tmp_path, "x")), "data": "midi:x"}))
     with pytest.raises(CantorError, match="not found"):
         train_accompany(train_args(tmp_path, tmp_path / "absent.json"))
+
+
+def test_learning_rate_decays_to_a_floor():
+    from engine.train_accompany import cosine_lr
+
+    assert cosine_lr(1e-3, 0.0) == pytest.approx(1e-3)
+    assert cosine_lr(1e-3, 0.5) == pytest.approx(0.525e-3)
+    assert cosine_lr(1e-3, 1.0) == cosine_lr(1e-3, 7.0) == pytest.approx(0.05e-3)
