@@ -123,13 +123,17 @@ class CantorApp(App):
                 self.notify("Recovered your unsaved edits (u undoes that).", timeout=4)
             elif key == "n":
                 recovery.discard_recovery(document.path)
+            else:  # undecided: the next autosave would overwrite them, so keep them aside
+                kept = recovery.set_aside(document.path)
+                if kept is not None:
+                    self.notify(f"Unsaved edits kept in {kept}", timeout=8)
 
         name = document.path.name if document.path else "the untitled score"
         self.push_screen(
             Choice(
                 f"Unsaved edits of {name} from {when} were found.\nRecover them?",
                 {"y": "recover", "n": "discard them"},
-                "decide later",
+                "keep them aside",
             ),
             answered,
         )

@@ -127,3 +127,14 @@ def read_recovery(document: Path | None) -> Recovered | None:
 
 def discard_recovery(document: Path | None) -> None:
     recovery_path(document).unlink(missing_ok=True)
+
+
+def set_aside(document: Path | None) -> Path | None:
+    """Move a recovery file out of the way (timestamped), so new autosaves do not replace it."""
+    path = recovery_path(document)
+    target = path.with_name(f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    try:
+        os.replace(path, target)
+    except OSError:
+        return None
+    return target

@@ -1,10 +1,13 @@
 """The composer through Textual's Pilot: editing, selecting, erasing, undo, files, recovery, help."""
 
+import numpy as np
+
 from engine.midi import load_midi, save_midi
 from tui import keys, recovery
 from tui.app import CantorApp
 from tui.screens.help import HelpScreen, help_text
 from tui.screens.prompt import Choice, PathPrompt
+from tui.widgets.pianoroll import FIXED_ROWS, GUTTER, HIGH
 
 from .conftest import chorale_bar, grid_text
 
@@ -253,3 +256,34 @@ async def test_settings_change_programs_and_sampling():
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert app.settings.steps == 96  # nothing applied from a bad form
+
+
+async def test_recovery_can_be_kept_aside(tmp_path):
+    target = tmp_path / "song.mid"
+    save_midi(chorale_bar(2), target)
+    edited = chorale_bar(2).transpose(1)
+    recovery.write_recovery(target, edited, np.zeros((4, 32), bool))
+    app = make_app(target, autosave=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, Choice)
+        await pilot.press("escape")
+        await pilot.press("x")  # an edit autosaves the current document
+    kept = [p for p in recovery.recovery_path(target).parent.iterdir() if p.stem.count("-") >= 3]
+    assert len(kept) == 1
+    assert (
+        recovery.score_from_dict(__import__("json").loads(kept[0].read_text())["score"]) == edited
+    )
+
+
+async def test_clicking_the_grid_moves_the_cursor():
+    app = make_app(score=chorale_bar(2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        roll = app.editor.roll
+        y0 = roll.scroll_offset.y
+        await pilot.click("#roll", offset=(GUTTER + 6, FIXED_ROWS + 3))
+        doc = app.editor.doc
+        assert doc.step == 6 and doc.pitch == HIGH - (y0 + 3)
+        await pilot.click("#roll", offset=(GUTTER + 9, 3))  # the tenor lane
+        assert doc.voice == 2 and doc.step == 9
