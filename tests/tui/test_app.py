@@ -1,5 +1,7 @@
 """The composer through Textual's Pilot: editing, selecting, erasing, undo, files, recovery, help."""
 
+import json
+
 import numpy as np
 
 from engine.midi import load_midi, save_midi
@@ -271,9 +273,7 @@ async def test_recovery_can_be_kept_aside(tmp_path):
         await pilot.press("x")  # an edit autosaves the current document
     kept = [p for p in recovery.recovery_path(target).parent.iterdir() if p.stem.count("-") >= 3]
     assert len(kept) == 1
-    assert (
-        recovery.score_from_dict(__import__("json").loads(kept[0].read_text())["score"]) == edited
-    )
+    assert recovery.score_from_dict(json.loads(kept[0].read_text())["score"]) == edited
 
 
 async def test_clicking_the_grid_moves_the_cursor():
