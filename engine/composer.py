@@ -16,6 +16,8 @@ was last drawn, and `Progress.confidence` is that probability (1.0 on kept cells
 
 Precision: sampling passes run under bf16 autocast where the CPU has native bf16 (about twice as
 fast; `precision="fp32"` turns it off); the ranking and `confidence` always run in fp32.
+Threads: given none, the composer times a forward pass on all cores and on one and keeps the
+faster (`pick_threads`): on a machine busy with other work one thread is often several times faster.
 torch is imported on first use, so importing this module stays cheap.
 """
 
@@ -167,6 +169,34 @@ def bf16_is_native() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def pick_threads(model, precision_context) -> int:
+    """Set torch to all cores or to one, whichever runs a 2-bar forward pass faster right now.
+
+    OpenMP threads that share their cores with other busy processes wait on each other and can
+    be 5-10x slower than a single thread; on an idle machine all cores win. Measured, not guessed.
+    """
+    import time
+
+    import torch
+
+    classes = torch.zeros(1, 4, 32, dtype=torch.long)
+    mask = torch.ones(1, 4, 32, dtype=torch.bool)
+    timings = {}
+    for threads in (torch.get_num_threads(), 1):
+        torch.set_num_threads(threads)
+        with torch.inference_mode(), precision_context():
+            model(classes, mask)  # warm-up: kernels are chosen on the first call
+            runs = []
+            for _ in range(3):
+                began = time.perf_counter()
+                model(classes, mask)
+                runs.append(time.perf_counter() - began)
+        timings[threads] = min(runs)
+    best = min(timings, key=timings.get)
+    torch.set_num_threads(best)
+    return best
+
+
 def load_model(checkpoint=None):
     """The Coconet of `checkpoint` (default: the shipped weights), in eval mode."""
     try:
@@ -213,9 +243,11 @@ class Composer:
     def _set_model(self, model) -> None:
         import torch
 
+        self._model = model.eval()
         if self.threads:
             torch.set_num_threads(int(self.threads))
-        self._model = model.eval()
+        elif torch.get_num_threads() > 1:
+            self.threads = pick_threads(self._model, self.sampling_precision)
 
     @property
     def model(self):
@@ -271,7 +303,7 @@ class Composer:
         nll = pseudo_nll(self.model, classes.unsqueeze(0), torch.from_numpy(everything))
         return np.exp(-nll[0].numpy()).astype(np.float32)
 
-    def _sampling_precision(self):
+    def sampling_precision(self):
         """bf16 autocast for the sampling passes (about 2x faster where the CPU has native bf16);
         ranking and confidence always run in fp32."""
         import contextlib
@@ -340,7 +372,7 @@ class Composer:
             )
 
         runner = make_sampler(sampler, int(steps), float(temperature))
-        with self._sampling_precision():
+        with self.sampling_precision():
             draw = runner.run(
                 model, classes, mask_t, seeds, fill=fill,
                 on_step=report if progress is not None else None, cancel=cancel,

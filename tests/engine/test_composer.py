@@ -225,3 +225,14 @@ def test_nll_of_cells_as_they_stand_matches_the_ranking(composer):
     assert composer.nll(best.score, mask) == pytest.approx(best.nll, rel=1e-4)
     with pytest.raises(ScoreError):
         composer.nll(best.score, np.zeros((4, 32), dtype=bool))
+
+
+def test_threads_are_chosen_by_timing_or_given():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        chosen = Composer(model=tiny_model()).threads
+        assert chosen in (1, 2) and torch.get_num_threads() == chosen
+        assert Composer(model=tiny_model(), threads=1).threads == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
