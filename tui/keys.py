@@ -144,15 +144,19 @@ def bindings() -> list[Binding]:
         if key.action == "command_palette":
             continue  # the app's own binding
         label = SHORT.get(key.action, key.description)
+        first, _, others = key.keys.partition(",")
+        # Only the first key of a footer action is shown: every shown key is a widget to build.
         result.append(
             Binding(
-                key.keys,
+                first,
                 key.action,
                 label,
                 show=key.footer,
                 key_display=_short(key) if key.footer else None,
             )
         )
+        if others:
+            result.append(Binding(others, key.action, label, show=False))
     for letter in "cdefgab":
         result.append(Binding(letter, f"note('{letter}')", f"enter {letter.upper()}", show=False))
     return result
@@ -179,3 +183,9 @@ def help_rows():
     """(group, keys, description) for the help screen."""
     for key in KEYS:
         yield key.group, key.label or _pretty(key.keys), key.description
+
+
+def footer_text() -> str:
+    """The main keys for the bottom line."""
+    shown = [f"{_short(k)} {SHORT.get(k.action, k.description)}" for k in KEYS if k.footer]
+    return "  ".join([*shown, "ctrl+p all actions"])

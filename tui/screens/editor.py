@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from engine.score import VOICE_NAMES
 from tui import keys
@@ -54,8 +54,8 @@ class EditorScreen(
         )
         yield self.roll
         yield Static("", id="status")
-        # The palette hint uses a box-drawing separator: left out on plain ASCII terminals.
-        yield Footer(show_command_palette=not app.ascii_only)
+        # One line of text, not Textual's Footer: a widget per key cost a third of the start-up.
+        yield Static(Text(keys.footer_text()), id="keybar")
 
     def on_mount(self) -> None:
         self.roll.focus()
