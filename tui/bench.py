@@ -85,5 +85,56 @@ def measure(repeats: int) -> dict:
     }
 
 
+async def _key_latency(presses: int) -> dict:
+    """Milliseconds from a key event to its action, idle and while the model harmonizes 8 bars."""
+    from textual import events
+
+    from tui.app import CantorApp
+    from tui.settings import Settings
+
+    app = CantorApp(score=_eight_bars(), autosave=False, settings=Settings(steps=10_000))
+    async with app.run_test(size=FRAME_SIZE) as pilot:
+        editor = app.editor
+        done: list[float] = []
+        move = editor.action_move
+
+        def timed_move(steps: int, semitones: int) -> None:
+            move(steps, semitones)
+            done.append(time.perf_counter())
+
+        editor.action_move = timed_move
+
+        async def press_all() -> list[float]:
+            waits = []
+            for i in range(presses):
+                count, start = len(done), time.perf_counter()
+                event = events.Key("h" if i % 2 else "l", None)
+                event.set_sender(app)
+                app._driver.send_message(event)
+                while len(done) == count and time.perf_counter() - start < 5:
+                    await asyncio.sleep(0.0005)
+                waits.append((done[-1] - start) * 1000 if len(done) > count else 5000.0)
+                await asyncio.sleep(0.03)
+            return waits
+
+        await asyncio.to_thread(app.wait_for_composer)  # the shipped model, loaded
+        idle = await press_all()
+        await pilot.press("r")
+        await asyncio.sleep(0.5)
+        busy = await press_all()
+        running = editor.busy
+        await pilot.press("escape")
+    return {
+        "key_idle_median_ms": round(statistics.median(idle), 2),
+        "key_idle_max_ms": round(max(idle), 2),
+        "key_generating_median_ms": round(statistics.median(busy), 2),
+        "key_generating_max_ms": round(max(busy), 2),
+        "model_still_running": running,
+    }
+
+
 if __name__ == "__main__":
-    print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
+    if "--keys" in sys.argv:
+        print(asyncio.run(_key_latency(40)))
+    else:
+        print(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
