@@ -25,11 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from engine.errors import CheckpointError, PitchRangeError, ScoreError
+from engine.errors import PitchRangeError, ScoreError
 from engine.pianoroll import MODEL_HIGH, MODEL_LOW, to_classes, to_pitches
 from engine.score import NUM_VOICES, VOICE_NAMES, Score
 
@@ -38,7 +37,6 @@ MAX_VARIANTS = 64
 MAX_STEPS = 10_000
 MAX_BARS = 512
 PRECISIONS = ("auto", "fp32", "bf16")
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "weights" / "coconet.pt"
 
 
 @dataclass
@@ -197,23 +195,10 @@ def pick_threads(model, precision_context) -> int:
 
 
 def load_model(checkpoint=None):
-    """The Coconet of `checkpoint` (default: the shipped weights), in eval mode."""
-    try:
-        from engine.coconet_io import load_coconet
-    except ImportError:  # the model I/O module is optional until it ships
-        load_coconet = None
-    if load_coconet is not None:
-        return load_coconet(checkpoint, for_inference=True)
-    from engine.checkpoint import load_checkpoint
-    from engine.model import Coconet, config_from_dict
+    """The Coconet of `checkpoint` (default: the shipped weights), fused for inference."""
+    from engine.coconet_io import load_coconet
 
-    path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    if not path.is_file():
-        raise CheckpointError(f"no model checkpoint at {path}: pass --checkpoint FILE")
-    payload = load_checkpoint(path, "coconet")
-    model = Coconet(config_from_dict(payload["config"]))
-    model.load_state_dict(payload["state_dict"])
-    return model.eval()
+    return load_coconet(checkpoint, for_inference=True)
 
 
 class Composer:
@@ -348,7 +333,7 @@ class Composer:
 
         from engine.sampling import make_sampler, mean_over, pseudo_nll
 
-        mask = _check_request(score, mask, variants, steps, temperature, sampler, fill)
+        mask = _check_request(score, mask, variants, steps, temperature, sampler)
         offsets, messages = place_in_range(score, mask)
         classes = torch.from_numpy(_model_input(score, mask, offsets))
         mask_t = torch.from_numpy(mask)
@@ -388,7 +373,7 @@ class Composer:
         return Result(found, messages)
 
 
-def _check_request(score, mask, variants, steps, temperature, sampler, fill) -> np.ndarray:
+def _check_request(score, mask, variants, steps, temperature, sampler) -> np.ndarray:
     if not isinstance(score, Score):
         raise ScoreError("expected a Score")
     mask = np.asarray(mask, dtype=bool)
