@@ -40,9 +40,10 @@ class AccompanyConfig:
     """Dimensions of the latent code z per segment."""
     blocks: int = 1
     """Residual blocks per resolution stage."""
-    decoder_sees_melody: bool = True
-    """The decoder reads the melody as well as z (a conditional decoder)."""
-    surrogate_width: int = 128
+    decoder_sees_melody: bool = False
+    """The decoder also reads the melody (a conditional VAE). Off by default: z must then carry
+    the melody too, which is what lets the surrogate predict it from the melody."""
+    surrogate_width: int = 256
     """Channels of the surrogate encoder."""
 
     def __post_init__(self) -> None:

@@ -48,15 +48,15 @@ class TrainAccompanyConfig:
     """Adam learning rate of both phases (the peak, with lr_decay)."""
     lr_decay: bool = True
     """Cosine decay of the learning rate over each phase, down to 5% of lr."""
-    vae_steps: int = 20000
+    vae_steps: int = 30000
     """Steps of the VAE phase (--max-steps sets it)."""
-    surrogate_steps: int = 10000
+    surrogate_steps: int = 15000
     """Steps of the surrogate phase (--max-steps sets it too)."""
-    beta: float = 0.5
+    beta: float = 1.0
     """Weight of the KL term after the warm-up."""
     warmup_steps: int = 2000
     """Steps over which the KL weight rises linearly from 0 to beta (against posterior collapse)."""
-    free_bits: float = 0.1
+    free_bits: float = 0.05
     """Nats per latent dimension below which the KL is not penalised (against posterior collapse)."""
     transpose: int = 6
     """Random transposition of each training segment, +- semitones."""
