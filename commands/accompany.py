@@ -21,6 +21,8 @@ def register(subparsers) -> None:
                         help="number of accompaniments to write, best first (default 1)")
     parser.add_argument("--polish", type=_steps, default=0, metavar="STEPS",
                         help="Gibbs steps of the Coconet model over the accompaniment (default 0)")
+    parser.add_argument("--refine", type=_steps, default=10, metavar="STEPS",
+                        help="steps fitting the predicted codes to the melody (default 10; 0 = fastest)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--voice", default=None, metavar="S|A|T|B",
                         help="voice holding the melody (default: the only voice with notes, else S)")
@@ -81,7 +83,7 @@ def run(args) -> int:
 
         composer = Composer(checkpoint=args.coconet)
     result = accompany(score, voice, variants=args.variants, polish=args.polish, seed=args.seed,
-                       checkpoint=model, composer=composer)
+                       checkpoint=model, composer=composer, refine=args.refine)
     for message in result.messages:
         print(f"note: {message}")
     paths = variant_paths(str(output), len(result.variants))
@@ -102,7 +104,8 @@ def _run_trio(args, model, score, voice) -> int:
 
     if args.polish:
         raise CantorError("--polish needs a four-voice model; this one writes bass and drums")
-    trios = accompany_trio(score.pitches[voice], variants=args.variants, seed=args.seed, checkpoint=model)
+    trios = accompany_trio(score.pitches[voice], variants=args.variants, seed=args.seed,
+                           checkpoint=model, refine=args.refine)
     for path, trio in zip(variant_paths(args.output, len(trios)), trios):
         save_trio_midi(trio, path, score.tempo_bpm)
         print(f"wrote {path} (melody, bass, drums)")

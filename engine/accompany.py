@@ -58,7 +58,6 @@ def load_accompany(path=None) -> AccompanyModel:
 
 def model_from_payload(payload: dict, path: Path | None = None) -> AccompanyModel:
     """Rebuild both networks from a checkpoint dict; CheckpointError if it does not fit."""
-    import torch
 
     name = path.name if path else "checkpoint"
     try:
@@ -73,7 +72,8 @@ def model_from_payload(payload: dict, path: Path | None = None) -> AccompanyMode
         raise CheckpointError(f"{name} does not hold a usable accompaniment model ({exc})"[:300]) from exc
     vae.eval()
     surrogate.eval()
-    torch.set_grad_enabled(True)  # leave global state alone; inference uses no_grad locally
+    for param in [*vae.parameters(), *surrogate.parameters()]:
+        param.requires_grad_(False)  # inference only: latent refinement differentiates z alone
     return AccompanyModel(config, vae, surrogate, sigma, payload, path)
 
 
@@ -206,32 +206,65 @@ def _choose(logps) -> tuple[np.ndarray, np.ndarray]:
     return classes, -picked.reshape(len(classes), -1).mean(1)
 
 
+def refine_latents(model: AccompanyModel, z, melody_segs, sigma, steps: int, lr: float = 0.1):
+    """Move each z (B, latent) towards codes whose decoded melody is the real one.
+
+    Minimises -log p(melody | z) + |(z - z0) / sigma|^2 / 2 by Adam on z alone, from z0: the
+    nearest code, under the surrogate's own uncertainty, that explains the melody. Only
+    meaningful when the decoder writes the melody (an unconditional decoder).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if steps <= 0 or model.config.decoder_sees_melody:
+        return z
+    start = z.detach()
+    melody = melody_segs.repeat(len(z) // len(melody_segs), 1)
+    z = start.clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            logits = model.vae.decode(z, melody)[0]
+            loss = F.cross_entropy(logits, melody, reduction="sum")
+            loss = loss + 0.5 * ((z - start) / sigma).pow(2).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return z.detach()
+
+
 def draft(model: AccompanyModel, melody_cls: np.ndarray, variants: int = 1, seed: int = 0,
-          spread: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+          spread: float = 1.0, refine: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Accompaniment classes (N, tracks-1, T) and their decoder NLL (N,) for a melody.
 
     Variant 0 decodes the surrogate's mu_hat; the others mu_hat + eps * sigma * spread, re-drawn
-    (wider) when they would repeat an earlier variant note for note.
+    (wider) when they would repeat an earlier variant note for note. `refine` > 0 first moves
+    every code towards the real melody (see refine_latents).
     """
     import torch
 
     starts, padded, melody_segs = _segments(model, melody_cls)
+    steps, segs = len(melody_cls), len(melody_segs)
     with torch.no_grad():
         mu_hat = model.surrogate(melody_segs)
     sigma = torch.from_numpy(model.latent_sigma) * spread
+
+    def decode(z):  # (n, S, latent) -> classes, nll
+        z = refine_latents(model, z.reshape(-1, z.shape[-1]), melody_segs, sigma, refine)
+        return _choose(decode_blended(model, z.view(-1, segs, z.shape[-1]), melody_segs, starts,
+                                      padded, steps))
+
     gen = torch.Generator().manual_seed(int(seed))
     eps = torch.randn((variants, *mu_hat.shape), generator=gen)
     eps[0] = 0.0
-    z = mu_hat.unsqueeze(0) + eps * sigma
-    classes, nll = _choose(decode_blended(model, z, melody_segs, starts, padded, len(melody_cls)))
+    classes, nll = decode(mu_hat.unsqueeze(0) + eps * sigma)
     for i in range(1, variants):
         widen = 1.0
         for _ in range(4):
             if not any(np.array_equal(classes[i], classes[j]) for j in range(i)):
                 break
             widen *= 1.5
-            z_i = mu_hat + torch.randn(mu_hat.shape, generator=gen) * sigma * widen
-            c, n = _choose(decode_blended(model, z_i[None], melody_segs, starts, padded, len(melody_cls)))
+            c, n = decode((mu_hat + torch.randn(mu_hat.shape, generator=gen) * sigma * widen)[None])
             classes[i], nll[i] = c[0], n[0]
     return classes, nll
 
@@ -316,11 +349,13 @@ def restore_melody(result: Score, source: Score, melody_voice: int) -> Score:
 
 
 def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint=None,
-              composer=None, progress=None, cancel=None, spread=1.0):
+              composer=None, progress=None, cancel=None, spread=1.0, refine=0):
     """Accompany the melody in `melody_voice`: draft in one pass, then optionally polish.
 
-    Returns the Composer's `Result`: variants best first (draft NLL under the VAE decoder, or
-    the Coconet NLL after a polish), messages about octave shifts, `cancelled` when stopped.
+    `refine` steps move the predicted codes towards ones whose decoded melody is the real one
+    (slower, better fitted to it). Returns the Composer's `Result`: variants best first (draft
+    NLL under the VAE decoder, or the Coconet NLL after a polish), messages about octave shifts,
+    `cancelled` when stopped.
     """
     Result, Variant = _result_types()
     _check_request(score, melody_voice, variants, polish)
@@ -329,7 +364,8 @@ def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint
     model = _chorale_model(checkpoint)
     melody = score.pitches[melody_voice]
     shift, messages = fit_melody(melody, model.config, model.payload.get("melody_range"))
-    tracks, nll = draft(model, melody_classes(melody, shift, model.config), variants, seed, spread)
+    tracks, nll = draft(model, melody_classes(melody, shift, model.config), variants, seed, spread,
+                        refine)
     drafts = [
         Variant(_with_accompaniment(score, melody_voice, tracks[i], model, shift), float(nll[i]), seed + i)
         for i in range(variants)
@@ -414,7 +450,8 @@ def interpolate(score_a: Score, score_b: Score, steps: int = 5, melody_voice: in
     return frames
 
 
-def accompany_trio(melody: np.ndarray, *, variants: int = 1, seed: int = 0, checkpoint=None):
+def accompany_trio(melody: np.ndarray, *, variants: int = 1, seed: int = 0, checkpoint=None,
+                   refine: int = 0):
     """Bass and drums for a melody (MIDI pitches, -1 silence) with a trio model: Trios, best first."""
     from engine.trio import Trio
 
@@ -426,7 +463,7 @@ def accompany_trio(melody: np.ndarray, *, variants: int = 1, seed: int = 0, chec
     if not (melody >= 0).any():
         raise ScoreError("the melody has no notes: nothing to accompany")
     shift, _ = fit_melody(melody, c, model.payload.get("melody_range"))
-    tracks, nll = draft(model, melody_classes(melody, shift, c), variants, seed)
+    tracks, nll = draft(model, melody_classes(melody, shift, c), variants, seed, refine=refine)
     order = np.argsort(nll, kind="stable")
     return [Trio(melody.copy(), track_pitches(tracks[i, 0], 1, c, shift),
                  tracks[i, 1].astype(np.int16), "accompany") for i in order]

@@ -1,5 +1,6 @@
 """Accompaniment latencies for `cantor bench`: the 8-bar draft, and draft + a short Gibbs polish.
 
+Also the draft with the CLI's default latent refinement (accompany_8bar_refine_ms).
 Uses the shipped accompaniment model (or a fresh default-config one when none is shipped; the
 "accompany_model" key says which). The polish uses the Coconet the model benchmark uses, for
 POLISH_STEPS steps: a third of the 96 steps of a full harmonization.
@@ -13,6 +14,7 @@ import time
 import numpy as np
 
 POLISH_STEPS = 32
+REFINE_STEPS = 10  # the CLI's default latent refinement
 # Eight bars of 4/4: a stepwise tune in quarters and eighths (128 steps).
 TUNE = (72, 74, 76, 77, 79, 79, 77, 76, 74, 72, 71, 72, 74, 76, 74, 72)
 
@@ -61,6 +63,7 @@ def measure(repeats: int) -> dict:
     score = eight_bar_melody()
     accompany(score, checkpoint=model)  # warm-up: first calls allocate
     draft = _median_ms(lambda: accompany(score, checkpoint=model), max(repeats, 10))
+    refined = _median_ms(lambda: accompany(score, checkpoint=model, refine=REFINE_STEPS), repeats)
     coconet, _ = load_bench_model()
     composer = Composer(model=coconet)
     polish = lambda: accompany(score, polish=POLISH_STEPS, checkpoint=model, composer=composer)
@@ -68,6 +71,8 @@ def measure(repeats: int) -> dict:
     return {
         "accompany_8bar_ms": round(draft, 2),
         "accompany_8bar_polish_ms": round(_median_ms(polish, repeats), 1),
+        "accompany_8bar_refine_ms": round(refined, 1),
         "accompany_polish_steps": POLISH_STEPS,
+        "accompany_refine_steps": REFINE_STEPS,
         "accompany_model": description,
     }

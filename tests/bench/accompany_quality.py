@@ -8,7 +8,7 @@ cell, the Composer's measure), and seconds per piece. Then the VAE's own reconst
 and KL and the surrogate's MSE against a predict-the-mean baseline, on test-split segments.
 
     .venv/bin/python tests/bench/accompany_quality.py [--checkpoint ACC] [--coconet CKPT]
-        [--polish 32] [--gibbs-steps 96] [--limit N] [--skip-gibbs] [--threads 1] [--out FILE]
+        [--refine 10] [--polish 32] [--gibbs-steps 96] [--limit N] [--skip-gibbs] [--threads 1] [--out FILE]
 """
 
 from __future__ import annotations
@@ -61,14 +61,16 @@ def row(label, outputs, pieces, composer, seconds) -> dict:
 def run_rows(args, pieces, model, composer) -> list[dict]:
     rows = [row("Bach (the test chorales)", pieces, pieces, composer, None)]
     rows[0]["accuracy"] = 1.0
-    plans = [("draft", 0)]
+    plans = [("draft", 0, 0)]
+    if args.refine:
+        plans.append((f"draft, refine {args.refine}", 0, args.refine))
     if composer:
-        plans.append((f"draft + polish {args.polish}", args.polish))
-    for label, polish in plans:
+        plans.append((f"draft, refine {args.refine} + polish {args.polish}", args.polish, args.refine))
+    for label, polish, refine in plans:
         began, outputs = time.perf_counter(), []
         for i, piece in enumerate(pieces):
             result = accompany(piece.erase(lower_voices(piece)), 0, polish=polish, seed=args.seed,
-                               checkpoint=model, composer=composer)
+                               checkpoint=model, composer=composer, refine=refine)
             outputs.append(result.variants[0].score)
             print(f"\r  {label}: {i + 1}/{len(pieces)}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
@@ -126,6 +128,7 @@ def main() -> int:
     parser.add_argument("--no-coconet", action="store_true", help="skip everything that needs Coconet")
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--polish", type=int, default=32)
+    parser.add_argument("--refine", type=int, default=10)
     parser.add_argument("--gibbs-steps", type=int, default=96)
     parser.add_argument("--skip-gibbs", action="store_true")
     parser.add_argument("--limit", type=int)

@@ -227,3 +227,27 @@ def test_polish_keeps_the_melody(tiny_checkpoint):
     stopped = accompany(score, polish=3, checkpoint=tiny_checkpoint, composer=composer,
                         cancel=lambda: bool(calls.append(1)) or len(calls) > 1)
     assert stopped.cancelled and stopped.variants == []
+
+
+def test_refinement_fits_the_codes_to_the_melody(tiny_checkpoint):
+    import torch.nn.functional as F
+
+    from engine.accompany import _segments, melody_classes, refine_latents
+
+    model = load_accompany(tiny_checkpoint)
+    score = melody_score()
+    _, _, segs = _segments(model, melody_classes(score.pitches[0], 0, model.config))
+    with torch.no_grad():
+        start = model.surrogate(segs)
+    sigma = torch.from_numpy(model.latent_sigma)
+    moved = refine_latents(model, start, segs, sigma, steps=8)
+
+    def melody_loss(z):
+        with torch.no_grad():
+            return float(F.cross_entropy(model.vae.decode(z)[0], segs))
+
+    assert melody_loss(moved) < melody_loss(start)
+    result = accompany(score, variants=2, refine=4, checkpoint=tiny_checkpoint)
+    for variant in result.variants:
+        assert np.array_equal(variant.score.pitches[0], score.pitches[0])
+    assert all(not p.requires_grad for p in model.vae.parameters())
