@@ -19,7 +19,8 @@ def register(subparsers) -> None:
                "--minutes 60")
     parser.add_argument("target", choices=("coconet", "accompany"), help="model to train")
     parser.add_argument("--data", required=True, metavar="SPEC",
-                        help="jsb16:PATH (the JSB-16th json) or music21 (chorales music21 ships)")
+                        help="jsb16:PATH (the JSB-16th json) or music21 (chorales music21 ships);"
+                             " accompany also takes trio:DIR (melody/bass/drums from MIDI files)")
     parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<target>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--minutes", type=_positive_float, metavar="M",
