@@ -213,7 +213,7 @@ def _progress(enabled: bool):
     )
 
 
-def train_accompany(args) -> dict:
+def train_accompany(args) -> dict | None:
     """Train (or resume) the accompaniment predictor; returns the checkpoint path and metrics."""
     if getattr(args, "threads", None):
         torch.set_num_threads(int(args.threads))
@@ -265,7 +265,8 @@ def train_accompany(args) -> dict:
         save_checkpoint(state_path, run.state(data_info))
         save_checkpoint(model_path, model_payload(run, data_info))
         print(f"saved {model_path}")
-    return {"checkpoint": str(model_path), **run.metrics}
+        return {"checkpoint": str(model_path), **run.metrics}
+    return None  # other DDP ranks: rank 0 reports
 
 
 def cosine_lr(base: float, done: float, floor: float = 0.05) -> float:
