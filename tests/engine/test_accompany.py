@@ -166,11 +166,11 @@ def test_checkpoint_round_trip_and_bad_files(tiny_checkpoint, tmp_path):
         load_accompany(broken)
 
 
-def overfit_model(scores, steps=250) -> AccompanyModel:
+def overfit_model(scores, steps=150) -> AccompanyModel:
     """A small model trained to reproduce two pieces exactly (for the interpolation ends)."""
     from engine.accompany_model import reconstruction_loss
 
-    config = AccompanyConfig(embed=16, width=48, latent=8, surrogate_width=16, segment=16)
+    config = AccompanyConfig(embed=16, width=32, latent=8, surrogate_width=16, segment=16)
     torch.manual_seed(0)
     vae = AccompanimentVAE(config)
     tracks = torch.from_numpy(np.stack([s.pitches.astype(np.int64) - 36 for s in scores]))
