@@ -56,7 +56,7 @@ class PlaybackActions:
         if self._player is None:
             self._make_player(request)
             return
-        self._start(request)
+        self._start_playing(request)
 
     @work(thread=True, exclusive=True, group="audio", exit_on_error=False)
     def _make_player(self, request) -> None:
@@ -76,7 +76,7 @@ class PlaybackActions:
             self._tell_no_audio()
             return
         self._player = message.player
-        self._start(message.request)
+        self._start_playing(message.request)
 
     def _tell_no_audio(self) -> None:
         if self._audio_told:
@@ -90,7 +90,7 @@ class PlaybackActions:
             timeout=10,
         )
 
-    def _start(self, request) -> None:
+    def _start_playing(self, request) -> None:
         score, start, end, loop = request
         try:
             self._player.play(
@@ -112,11 +112,11 @@ class PlaybackActions:
 
     def _follow_playhead(self) -> None:
         player = self._player
-        position = player.position() if player is not None else None
-        if position is None or not player.is_playing:
+        if player is None or not player.is_playing:
             self.stop_playback()
             return
-        if position != self.roll.playhead:
+        position = player.position()
+        if position is not None and position != self.roll.playhead:  # None: not started yet
             self.roll.playhead = position
             self.roll.refresh()
 

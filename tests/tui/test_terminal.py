@@ -223,3 +223,33 @@ def test_plain_terminal_and_kill_9_loses_no_edit(tmp_path):
     finally:
         term.close()
     assert [p for _, _, p in load_midi(target).notes(0)] == [67, 69, 71, 72]
+
+
+def test_playback_with_a_null_sound_device(tmp_path):
+    """Space loops the selection (status PLAYING, the playhead moves), space again stops.
+
+    ALSA's null device takes samples as fast as they come, so only a loop keeps playing."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".asoundrc").write_text("pcm.!default { type null }\n")  # ALSA plays into nothing
+    python = shlex.quote(sys.executable)
+    command = (
+        f"cd {shlex.quote(str(REPO))} && env HOME={shlex.quote(str(home))}"
+        f" XDG_STATE_HOME={shlex.quote(str(tmp_path / 'state'))} {python} -m cli"
+    )
+    term = Terminal(tmp_path, f"bash -c {shlex.quote(command + '; sleep 30')}")
+    try:
+        term.wait_for("bpm")
+        term.keys("V", "Space")
+        term.wait_for("PLAYING", 30)
+        first = term.run("capture-pane", "-p", "-e", "-t", "cantor")
+        time.sleep(1.0)
+        assert term.run("capture-pane", "-p", "-e", "-t", "cantor") != first  # the playhead
+        term.keys("Space")
+        end = time.monotonic() + 10
+        while "PLAYING" in term.screen() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert "PLAYING" not in term.screen()
+        assert "No audio" not in term.screen()
+    finally:
+        term.close()

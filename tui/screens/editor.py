@@ -86,36 +86,37 @@ class EditorScreen(
         self.app.action_command_palette()
 
     def update_status(self, progress: tuple[int, int] | None = None) -> None:
+        """File, position, voice and mode first: a narrow terminal cuts the end of the line."""
         doc, score = self.doc, self.doc.score
         name = doc.path.name if doc.path else "untitled"
-        parts = [
-            f"{name}{'*' if doc.dirty else ''}",
-            f"{score.time_signature[0]}/{score.time_signature[1]}",
-            f"{score.tempo_bpm:g} bpm",
-            score.location_text(doc.step),
-            VOICE_NAMES[doc.voice],
-        ]
         if progress is not None and self.busy:
             step, total = progress
             width = 16
             done = int(width * step / max(1, total))
-            parts.append(
+            mode = (
                 f"{self._run_kind.upper()} {step}/{total} [{'#' * done}{'.' * (width - done)}]"
                 " esc cancels"
             )
         elif self.busy:
-            parts.append("WORKING (esc cancels)")
+            mode = "WORKING (esc cancels)"
         elif self.variants_showing:
             index = getattr(self, "_variant_index", 0)
-            parts.append(f"VARIANT {index + 1}/{len(self._variants)}")
+            mode = f"VARIANT {index + 1}/{len(self._variants)}"
         elif doc.anchor is not None:
             sel = doc.selection
-            parts.append(f"SELECT {sel.length} steps x {len(sel.voices)} voice(s)")
+            mode = f"SELECT {sel.length}x{len(sel.voices)}"
         else:
-            parts.append("EDIT")
-        parts.append(LENGTH_NAMES.get(doc.entry_length, f"{doc.entry_length} steps"))
+            mode = "EDIT"
         if self._playing:
-            parts.append("PLAYING")
+            mode += " PLAYING"
+        parts = [
+            f"{name}{'*' if doc.dirty else ''}",
+            score.location_text(doc.step),
+            VOICE_NAMES[doc.voice],
+            mode,
+            LENGTH_NAMES.get(doc.entry_length, f"{doc.entry_length} steps"),
+            f"{score.time_signature[0]}/{score.time_signature[1]} {score.tempo_bpm:g} bpm",
+        ]
         if self.app.muted:
             parts.append("mute " + "".join("SATB"[v] for v in sorted(self.app.muted)))
         if self.app.soloed:
