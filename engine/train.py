@@ -9,6 +9,8 @@ The learning rate warms up linearly, then follows a cosine from `lr` to `lr * fi
 over the time box (or `--max-steps`); a resumed run restarts that cosine over the new box.
 Under `torchrun --nproc_per_node N` every process trains on its own crops and gradients are
 averaged by DistributedDataParallel (gloo on CPU, nccl on GPU); rank 0 validates and saves.
+Every random draw (initial weights, crops, transpositions, masks) comes from `--seed`, so a run
+with `--max-steps` on one process repeats exactly; a `--minutes` box stops at a wall-clock step.
 """
 
 from __future__ import annotations
