@@ -129,6 +129,7 @@ class CantorApp(App):
                     self.notify(f"Unsaved edits kept in {kept}", timeout=8)
 
         name = document.path.name if document.path else "the untitled score"
+        self.clear_notifications()  # a toast must not cover the question
         self.push_screen(
             Choice(
                 f"Unsaved edits of {name} from {when} were found.\nRecover them?",
