@@ -201,7 +201,7 @@ class CantorApp(App):
             def run(action: str = key.action) -> None:
                 self.call_later(editor.run_action, action)
 
-            yield SystemCommand(title, f"{key.group} — key: {keys._pretty(key.keys)}", run)
+            yield SystemCommand(title, f"{key.group} - key: {keys._pretty(key.keys)}", run)
         yield SystemCommand(
             "Take a screenshot", "Save an SVG of the screen", self.deliver_screenshot
         )

@@ -14,7 +14,7 @@ DEFAULT_CHORALE = "bwv66.6"
 CACHE = Path(__file__).parent / "data" / "bwv66_6.json"
 HINT = (
     "Bach's chorale BWV 66.6. Try: v to select, move to widen, x to erase, i to infill"
-    " — or ? for every key."
+    "; ? lists every key."
 )
 
 

@@ -26,8 +26,9 @@ def help_text() -> str:
     lines.extend(f"  [b]{escape(f'{keys:<22}')}[/b] {text}" for keys, text in VARIANT_KEYS)
     lines.append(
         "\n[b u]Grid[/b u]\n  Lanes S A T B spell each voice's notes; below, one row per pitch."
-        "\n  Upper-case letter = a note starts; = ~ - _ (or ━ ═ ─ ┅) = the note is held."
-        "\n  : (or ░) = erased, waiting for the model; digits 0-9 = model confidence (t)."
+        "\n  Upper-case letter = a note starts; a line after it = the note is held"
+        "\n  (= ~ - _ for S A T B in ASCII). Shaded or : cells = erased, waiting for the model;"
+        "\n  digits 0-9 = the model's confidence (t); ! = a counterpoint finding (w)."
     )
     return "\n".join(lines).lstrip("\n")
 
@@ -42,7 +43,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static("[b]cantor — keys[/b]   (esc closes; ctrl+p finds any action by name)\n")
+            yield Static("[b]cantor keys[/b]   (esc closes; ctrl+p finds any action by name)\n")
             yield Static(help_text(), id="help-text")
 
     def action_close(self) -> None:
