@@ -168,6 +168,14 @@ class CantorApp(App):
             raise CantorError(f"the model is not available: {self._composer_error}")
         return self._composer
 
+    async def action_quit(self) -> None:
+        """ctrl+q is the app's own key: it asks about unsaved changes like q does."""
+        editor = getattr(self, "editor", None)
+        if editor is not None and editor.is_attached:
+            editor.action_quit()
+        else:
+            self.exit()
+
     # --- files -------------------------------------------------------------------------------
 
     def open_file(self, path: Path) -> None:

@@ -177,6 +177,9 @@ async def test_quit_asks_when_there_are_unsaved_changes():
         assert isinstance(app.screen, Choice)
         await pilot.press("escape")
         assert app.screen is app.editor and app.is_running
+        await pilot.press("ctrl+q")  # the app-wide quit key asks too
+        assert isinstance(app.screen, Choice)
+        await pilot.press("escape")
         await pilot.press("q", "d")
         await pilot.pause()
     assert app.return_code == 0
