@@ -21,6 +21,7 @@ from textual.strip import Strip
 LOW, HIGH = 36, 81  # the model's pitch range (engine.pianoroll); the widget stays engine-free
 FIXED_ROWS = 5  # header + four voice lanes
 GUTTER = 5
+CHUNK = 64  # rows are built for whole chunks of steps around the view, so length costs nothing
 NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 LETTERS = "SATB"
 COLOURS = ("#ff6b6b", "#ffd166", "#4cc9f0", "#b388ff")
@@ -205,12 +206,14 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
             key = y - FIXED_ROWS + scroll_y  # pitch row index from the top
             if key > HIGH - LOW:
                 return Strip.blank(width, self.palette.empty)
-        row = self._cache.get(key)
-        if row is None:
-            row = self._cache[key] = self._build_row(key)
-        chars, styles = row
         view = max(0, width - GUTTER)
-        chars, styles = chars[scroll_x : scroll_x + view], styles[scroll_x : scroll_x + view]
+        w0, w1 = self._window(scroll_x, view)
+        row = self._cache.get((key, w0, w1))
+        if row is None:
+            row = self._cache[(key, w0, w1)] = self._build_row(key, w0, w1)
+        chars, styles = row
+        left = scroll_x - w0 * self.zoom
+        chars, styles = chars[left : left + view], styles[left : left + view]
         if len(chars) < view:
             pad = view - len(chars)
             chars = chars + [" "] * pad
@@ -249,40 +252,42 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
             return self.glyphs.beat
         return " "
 
-    def _build_row(self, key: int) -> tuple[list[str], list[Style]]:
+    def _window(self, scroll_x: int, view: int) -> tuple[int, int]:
+        """Steps [w0, w1) to build rows for: the visible ones, widened to whole chunks."""
+        steps, z = self._pitches().shape[1], self.zoom
+        first = scroll_x // z
+        last = (scroll_x + view) // z + 1
+        w0 = first // CHUNK * CHUNK
+        return w0, max(w0, min(steps, (last // CHUNK + 1) * CHUNK))
+
+    def _build_row(self, key: int, w0: int, w1: int) -> tuple[list[str], list[Style]]:
+        """Characters and styles of one row over steps [w0, w1) (column 0 = step w0)."""
         score = self.document.score
         pitches, onsets = self._pitches(), self._onsets()
         steps, z, pal, g = pitches.shape[1], self.zoom, self.palette, self.glyphs
+        width = (w1 - w0) * z
         chars: list[str] = []
         styles: list[Style] = []
         if key == -1:  # header: bar numbers and beat marks
-            chars = [" "] * (steps * z + 1)
-            for s in range(steps):
-                c = self._grid_char(s, score)
-                chars[s * z] = "'" if c == g.beat else " "
-            for bar in range(0 if score.pickup else 1, score.num_bars + 1):
-                start = score.bar_start(bar) * z
+            chars = [" "] * width
+            for s in range(w0, w1):
+                if self._grid_char(s, score) == g.beat:
+                    chars[(s - w0) * z] = "'"
+            for bar in range(score.location(w0)[0], score.location(max(w0, w1 - 1))[0] + 1):
+                start = (score.bar_start(bar) - w0) * z
                 for i, c in enumerate(str(bar)):
-                    if start + i < len(chars):
+                    if 0 <= start + i < width:
                         chars[start + i] = c
-            return chars, [pal.header] * len(chars)
-        erased_cols = (
-            self.document.erased.any(axis=0)
-            if self.document.erased.shape[1] == steps
-            else np.zeros(steps, bool)
-        )
+            return chars, [pal.header] * width
+        known = self.document.erased.shape[1] == steps
         if key < -1:  # a voice lane, spelling its notes
             voice = -2 - key
             row, on = pitches[voice].tolist(), onsets[voice].tolist()
-            erased = (
-                self.document.erased[voice].tolist()
-                if self.document.erased.shape[1] == steps
-                else [False] * steps
-            )
+            erased = self.document.erased[voice].tolist() if known else [False] * steps
             muted = voice in self.muted
             held_style = pal.muted if muted else pal.held[voice]
             onset_style = pal.muted if muted else pal.onset[voice]
-            for s in range(steps):
+            for s in range(w0, w1):
                 if row[s] < 0:
                     c = g.erased if erased[s] else self._grid_char(s, score)
                     chars.extend(c for _ in range(z))
@@ -290,7 +295,7 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
                 elif on[s] or s == 0 or row[s - 1] != row[s]:
                     name = pitch_name(row[s]) if not muted else LETTERS[voice].lower()
                     length = 1
-                    while s + length < steps and row[s + length] == row[s] and not on[s + length]:
+                    while s + length < w1 and row[s + length] == row[s] and not on[s + length]:
                         length += 1
                     text = name[: max(1, length * z)]
                     chars.extend(text)
@@ -301,24 +306,26 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
                         chars.extend(g.held[voice] for _ in range(fill))
                         styles.extend(held_style for _ in range(fill))
                 else:
-                    covered = len(chars) - s * z  # cells already written by the note name
+                    covered = len(chars) - (s - w0) * z  # cells already taken by the note name
                     for _ in range(max(0, z - covered)):
                         chars.append(g.held[voice])
                         styles.append(held_style)
-            del chars[steps * z :], styles[steps * z :]
+            del chars[width:], styles[width:]
             return chars, styles
         pitch = HIGH - key
-        template_chars, template_empty, template_c = self._template(steps, erased_cols)
+        erased_cols = self.document.erased.any(axis=0) if known else np.zeros(steps, bool)
+        template_chars, template_empty, template_c = self._template(w0, w1, erased_cols)
         chars = template_chars.copy()
         styles = (template_c if pitch % 12 == 0 else template_empty).copy()
-        match = pitches == pitch
+        match = pitches[:, w0:w1] == pitch
         notes = np.flatnonzero(match.any(axis=0))
         if not notes.size:
             return chars, styles
         first = np.argmax(match[:, notes], axis=0)
-        onset_here = onsets[first, notes]
+        onset_here = onsets[first, notes + w0]
         conf, changed, findings = self.confidence, self.changed, self.findings
-        for s, v, onset in zip(notes.tolist(), first.tolist(), onset_here.tolist()):
+        for local, v, onset in zip(notes.tolist(), first.tolist(), onset_here.tolist()):
+            s = local + w0
             if v in self.muted:
                 style = pal.muted
             elif onset:
@@ -334,7 +341,7 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
             if findings is not None and findings[v, s]:
                 style = pal.finding
                 c = c if onset else "!"
-            col = s * z
+            col = local * z
             chars[col] = c
             styles[col] = style
             for i in range(1, z):
@@ -342,9 +349,9 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
                 styles[col + i] = style
         return chars, styles
 
-    def _template(self, steps: int, erased_cols: np.ndarray):
-        """An empty pitch row (bar lines, beat marks, erased columns), built once per version."""
-        cached = self._cache.get("template")
+    def _template(self, w0: int, w1: int, erased_cols: np.ndarray):
+        """An empty pitch row (bar lines, beat marks, erased columns), built once per window."""
+        cached = self._cache.get(("template", w0, w1))
         if cached is not None:
             return cached
         score, z, pal, g = self.document.score, self.zoom, self.palette, self.glyphs
@@ -352,7 +359,7 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
         chars: list[str] = []
         empty: list = []
         c_row: list = []
-        for s in range(steps):
+        for s in range(w0, w1):
             if erased_cols[s]:
                 chars.extend(g.erased for _ in range(z))
                 empty.extend(pal.erased for _ in range(z))
@@ -363,7 +370,7 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
             chars.extend(" " for _ in range(z - 1))
             empty.extend(pal.empty for _ in range(z))
             c_row.extend(pal.c_row for _ in range(z))
-        self._cache["template"] = (chars, empty, c_row)
+        self._cache[("template", w0, w1)] = (chars, empty, c_row)
         return chars, empty, c_row
 
     def _overlay(self, key: int, styles: list[Style], scroll_x: int) -> None:
