@@ -217,7 +217,8 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
         if len(chars) < view:
             pad = view - len(chars)
             chars = chars + [" "] * pad
-            styles = styles + [self.palette.empty] * pad
+            fill = self.palette.header if key == -1 else self.palette.empty
+            styles = styles + [fill] * pad
         else:
             styles = list(styles)
         self._overlay(key, styles, scroll_x)
