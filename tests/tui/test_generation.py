@@ -38,6 +38,8 @@ async def test_infill_shows_variants_and_accept_is_one_undo_step(tiny_checkpoint
         assert nlls == sorted(nlls)
         # The grid previews a variant; the document is untouched until accepted.
         assert editor.roll.preview is not None and doc.erased.any()
+        await pilot.press("space")  # audition: plays, or says once that there is no sound
+        assert await wait_until(pilot, lambda: editor._playing or editor._audio_error, 20)
         await pilot.press("down")
         assert editor._variant_index == 1
         assert np.array_equal(editor.roll.preview[0], panel.variants[1].score.pitches)
