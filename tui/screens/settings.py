@@ -29,12 +29,15 @@ class SettingsScreen(ModalScreen[dict | None]):
         Binding("escape", "cancel", "cancel"),
         Binding("ctrl+s", "apply", "apply"),
     ]
+    # One line per field, so the form fits an 80x24 terminal.
     DEFAULT_CSS = """
     SettingsScreen { align: center middle; }
     SettingsScreen > Vertical { width: 76; max-width: 100%; height: auto; border: round $accent;
                                 background: $surface; padding: 0 1; }
-    SettingsScreen Grid { grid-size: 2; grid-columns: 32 1fr; height: auto; grid-rows: 3; }
-    SettingsScreen Label { padding: 1 0 0 0; }
+    SettingsScreen Grid { grid-size: 2; grid-columns: 32 1fr; height: auto; grid-rows: 1;
+                          grid-gutter: 1 0; margin: 1 0 0 0; }
+    SettingsScreen Input, SettingsScreen Input:focus { height: 1; border: none; padding: 0 1; }
+    SettingsScreen Input:focus { background: $accent 30%; }
     """
 
     def __init__(self, values: dict[str, str]) -> None:
