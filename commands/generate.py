@@ -64,7 +64,8 @@ def _add_sampling_options(parser) -> None:
     parser.add_argument("--variants", type=_int_in(1, 64, "variants"), default=1, metavar="N",
                         help="write N variants, best first by the model's own score (default 1)")
     parser.add_argument("--steps", type=_int_in(1, 10000, "steps"), default=96, metavar="N",
-                        help="sampling passes after the first (default 96)")
+                        help="Gibbs rewriting passes after the first fill (default 96);"
+                        " ancestral: at most N passes")
     parser.add_argument("--temperature", type=_temperature, default=0.99, metavar="T",
                         help="sampling temperature, lower = safer (default 0.99)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
@@ -73,7 +74,7 @@ def _add_sampling_options(parser) -> None:
                         help="annealed blocked Gibbs (default) or ancestral")
     parser.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint (default: shipped)")
     parser.add_argument("--threads", type=_int_in(1, 256, "threads"), metavar="N",
-                        help="CPU threads for the model (default: torch's choice)")
+                        help="CPU threads (default: all cores or one, whichever is faster now)")
 
 
 # --- argument types ------------------------------------------------------------------------
