@@ -28,8 +28,12 @@ pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 class Terminal:
     """One tmux server on a private socket, one window running `command`."""
 
+    count = 0
+
     def __init__(self, folder: Path, command: str, size=(100, 30)) -> None:
-        self.socket = str(folder / "tmux.sock")
+        # A fresh socket each time: a server being killed may still hold the previous one.
+        Terminal.count += 1
+        self.socket = str(folder / f"tmux-{Terminal.count}.sock")
         self.run(
             "new-session", "-d", "-s", "cantor", "-x", str(size[0]), "-y", str(size[1]), command
         )
