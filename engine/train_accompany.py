@@ -157,12 +157,21 @@ class _Run:
         self.metrics, self.latent_sigma = state["metrics"], state["latent_sigma"]
 
 
+def half_precision(state: dict) -> dict:
+    """Float tensors of a state dict in float16; integer buffers unchanged."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def model_payload(run: _Run, data: dict) -> dict:
     """The shipped checkpoint: configs, both weights, steps, metrics, data provenance."""
     return {
         "kind": "accompany",
         "config": run.config.to_dict(),
-        "state_dict": {"vae": run.vae.state_dict(), "surrogate": run.surrogate.state_dict()},
+        # Half precision halves the shipped file; loading copies the values into float32 modules.
+        "state_dict": {
+            "vae": half_precision(run.vae.state_dict()),
+            "surrogate": half_precision(run.surrogate.state_dict()),
+        },
         "latent_sigma": run.latent_sigma or [1.0] * run.config.latent,
         "step": {"vae": run.vae_step, "surrogate": run.sur_step},
         "metrics": run.metrics,
