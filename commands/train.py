@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import sys
 
 
@@ -67,6 +68,6 @@ def run(args) -> int:
 
         args.out = args.out or "runs/coconet"
         result = train_coconet(args)
-    if isinstance(result, dict):
+    if isinstance(result, dict) and os.environ.get("RANK", "0") == "0":  # once under torchrun
         print(json.dumps(result), file=sys.stdout)
     return 0
