@@ -1,6 +1,7 @@
 """MIDI files in and out: `save_midi`, `load_midi`, `load_midi_report`.
 
-Ticks live only here and in `engine/midi_voices.py`; a `Score` counts 16th-note steps.
+Ticks live only here, in `engine/midi_write.py` (writing) and `engine/midi_voices.py` (voice
+separation); a `Score` counts 16th-note steps.
 
 Saving writes a type-1 file at 480 ticks per quarter (a 16th = 120 ticks): a conductor track (title,
 the text "cantor score", time signature, key signature, tempo) and four tracks Soprano, Alto, Tenor,
@@ -22,33 +23,33 @@ last note.
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
-import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import CantorError, MidiFileError
+from engine.fileio import atomic_output, os_reason  # noqa: F401 (atomic_output re-exported)
 from engine.midi_voices import Note, assign_voices, grid_to_arrays, plural, voice_for_name
+from engine.midi_write import (  # noqa: F401 (re-exported: the public MIDI API lives here)
+    PICKUP_MARKER,
+    SIGNATURE,
+    TICKS_PER_QUARTER,
+    TICKS_PER_STEP,
+    midi_bytes,
+    midi_key_name,
+    save_midi,
+)
 from engine.score import (
     ALLOWED_DENOMINATORS,
     DEFAULT_PROGRAMS,
     NUM_VOICES,
-    VOICE_NAMES,
     Score,
 )
 
-TICKS_PER_QUARTER = 480
-TICKS_PER_STEP = TICKS_PER_QUARTER // 4
 # Far above any four-part piece (a chorale is ~5 KB); parsing stays within seconds.
 MAX_FILE_BYTES = 1024 * 1024
 MAX_STEPS = 64_000  # 4,000 bars of 4/4: far beyond any piece, small enough to hold in memory
-SIGNATURE = "cantor score"
-PICKUP_MARKER = "cantor pickup"
 DRUM_CHANNEL = 9
-VELOCITY = 90
 
 
 @dataclass
@@ -67,159 +68,11 @@ class LoadReport:
         return f"{self.source}; " + "; ".join(self.changes)
 
 
-# --- saving -------------------------------------------------------------------------------
-
-
-def save_midi(score: Score, path) -> Path:
-    """Write `score` as a type-1 MIDI file, atomically; raises MidiFileError."""
-    data = midi_bytes(score)
-    with atomic_output(path, "MIDI file") as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
-
-
-def midi_bytes(score: Score) -> bytes:
-    """The bytes of the MIDI file `save_midi` writes."""
-    import mido
-
-    end_tick = score.num_steps * TICKS_PER_STEP
-    conductor = [
-        mido.MetaMessage("track_name", name=_to_latin1(score.title), time=0),
-        mido.MetaMessage("text", text=SIGNATURE, time=0),
-    ]
-    num, den = score.time_signature
-    if score.pickup:
-        pnum, pden = _pickup_signature(score.pickup)
-        if pnum <= 255:
-            conductor.append(_time_signature(pnum, pden, 0))
-        else:
-            conductor.append(mido.MetaMessage("marker", text=f"{PICKUP_MARKER} {score.pickup}"))
-    if score.key:
-        conductor.append(mido.MetaMessage("key_signature", key=midi_key_name(score.key), time=0))
-    conductor.append(mido.MetaMessage("set_tempo", tempo=round(60e6 / score.tempo_bpm), time=0))
-    conductor.append(_time_signature(num, den, score.pickup * TICKS_PER_STEP))
-    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
-    midi.tracks.append(_track(conductor, end_tick))
-    for v in range(NUM_VOICES):
-        track = mido.MidiTrack(
-            [
-                mido.MetaMessage("track_name", name=VOICE_NAMES[v], time=0),
-                mido.Message("program_change", channel=v, program=score.programs[v], time=0),
-            ]
-        )
-        now = 0
-        for start, length, pitch in score.notes(v):
-            # Notes of a voice never overlap, so each off comes before the next on.
-            on, off = start * TICKS_PER_STEP, (start + length) * TICKS_PER_STEP
-            # Values are valid by construction (Score checks pitches), so skip mido's checks.
-            track.append(
-                mido.Message(
-                    "note_on",
-                    skip_checks=True,
-                    channel=v,
-                    note=pitch,
-                    velocity=VELOCITY,
-                    time=on - now,
-                )
-            )
-            track.append(
-                mido.Message(
-                    "note_off", skip_checks=True, channel=v, note=pitch, velocity=0, time=off - on
-                )
-            )
-            now = off
-        track.append(mido.MetaMessage("end_of_track", time=end_tick - now))
-        midi.tracks.append(track)
-    out = io.BytesIO()
-    midi.save(file=out)
-    return out.getvalue()
-
-
-def _track(events_at_ticks: list, end_tick: int):
-    """A MidiTrack from messages whose `time` is an absolute tick."""
-    import mido
-
-    track = mido.MidiTrack()
-    now = 0
-    for msg in events_at_ticks:
-        track.append(msg.copy(time=msg.time - now))
-        now = msg.time
-    track.append(mido.MetaMessage("end_of_track", time=max(0, end_tick - now)))
-    return track
-
-
-def _time_signature(num: int, den: int, tick: int):
-    import mido
-
-    return mido.MetaMessage("time_signature", numerator=num, denominator=den, time=tick)
-
-
-def _pickup_signature(steps: int) -> tuple[int, int]:
-    """A pickup of `steps` 16ths as the smallest time signature p/16 reduces to (4 -> 1/4)."""
-    g = math.gcd(steps, 16)
-    return steps // g, 16 // g
-
-
-def _to_latin1(text: str) -> str:
-    """MIDI text is bytes; store UTF-8 bytes so any title survives (mido writes latin-1)."""
-    return text.encode("utf-8").decode("latin-1")
-
-
 def _from_latin1(text: str) -> str:
     try:
         return text.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return text
-
-
-def midi_key_name(key: str) -> str:
-    """A key as MIDI can store it ("C", "F#m", "Bb"); accepts "A minor", "B- major" too."""
-    from mido.midifiles.meta import _key_signature_encode
-
-    text = key.strip()
-    words = text.split()
-    if len(words) == 2 and words[1].lower() in ("major", "minor"):
-        tonic = words[0][:1].upper() + words[0][1:].replace("-", "b")
-        text = tonic + ("m" if words[1].lower() == "minor" else "")
-    if text not in _key_signature_encode:
-        raise MidiFileError(
-            f"key {key!r} cannot be stored in MIDI: use a name such as C, F#, Bb, Am or C#m"
-        )
-    return text
-
-
-@contextlib.contextmanager
-def atomic_output(path, what: str = "file"):
-    """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed."""
-    path = Path(path)
-    if path.is_dir():
-        raise MidiFileError(f"cannot write {what} {path}: it is a folder")
-    if not path.parent.is_dir():
-        raise MidiFileError(f"cannot write {what} {path}: folder {path.parent} does not exist")
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise MidiFileError(f"cannot write {what} {path}: {_os_reason(exc)}") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise MidiFileError(f"cannot write {what} {path}: {_os_reason(exc)}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
-def _os_reason(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "the disk is full"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return "permission denied"
-    return exc.strerror or str(exc)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -246,7 +99,7 @@ def load_midi_report(path) -> tuple[Score, LoadReport]:
     except FileNotFoundError:
         raise MidiFileError(f"{path}: no such file") from None
     except OSError as exc:
-        raise MidiFileError(f"cannot read {path}: {_os_reason(exc)}") from None
+        raise MidiFileError(f"cannot read {path}: {os_reason(exc)}") from None
     try:
         return parse_midi(data)
     except MidiFileError as exc:

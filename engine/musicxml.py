@@ -7,7 +7,8 @@ import zipfile
 from pathlib import Path
 
 from engine.errors import CantorError, MidiFileError, ScoreError
-from engine.midi import atomic_output, midi_key_name
+from engine.fileio import atomic_output
+from engine.midi_write import midi_key_name
 from engine.score import NUM_VOICES, VOICE_NAMES, Score
 
 SUFFIXES = (".musicxml", ".xml", ".mxl")

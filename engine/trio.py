@@ -240,7 +240,7 @@ def trio_midi(trio: Trio, tempo_bpm: float = 120.0, programs=(0, 33)):
 
 def save_trio_midi(trio: Trio, path, tempo_bpm: float = 120.0):
     """Write a trio as a type-1 MIDI file, atomically."""
-    from engine.midi import atomic_output
+    from engine.fileio import atomic_output
 
     with atomic_output(path, "MIDI file") as tmp:
         trio_midi(trio, tempo_bpm).save(str(tmp))
