@@ -1,6 +1,7 @@
 """Composer features around the grid: counterpoint findings, export, playback, mute/solo, zoom."""
 
 import wave
+from pathlib import Path
 
 import numpy as np
 
@@ -125,3 +126,23 @@ async def test_entry_lengths_and_dots():
         await pilot.press("9", "5")
         assert doc.entry_length == 1
         assert np.all(doc.score.pitches == chorale_bar(2).pitches)  # lengths edit nothing
+
+
+
+async def test_wav_export_in_a_browser_is_delivered_as_a_download(tmp_path, monkeypatch):
+    """Under `cantor serve` the WAV goes to the browser through deliver_binary, not to a path."""
+    monkeypatch.setattr(CantorApp, "is_web", property(lambda self: True))
+    app = make_app()
+    delivered = []  # Textual's own delivery needs a browser on the other end; record the hand-off
+    app.deliver_binary = lambda path, **kw: delivered.append((Path(path), kw)) or "key"
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+e")
+        app.screen.query_one("Input").value = str(tmp_path / "song.wav")
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: delivered)
+    assert not (tmp_path / "song.wav").exists()  # nothing written beside the server's files
+    path, options = delivered[0]
+    assert options["save_filename"] == "song.wav" and options["mime_type"] == "audio/wav"
+    with wave.open(str(path)) as wav:
+        assert wav.getnframes() > wav.getframerate()  # the whole render, two bars at 90 bpm
