@@ -10,6 +10,18 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import statistics
+import time
+
+
+def median_ms(call, repeats: int) -> float:
+    """Median wall time of `call()` over `repeats` runs (at least one), in milliseconds."""
+    times = []
+    for _ in range(max(1, repeats)):
+        began = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
 
 
 def benchmark_modules() -> list[str]:

@@ -8,10 +8,9 @@ POLISH_STEPS steps: a third of the 96 steps of a full harmonization.
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
+
+from engine.benchmarks import median_ms
 
 POLISH_STEPS = 32
 REFINE_STEPS = 10  # the CLI's default latent refinement
@@ -31,15 +30,6 @@ def eight_bar_melody():
     return Score(pitches)
 
 
-def _median_ms(call, repeats: int) -> float:
-    times = []
-    for _ in range(max(1, repeats)):
-        began = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times)
-
-
 def bench_model():
     """(model, description): the shipped accompaniment model, or an untrained default one."""
     from engine.accompany import DEFAULT_ACCOMPANY, load_accompany, model_from_payload
@@ -47,10 +37,18 @@ def bench_model():
     from engine.checkpoint import file_sha256
 
     if DEFAULT_ACCOMPANY.is_file():
-        return load_accompany(), f"engine/weights/accompany.pt sha256:{file_sha256(DEFAULT_ACCOMPANY)[:12]}"
+        return (
+            load_accompany(),
+            f"engine/weights/accompany.pt sha256:{file_sha256(DEFAULT_ACCOMPANY)[:12]}",
+        )
     config = AccompanyConfig()
-    payload = {"config": config.to_dict(), "state_dict": {
-        "vae": AccompanimentVAE(config).state_dict(), "surrogate": SurrogateEncoder(config).state_dict()}}
+    payload = {
+        "config": config.to_dict(),
+        "state_dict": {
+            "vae": AccompanimentVAE(config).state_dict(),
+            "surrogate": SurrogateEncoder(config).state_dict(),
+        },
+    }
     return model_from_payload(payload), "untrained default config (no shipped checkpoint yet)"
 
 
@@ -62,14 +60,14 @@ def measure(repeats: int) -> dict:
     model, description = bench_model()
     score = eight_bar_melody()
     accompany(score, checkpoint=model)  # warm-up: first calls allocate
-    draft = _median_ms(lambda: accompany(score, checkpoint=model), max(repeats, 10))
-    refined = _median_ms(lambda: accompany(score, checkpoint=model, refine=REFINE_STEPS), repeats)
+    draft = median_ms(lambda: accompany(score, checkpoint=model), max(repeats, 10))
+    refined = median_ms(lambda: accompany(score, checkpoint=model, refine=REFINE_STEPS), repeats)
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small batches: one thread is often fastest on a busy machine
     try:
-        one_thread = _median_ms(lambda: accompany(score, checkpoint=model), max(repeats, 10))
+        one_thread = median_ms(lambda: accompany(score, checkpoint=model), max(repeats, 10))
     finally:
         torch.set_num_threads(threads)
     coconet, _ = load_bench_model()
@@ -78,7 +76,7 @@ def measure(repeats: int) -> dict:
     polish()
     return {
         "accompany_8bar_ms": round(draft, 2),
-        "accompany_8bar_polish_ms": round(_median_ms(polish, repeats), 1),
+        "accompany_8bar_polish_ms": round(median_ms(polish, repeats), 1),
         "accompany_8bar_1thread_ms": round(one_thread, 2),
         "accompany_8bar_refine_ms": round(refined, 1),
         "accompany_polish_steps": POLISH_STEPS,

@@ -8,22 +8,13 @@ when none is shipped yet, a freshly initialised network of the default config, f
 from __future__ import annotations
 
 import os
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
+from engine.benchmarks import median_ms
+
 MELODY = (72, 74, 76, 77, 79, 77, 76, 74)  # eighth notes: one 4/4 bar (16 steps)
-
-
-def _median_ms(call, repeats: int) -> float:
-    times = []
-    for _ in range(max(1, repeats)):
-        began = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times)
 
 
 def load_bench_model():
@@ -54,7 +45,9 @@ def conv_flops(model, classes, mask) -> int:
         kh, kw = module.kernel_size
         total += 2 * output.numel() * (module.in_channels // module.groups) * kh * kw
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    hooks = [
+        m.register_forward_hook(count) for m in model.modules() if isinstance(m, torch.nn.Conv2d)
+    ]
     try:
         with torch.inference_mode():
             model(classes, mask)
@@ -95,29 +88,29 @@ def measure(repeats: int) -> dict:
 
     with torch.inference_mode(), composer.sampling_precision():
         _, _, call = forward(1, 32)
-        results["forward_t32_b1_ms"] = _median_ms(call, repeats * 3)
+        results["forward_t32_b1_ms"] = median_ms(call, repeats * 3)
         classes, mask, call = forward(4, 128)
-        results["forward_t128_b4_ms"] = _median_ms(call, repeats)
+        results["forward_t128_b4_ms"] = median_ms(call, repeats)
     flops = conv_flops(model, classes, mask)  # counted in fp32; the same arithmetic in bf16
     results["gflops_achieved"] = flops / (results["forward_t128_b4_ms"] / 1000) / 1e9
 
     two, eight = melody_score(2), melody_score(8)
     composer.harmonize(two, variants=1, steps=2)  # warm-up
-    results["harmonize_2bar_ms"] = _median_ms(
+    results["harmonize_2bar_ms"] = median_ms(
         lambda: composer.harmonize(two, variants=1, steps=96), repeats
     )
-    results["harmonize_2bar_4var_ms"] = _median_ms(
+    results["harmonize_2bar_4var_ms"] = median_ms(
         lambda: composer.harmonize(two, variants=4, steps=96), repeats
     )
     composer.harmonize(eight, variants=1, steps=2)
-    results["harmonize_8bar_ms"] = _median_ms(
+    results["harmonize_8bar_ms"] = median_ms(
         lambda: composer.harmonize(eight, variants=1, steps=96), repeats
     )
     # One thread avoids OpenMP's spin-waiting when other processes share the cores.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        results["harmonize_2bar_1thread_ms"] = _median_ms(
+        results["harmonize_2bar_1thread_ms"] = median_ms(
             lambda: composer.harmonize(two, variants=1, steps=96), repeats
         )
     finally:
@@ -136,5 +129,5 @@ def peak_gflops(repeats: int, size: int = 2048, dtype=None) -> float:
 
     a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b
-    ms = _median_ms(lambda: a @ b, max(3, repeats))
+    ms = median_ms(lambda: a @ b, max(3, repeats))
     return 2 * size**3 / (ms / 1000) / 1e9
