@@ -12,11 +12,11 @@ from engine.accompany import (
     AccompanyModel,
     accompany,
     blend_window,
-    interpolate,
     load_accompany,
     model_from_payload,
     segment_starts,
 )
+from engine.accompany_interpolate import interpolate
 from engine.accompany_model import AccompanimentVAE, AccompanyConfig, SurrogateEncoder
 from engine.checkpoint import save_checkpoint
 from engine.errors import CheckpointError, PitchRangeError, ScoreError
