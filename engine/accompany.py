@@ -5,7 +5,7 @@ segment's latent code from the melody alone, decodes the other voices, blends th
 halves with a triangular window (so seams are smooth), puts the original melody back exactly, and
 optionally lets the Coconet model polish the accompaniment voices with a few Gibbs steps.
 Variants decode mu_hat + eps * sigma, where sigma is the spread of z given the melody measured at
-training time; `interpolate` walks between the codes of two accompaniments.
+training time; `interpolate` (engine/accompany_interpolate.py) walks between the codes of two accompaniments.
 """
 
 from __future__ import annotations
