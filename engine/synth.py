@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import sys
 import threading
@@ -97,7 +98,9 @@ def load_fluidsynth():
     if _fluidsynth_module is not None:
         return _fluidsynth_module
     try:
-        with quiet_stderr():
+        # pyfluidsynth prints where it found the library when $CI is set; that line must
+        # reach neither a command's stdout nor the composer's screen.
+        with quiet_stderr(), contextlib.redirect_stdout(io.StringIO()):
             import fluidsynth
     except ImportError as exc:
         if getattr(exc, "name", None) == "fluidsynth":

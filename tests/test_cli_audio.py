@@ -121,6 +121,16 @@ def test_play_without_a_device_is_one_clear_line(tmp_path):
     assert "cantor render" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_stdout_is_cantors_own_even_under_ci(tmp_path):
+    """pyfluidsynth prints where it found the library when $CI is set; cantor keeps it out."""
+    song, out = chorale(tmp_path / "song.mid"), tmp_path / "song.wav"
+    for ci in ("true", "1"):
+        result = cantor("render", song, "-o", out, "--soundfont", TINY, env={"CI": ci})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[0].startswith(f"wrote {out}"), result.stdout
+        assert "was found" not in result.stdout + result.stderr
+
+
 def test_play_through_a_null_device(tmp_path):
     song = chorale(tmp_path / "song.mid")
     result = cantor("play", song, "--from-bar", 2, "--soundfont", TINY,
