@@ -62,14 +62,6 @@ def measure(repeats: int) -> dict:
     accompany(score, checkpoint=model)  # warm-up: first calls allocate
     draft = median_ms(lambda: accompany(score, checkpoint=model), max(repeats, 10))
     refined = median_ms(lambda: accompany(score, checkpoint=model, refine=REFINE_STEPS), repeats)
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small batches: one thread is often fastest on a busy machine
-    try:
-        one_thread = median_ms(lambda: accompany(score, checkpoint=model), max(repeats, 10))
-    finally:
-        torch.set_num_threads(threads)
     coconet, _ = load_bench_model()
     composer = Composer(model=coconet)
     polish = lambda: accompany(score, polish=POLISH_STEPS, checkpoint=model, composer=composer)
@@ -77,7 +69,6 @@ def measure(repeats: int) -> dict:
     return {
         "accompany_8bar_ms": round(draft, 2),
         "accompany_8bar_polish_ms": round(median_ms(polish, repeats), 1),
-        "accompany_8bar_1thread_ms": round(one_thread, 2),
         "accompany_8bar_refine_ms": round(refined, 1),
         "accompany_polish_steps": POLISH_STEPS,
         "accompany_refine_steps": REFINE_STEPS,

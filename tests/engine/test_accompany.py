@@ -14,6 +14,7 @@ from engine.accompany import (
     blend_window,
     load_accompany,
     model_from_payload,
+    one_torch_thread,
     segment_starts,
 )
 from engine.accompany_interpolate import interpolate
@@ -251,3 +252,22 @@ def test_refinement_fits_the_codes_to_the_melody(tiny_checkpoint):
     for variant in result.variants:
         assert np.array_equal(variant.score.pitches[0], score.pitches[0])
     assert all(not p.requires_grad for p in model.vae.parameters())
+
+
+def test_draft_runs_on_one_thread_and_gives_the_threads_back(tiny_checkpoint):
+    before = torch.get_num_threads()
+    seen = []
+    with one_torch_thread():
+        seen.append(torch.get_num_threads())
+    with pytest.raises(RuntimeError), one_torch_thread():
+        raise RuntimeError("the block failed")
+    assert seen == [1] and torch.get_num_threads() == before
+    single = accompany(melody_score(steps=48), 0, variants=2, checkpoint=tiny_checkpoint)
+    assert torch.get_num_threads() == before
+    torch.set_num_threads(1)
+    try:  # the same music whatever the caller's thread count
+        again = accompany(melody_score(steps=48), 0, variants=2, checkpoint=tiny_checkpoint)
+    finally:
+        torch.set_num_threads(before)
+    assert all(np.array_equal(a.score.pitches, b.score.pitches)
+               for a, b in zip(single.variants, again.variants))
