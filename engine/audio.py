@@ -8,7 +8,6 @@ calls raise AudioUnavailable with the install command, or point to `cantor rende
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 import wave
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import AudioUnavailable, CantorError
+from engine.fileio import atomic_open, checked_output
 from engine.score import Score
 from engine.soundfont import SoundFontError, find_soundfont
 from engine.synth import (
@@ -116,40 +116,23 @@ def _render_voices(schedule: Schedule, soundfont: Path, voices: set[int], total:
 
 def write_wav(samples: np.ndarray, path, sample_rate: int = SAMPLE_RATE) -> Path:
     """Float stereo frames -> 16-bit PCM WAV, written atomically (temp file + rename)."""
-    path = _checked_output(path)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle, wave.open(handle, "wb") as wav:
-            wav.setnchannels(samples.shape[1])
-            wav.setsampwidth(2)
-            wav.setframerate(sample_rate)
-            for at in range(0, len(samples), WAV_CHUNK):  # in pieces: long scores stay lean
-                piece = np.clip(samples[at : at + WAV_CHUNK], -1.0, 1.0) * 32767.0
-                wav.writeframes(np.round(piece).astype("<i2").tobytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        raise WavFileError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    return path
-
-
-def _checked_output(path) -> Path:
     path = Path(path)
-    if path.is_dir():
-        raise WavFileError(f"cannot write {path}: it is a folder")
-    if not path.parent.is_dir():
-        raise WavFileError(f"cannot write {path}: folder {path.parent} does not exist")
+    with (
+        atomic_open(path, "WAV file", error=WavFileError, mode=0o644) as handle,
+        wave.open(handle, "wb") as wav,
+    ):
+        wav.setnchannels(samples.shape[1])
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        for at in range(0, len(samples), WAV_CHUNK):  # in pieces: long scores stay lean
+            piece = np.clip(samples[at : at + WAV_CHUNK], -1.0, 1.0) * 32767.0
+            wav.writeframes(np.round(piece).astype("<i2").tobytes())
     return path
 
 
 def render_wav(score: Score, path, **kwargs) -> Path:
     """Render like `render` and write a 16-bit stereo WAV atomically; returns the path."""
-    path = _checked_output(path)  # before rendering, so a typo costs nothing
+    path = checked_output(path, "WAV file", error=WavFileError)  # before rendering: a typo costs nothing
     samples = render(score, **kwargs)
     return write_wav(samples, path, kwargs.get("sample_rate", SAMPLE_RATE))
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from engine.errors import CheckpointError
+from engine.fileio import atomic_open
 
 REQUIRED_KEYS = ("kind", "config", "state_dict")
 
@@ -32,19 +32,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
         raise CheckpointError(f"checkpoint is missing {', '.join(missing)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise CheckpointError(f"cannot write checkpoint {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "checkpoint", error=CheckpointError) as handle:
+        torch.save(payload, handle)  # through a Python file, so a write error is an OSError
 
 
 def load_checkpoint(path: str | os.PathLike, kind: str) -> dict:

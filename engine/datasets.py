@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import CantorError
+from engine.fileio import atomic_open
 from engine.pianoroll import MODEL_HIGH, MODEL_LOW, SILENCE_CLASS, in_model_range, to_classes
 
 SPLITS = ("train", "valid", "test")
@@ -116,19 +117,29 @@ def split_music21(pieces: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
     return splits
 
 
+def save_pieces(path: Path, pieces: list[np.ndarray]) -> None:
+    """Pieces into an .npz file, atomically (the music21 cache)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {f"p{i}": p for i, p in enumerate(pieces)}
+    # A file, not a name: numpy would append ".npz" to the temporary file's name.
+    with atomic_open(path, "music21 cache", error=DataError, mode=0o644) as handle:
+        np.savez_compressed(handle, count=len(pieces), **arrays)
+
+
+def load_pieces(path: Path) -> list[np.ndarray]:
+    """The pieces `save_pieces` wrote, in order."""
+    with np.load(path) as data:
+        return [data[f"p{i}"] for i in range(int(data["count"]))]
+
+
 def load_music21() -> Dataset:
     """The music21 Bach chorales in four parts, parsed once and cached."""
     cache = _music21_cache_path()
     if cache.is_file():
-        with np.load(cache) as data:
-            count = int(data["count"])
-            pieces = [data[f"p{i}"] for i in range(count)]
+        pieces = load_pieces(cache)
     else:
         pieces = parse_music21_chorales()
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp.npz")
-        np.savez_compressed(tmp, count=len(pieces), **{f"p{i}": p for i, p in enumerate(pieces)})
-        os.replace(tmp, cache)
+        save_pieces(cache, pieces)
     # Keep the pieces the model can represent (a few chorales leave its 36..81 range).
     pieces = [p for p in pieces if in_model_range(p)]
     return Dataset(split_music21(pieces), {"source": "music21", "pieces": len(pieces)})

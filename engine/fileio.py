@@ -1,4 +1,10 @@
-"""Atomic file output: write beside the target, fsync, then rename over it."""
+"""Atomic file output: write beside the target, fsync, then rename over it.
+
+Every file cantor writes goes through `atomic_output` (or `atomic_open`, `atomic_write_bytes`,
+`atomic_write_text`),
+so a crash, a full disk or a refused rename leaves the previous file whole and no temporary behind.
+A failure is one line, "cannot write <what> <path>: <reason>", raised as the caller's error class.
+"""
 
 from __future__ import annotations
 
@@ -11,30 +17,76 @@ from pathlib import Path
 from engine.errors import MidiFileError
 
 
-@contextlib.contextmanager
-def atomic_output(path, what: str = "file"):
-    """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed."""
+def checked_output(path, what: str = "file", *, error: type[Exception] = MidiFileError) -> Path:
+    """`path` as a Path, or `error` when it is a folder or its folder is missing (check before slow work)."""
     path = Path(path)
     if path.is_dir():
-        raise MidiFileError(f"cannot write {what} {path}: it is a folder")
+        raise error(f"cannot write {what} {path}: it is a folder")
     if not path.parent.is_dir():
-        raise MidiFileError(f"cannot write {what} {path}: folder {path.parent} does not exist")
+        raise error(f"cannot write {what} {path}: folder {path.parent} does not exist")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path,
+    what: str = "file",
+    *,
+    error: type[Exception] | None = MidiFileError,
+    mode: int | None = None,
+    sync: bool = True,
+):
+    """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed.
+
+    `error` is the exception class for a failure; None lets the OSError itself through (for callers
+    that handle OSError). `mode` sets the permission bits (the temporary file starts as 0600);
+    `sync=False` skips the fsync, for files a crash may cost but that are written very often.
+    """
+    path = checked_output(path, what, error=error) if error is not None else Path(path)
+    tmp = None
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise MidiFileError(f"cannot write {what} {path}: {os_reason(exc)}") from None
-    os.close(fd)
-    tmp = Path(name)
-    try:
+        os.close(fd)
+        tmp = Path(name)
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        if sync:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        raise MidiFileError(f"cannot write {what} {path}: {os_reason(exc)}") from None
+        if error is None:
+            raise
+        raise error(cannot_write(what, path, exc)) from None
     finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path, what: str = "file", **options):
+    """Like `atomic_output`, but yield the temporary file opened for binary writing."""
+    with atomic_output(path, what, **options) as tmp, open(tmp, "wb") as handle:
+        yield handle
+
+
+def atomic_write_bytes(path, data: bytes, what: str = "file", **options) -> Path:
+    """Write `data` to `path` atomically; `options` as for `atomic_output`. Returns the path."""
+    with atomic_open(path, what, **options) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path, text: str, what: str = "file", **options) -> Path:
+    """Write `text` as UTF-8 to `path` atomically; `options` as for `atomic_output`."""
+    return atomic_write_bytes(path, text.encode("utf-8"), what, **options)
+
+
+def cannot_write(what: str, path, exc: OSError) -> str:
+    """The one-line message for an OSError met while writing `path`."""
+    return f"cannot write {what} {path}: {os_reason(exc)}"
 
 
 def os_reason(exc: OSError) -> str:

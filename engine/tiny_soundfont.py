@@ -8,12 +8,12 @@ finds the played note. Regenerate with `python -m engine.tiny_soundfont` (the by
 from __future__ import annotations
 
 import math
-import os
 import struct
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from engine.fileio import atomic_write_bytes
 
 TINY_SOUNDFONT = Path(__file__).resolve().parent.parent / "soundfonts" / "cantor-tiny.sf2"
 
@@ -156,19 +156,11 @@ def build_tiny_soundfont() -> bytes:
 
 
 def write_tiny_soundfont(path: Path | str = TINY_SOUNDFONT) -> Path:
-    """Write the tiny SoundFont atomically; returns the path."""
+    """Write the tiny SoundFont atomically; returns the path. Failures raise OSError."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(build_tiny_soundfont())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # error=None: the caller (engine/soundfont.py) turns an OSError into its own advice.
+    return atomic_write_bytes(path, build_tiny_soundfont(), "SoundFont", error=None, mode=0o644)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from engine.fileio import atomic_write_text
 from engine.score import Score
 
 FORMAT = 1
@@ -64,22 +64,6 @@ def score_from_dict(data: dict) -> Score:
     )
 
 
-def atomic_write_text(path: Path, text: str, *, sync: bool = False) -> None:
-    """Write via a temporary file in the same folder and rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            if sync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class Recovered:
     """What a recovery file holds."""
@@ -101,7 +85,11 @@ def write_recovery(document: Path | None, score: Score, erased: np.ndarray) -> P
         "score": score_to_dict(score),
         "erased": np.asarray(erased, dtype=int).tolist(),
     }
-    atomic_write_text(path, json.dumps(payload, separators=(",", ":")))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No fsync: it runs at every edit, and the rename alone keeps the file whole if cantor dies.
+    # OSError passes through (error=None): the document ignores a full or read-only state folder.
+    text = json.dumps(payload, separators=(",", ":"))
+    atomic_write_text(path, text, "recovery file", error=None, sync=False)
     return path
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -21,6 +23,7 @@ from engine.audio import (
     find_soundfont,
     render,
     render_wav,
+    write_wav,
 )
 from engine.errors import ScoreError
 from engine.score import Score
@@ -163,6 +166,27 @@ def test_render_wav_never_leaves_a_half_written_file(tmp_path, capfd):
     with pytest.raises(WavFileError, match="folder"):
         render_wav(_score(), tmp_path, soundfont=TINY_SOUNDFONT)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.sf2", "keep.wav"]
+
+
+@pytest.mark.parametrize(("step", "code", "reason"), [
+    ("fsync", errno.ENOSPC, "the disk is full"),
+    ("replace", errno.EACCES, "permission denied"),  # e.g. a read-only target (root ignores chmod)
+])
+def test_write_wav_failure_keeps_the_old_file(tmp_path, monkeypatch, step, code, reason):
+    target = tmp_path / "keep.wav"
+    target.write_bytes(b"old")
+
+    def fail(*args):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, step, fail)
+    with pytest.raises(WavFileError, match=rf"^cannot write WAV file .*keep\.wav: {reason}$"):
+        write_wav(np.zeros((64, 2), np.float32), target)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.wav"]
+    monkeypatch.undo()
+    write_wav(np.zeros((64, 2), np.float32), target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644  # readable by others, like any export
 
 
 # --- SoundFont resolution -------------------------------------------------------------------

@@ -1,5 +1,8 @@
+import errno
+import os
 import pathlib
 import pickle
+import threading
 
 import pytest
 import torch
@@ -27,6 +30,36 @@ def test_missing_keys_refused_on_save(tmp_path):
     with pytest.raises(CheckpointError, match="missing"):
         save_checkpoint(tmp_path / "m.pt", {"kind": "coconet"})
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_disk_full_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, payload())
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(CheckpointError, match=r"^cannot write checkpoint .*last\.pt: the disk is full$"):
+        save_checkpoint(path, {**payload(), "step": 4})
+    monkeypatch.undo()
+    assert load_checkpoint(path, "coconet")["step"] == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_unsavable_payload_leaves_nothing_behind(tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, payload())
+    with pytest.raises(TypeError, match="cannot pickle"):  # the pickler's error passes unchanged
+        save_checkpoint(path, {**payload(), "metrics": threading.Lock()})
+    assert load_checkpoint(path, "coconet")["step"] == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def test_folders_are_made_on_save(tmp_path):
+    path = tmp_path / "runs" / "a" / "m.pt"
+    save_checkpoint(path, payload())
+    assert load_checkpoint(path, "coconet")["step"] == 3
 
 
 def test_missing_file(tmp_path):

@@ -1,4 +1,6 @@
+import errno
 import json
+import os
 
 import numpy as np
 import pytest
@@ -10,7 +12,9 @@ from engine.datasets import (
     allowed_shifts,
     load_data,
     load_jsb16,
+    load_pieces,
     pieces_to_classes,
+    save_pieces,
     split_music21,
     transpose_classes,
 )
@@ -101,6 +105,30 @@ def test_music21_split_is_fixed():
     assert [int(p[0, 0]) for p in splits["valid"]] == [8, 18]
     assert [int(p[0, 0]) for p in splits["test"]] == [9, 19]
     assert len(splits["train"]) == 16
+
+
+def test_piece_cache_round_trip_is_exact(tmp_path):
+    pieces = [np.arange(8, dtype=np.int16).reshape(4, 2), np.full((4, 5), -1, dtype=np.int16)]
+    path = tmp_path / "cache" / "chorales.npz"
+    save_pieces(path, pieces)
+    back = load_pieces(path)
+    assert len(back) == 2 and all(np.array_equal(a, b) for a, b in zip(back, pieces, strict=True))
+    assert back[0].dtype == np.int16
+    assert [p.name for p in path.parent.iterdir()] == ["chorales.npz"]  # no temporary, no ".npz.npz"
+
+
+def test_piece_cache_that_cannot_be_written_keeps_the_old_one(tmp_path, monkeypatch):
+    path = tmp_path / "chorales.npz"
+    save_pieces(path, [np.zeros((4, 2), dtype=np.int16)])
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(DataError, match=r"^cannot write music21 cache .*: the disk is full$"):
+        save_pieces(path, [np.ones((4, 3), dtype=np.int16)])
+    assert [p.shape for p in load_pieces(path)] == [(4, 2)]
+    assert [p.name for p in tmp_path.iterdir()] == ["chorales.npz"]
 
 
 def test_music21_chorale_parses_into_four_voices():

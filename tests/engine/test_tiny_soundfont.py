@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import struct
 
 import numpy as np
@@ -31,6 +34,24 @@ def test_building_twice_gives_identical_bytes(tmp_path):
     path = write_tiny_soundfont(tmp_path / "again.sf2")
     assert path.read_bytes() == build_tiny_soundfont()
     assert [p.name for p in tmp_path.iterdir()] == ["again.sf2"]  # no temp file left behind
+
+
+def test_a_failed_write_keeps_the_old_file_and_raises_os_error(tmp_path, monkeypatch):
+    path = tmp_path / "tiny.sf2"
+    path.write_bytes(b"old")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(OSError) as caught:  # engine/soundfont.py turns an OSError into advice
+        write_tiny_soundfont(path)
+    assert caught.value.errno == errno.ENOSPC
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.sf2"]
+    monkeypatch.undo()
+    write_tiny_soundfont(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # readable by others, like the committed file
 
 
 def test_it_is_a_small_well_formed_sf2():
