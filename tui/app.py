@@ -21,6 +21,7 @@ from tui.document import Document
 from tui.screens.editor import EditorScreen
 from tui.screens.prompt import Choice
 from tui.settings import Settings
+from tui.settings_store import load_settings, save_settings, user_settings_path
 
 NEW_SCORE_BARS = 8
 
@@ -54,7 +55,10 @@ class CantorApp(App):
         ascii_only: bool | None = None,
         autosave: bool = True,
         settings: Settings | None = None,
+        settings_path: str | os.PathLike | None = None,
     ) -> None:
+        """`settings` given: used as they are; otherwise read from `settings_path` (default: the
+        user's settings file). Applying the settings form writes them to that file."""
         super().__init__()
         self.path = Path(path) if path else None
         self.initial_score = score
@@ -64,7 +68,12 @@ class CantorApp(App):
         self.load_model = load_model
         self.ascii_only = plain_ascii_terminal() if ascii_only is None else ascii_only
         self.autosave = autosave
-        self.settings = settings or Settings()
+        self.settings_path = Path(settings_path) if settings_path else user_settings_path()
+        self._settings_notice = None
+        if settings is None:
+            settings, self._settings_notice = load_settings(self.settings_path)
+        self.settings = settings
+        self.settings.on_applied = self._save_settings
         self.muted: set[int] = set()
         self.soloed: set[int] = set()
         self._composer = None
@@ -104,6 +113,8 @@ class CantorApp(App):
             self.notify(self.report, title=f"Opened {self.path.name}", timeout=6)
         if hint:
             self.notify(hint, timeout=8)
+        if self._settings_notice:
+            self.notify(self._settings_notice, title="Settings", severity="warning", timeout=10)
         if self.autosave:
             self.call_after_refresh(self._offer_recovery, document)
         if self.load_model:
@@ -138,6 +149,17 @@ class CantorApp(App):
             ),
             answered,
         )
+
+    def _save_settings(self, settings: Settings) -> None:
+        try:
+            save_settings(settings, self.settings_path)
+        except CantorError as exc:
+            self.notify(
+                f"{exc}; kept for this session only",
+                title="Settings not saved",
+                severity="error",
+                timeout=10,
+            )
 
     # --- the model, loaded in a thread -------------------------------------------------------
 

@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# name: (type, lowest, highest); the form and the settings file obey the same limits.
+LIMITS: dict[str, tuple[type, float, float]] = {
+    "temperature": (float, 0.05, 3.0),
+    "steps": (int, 1, 2000),
+    "variants": (int, 1, 16),
+    "seed": (int, 0, 2**31 - 1),
+    "polish": (int, 0, 2000),
+}
+SAVED = (*LIMITS, "soundfont")
+"""The settings that outlive a session (written to the settings file)."""
+
+
+def range_problem(name: str, value: float) -> str | None:
+    """The message for a value outside `name`'s limits, or None when it fits."""
+    _, low, high = LIMITS[name]
+    if low <= value <= high:
+        return None
+    return f"{name} must be in range {low}..{high}; got {value}"
 
 
 @dataclass
@@ -19,6 +39,8 @@ class Settings:
     """Gibbs steps that polish an accompaniment."""
     soundfont: str = ""
     """SoundFont file for playback (empty = the usual search order)."""
+    on_applied: Callable[[Settings], None] | None = field(default=None, repr=False, compare=False)
+    """Called after the form's values were applied (the app saves them then)."""
     _requests: int = 0
 
     def next_seed(self) -> int:
@@ -26,18 +48,15 @@ class Settings:
         self._requests += 1
         return seed
 
+    def saved_values(self) -> dict:
+        """The settings that go into the settings file, by name."""
+        return {name: getattr(self, name) for name in SAVED}
+
     def update(self, values: dict[str, str]) -> list[str]:
         """Apply text values from the settings form; returns the problems (nothing changes then)."""
         problems: list[str] = []
         parsed: dict = {}
-        checks = {
-            "temperature": (float, 0.05, 3.0),
-            "steps": (int, 1, 2000),
-            "variants": (int, 1, 16),
-            "seed": (int, 0, 2**31 - 1),
-            "polish": (int, 0, 2000),
-        }
-        for name, (kind, low, high) in checks.items():
+        for name, (kind, low, high) in LIMITS.items():
             if name not in values:
                 continue
             try:
@@ -45,8 +64,9 @@ class Settings:
             except ValueError:
                 problems.append(f"{name} must be a number in range {low}..{high}")
                 continue
-            if not low <= value <= high:
-                problems.append(f"{name} must be in range {low}..{high}; got {value}")
+            problem = range_problem(name, value)
+            if problem:
+                problems.append(problem)
             parsed[name] = value
         if "soundfont" in values:
             parsed["soundfont"] = values["soundfont"].strip()
@@ -55,6 +75,8 @@ class Settings:
         for name, value in parsed.items():
             setattr(self, name, value)
         self._requests = 0
+        if self.on_applied is not None:
+            self.on_applied(self)
         return []
 
 

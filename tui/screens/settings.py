@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -38,6 +40,7 @@ class SettingsScreen(ModalScreen[dict | None]):
                           grid-gutter: 1 0; margin: 1 0 0 0; }
     SettingsScreen Input, SettingsScreen Input:focus { height: 1; border: none; padding: 0 1; }
     SettingsScreen Input:focus { background: $accent 30%; }
+    SettingsScreen #saved-in { color: $text-muted; margin: 1 0 0 0; width: 100%; }
     """
 
     def __init__(self, values: dict[str, str]) -> None:
@@ -51,6 +54,13 @@ class SettingsScreen(ModalScreen[dict | None]):
                 for name, text in FIELDS:
                     yield Label(text)
                     yield Input(self.values.get(name, ""), id=name)
+            saved_in = getattr(self.app, "settings_path", None)
+            if saved_in is not None:
+                yield Label(
+                    f"Saved in {home_short(saved_in)}; programs, tempo: in the score",
+                    id="saved-in",
+                    markup=False,
+                )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == FIELDS[-1][0]:
@@ -63,3 +73,12 @@ class SettingsScreen(ModalScreen[dict | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def home_short(path: Path) -> str:
+    """`path` with the home folder written as ~ (shorter, and what a user would type)."""
+    home = Path(os.path.expanduser("~"))
+    try:
+        return str(Path("~") / Path(path).relative_to(home))
+    except ValueError:
+        return str(path)
