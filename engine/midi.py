@@ -14,8 +14,11 @@ Loading reads the notes of every track and channel (channel 10 drums are ignored
 `engine/midi_voices.py` (by track name; one to four melodic lines by count and pitch; anything else
 split by pitch order at every 16th).
 Meter: the first time signature; a first bar of another meter, exactly one bar long and shorter than
-the next meter's bar, is a pickup (files that do not mark it so are read without a pickup). Tempo
-and key: the first ones; later changes are reported and ignored.
+the next meter's bar, is a pickup. A file that marks no pickup this way (and is not cantor's own)
+gets the pickup its music suggests by the rule in `engine/midi_pickup.py`, reported as "pickup of
+N beats inferred from the music", or none when the evidence is not clear or the meter changes;
+`infer_pickup=False` turns the guess off. Tempo and key: the first ones; later changes are reported
+and ignored.
 Length: a cantor file keeps its length (trailing silence included); other files end with their
 last note.
 """
@@ -29,6 +32,7 @@ from pathlib import Path
 
 from engine.errors import CantorError, MidiFileError
 from engine.fileio import atomic_output, os_reason  # noqa: F401 (atomic_output re-exported)
+from engine.midi_pickup import infer_pickup as pickup_from_music
 from engine.midi_voices import Note, assign_voices, grid_to_arrays, plural, voice_for_name
 from engine.midi_write import (  # noqa: F401 (re-exported: the public MIDI API lives here)
     PICKUP_MARKER,
@@ -78,12 +82,14 @@ def _from_latin1(text: str) -> str:
 # --- loading ------------------------------------------------------------------------------
 
 
-def load_midi(path) -> Score:
-    """Read a MIDI file into a Score; raises MidiFileError with a one-line reason."""
-    return load_midi_report(path)[0]
+def load_midi(path, *, infer_pickup: bool = True) -> Score:
+    """Read a MIDI file into a Score; raises MidiFileError with a one-line reason.
+
+    `infer_pickup=False` reads a file that marks no pickup without guessing one."""
+    return load_midi_report(path, infer_pickup=infer_pickup)[0]
 
 
-def load_midi_report(path) -> tuple[Score, LoadReport]:
+def load_midi_report(path, *, infer_pickup: bool = True) -> tuple[Score, LoadReport]:
     """Read a MIDI file into a Score, with a report of what the loader changed."""
     path = Path(path)
     try:
@@ -101,17 +107,17 @@ def load_midi_report(path) -> tuple[Score, LoadReport]:
     except OSError as exc:
         raise MidiFileError(f"cannot read {path}: {os_reason(exc)}") from None
     try:
-        return parse_midi(data)
+        return parse_midi(data, infer_pickup=infer_pickup)
     except MidiFileError as exc:
         raise MidiFileError(f"{path}: {exc}") from None
 
 
-def parse_midi(data: bytes) -> tuple[Score, LoadReport]:
+def parse_midi(data: bytes, *, infer_pickup: bool = True) -> tuple[Score, LoadReport]:
     """A Score and a LoadReport from the bytes of a MIDI file; raises MidiFileError."""
     tpq = _check_header(data)
     midi = _mido_parse(data)
     try:
-        return _read(midi, tpq)
+        return _read(midi, tpq, infer_pickup)
     except CantorError as exc:
         raise MidiFileError(str(exc)) from None
 
@@ -148,7 +154,7 @@ def _mido_parse(data: bytes):
         raise MidiFileError(f"damaged MIDI data ({reason})") from None
 
 
-def _read(midi, tpq: int) -> tuple[Score, LoadReport]:
+def _read(midi, tpq: int, infer_pickup: bool) -> tuple[Score, LoadReport]:
     events = _collect(midi)
     changes: list[str] = []
     notes = events["notes"]
@@ -183,7 +189,7 @@ def _read(midi, tpq: int) -> tuple[Score, LoadReport]:
         raise MidiFileError(
             f"the music would be {length} 16ths long; cantor reads pieces up to {MAX_STEPS} 16ths"
         )
-    meter, pickup = _meter(events, tpq, changes)
+    meter, pickup, marked = _meter(events, tpq, changes)
     tempo = _tempo(events["tempos"], changes)
     key = events["keys"][0][1] if events["keys"] else None
     if len({_sharps(k) for _, k in events["keys"]}) > 1:  # Am -> C is not a change of signature
@@ -195,6 +201,10 @@ def _read(midi, tpq: int) -> tuple[Score, LoadReport]:
     elif midi.type == 0:
         source = f"type 0 file, {source}"
     pitches, onsets = grid_to_arrays(ids, notes)
+    if infer_pickup and not is_cantor and not marked:
+        pickup = pickup_from_music(pitches, onsets, meter)
+        if pickup:
+            changes.append(f"pickup of {_beats(pickup, meter)} inferred from the music")
     programs = _programs(voice_lines, events["programs"], events["names"])
     title = (
         events["title"] if (is_cantor or midi.type == 0 or not events["track0_has_notes"]) else ""
@@ -316,8 +326,9 @@ def _quantize(notes: list[Note], tpq: int) -> float:
     return shift
 
 
-def _meter(events, tpq, changes) -> tuple[tuple[int, int], int]:
-    """(time signature, pickup in steps) by the rules in the module docstring."""
+def _meter(events, tpq, changes) -> tuple[tuple[int, int], int, bool]:
+    """(time signature, pickup in steps, whether the file settles the pickup) by the rules in the
+    module docstring; a file whose meter changes settles it too (its bars are no single grid)."""
     sigs = [(tick, num, den) for tick, num, den in events["signatures"]]
     pickup = 0
     if len(sigs) >= 2 and sigs[0][0] == 0 and sigs[1][1:] != sigs[0][1:]:
@@ -327,6 +338,7 @@ def _meter(events, tpq, changes) -> tuple[tuple[int, int], int]:
             pickup = _step(first_bar, tpq)
             sigs = sigs[1:]
     meter = (4, 4)
+    marked = pickup > 0 or events["pickup_marker"] is not None
     if sigs:
         num, den = sigs[0][1:]
         if 1 <= num <= 32 and den in ALLOWED_DENOMINATORS:
@@ -336,12 +348,19 @@ def _meter(events, tpq, changes) -> tuple[tuple[int, int], int]:
             pickup = 0
         if len({s[1:] for s in sigs}) > 1:
             changes.append(f"meter changes ignored (kept {meter[0]}/{meter[1]})")
+            marked = True
     if events["pickup_marker"] is not None:
         pickup = events["pickup_marker"]
     steps_per_bar = meter[0] * 16 // meter[1]
     if not (0 <= pickup < steps_per_bar):
         pickup = 0
-    return meter, pickup
+    return meter, pickup, marked
+
+
+def _beats(steps: int, meter: tuple[int, int]) -> str:
+    """16th steps as beats of the meter's denominator: "1 beat", "1.5 beats"."""
+    beats = steps / max(1, 16 // meter[1])
+    return f"{beats:g} beat" + ("" if beats == 1 else "s")
 
 
 def _sharps(key: str) -> int:
