@@ -17,6 +17,16 @@ from pathlib import Path
 from engine.errors import MidiFileError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+# Read once at import (before worker threads exist): new files get 0o666 & ~umask, as open() does.
+_NEW_FILE_MODE = 0o666 & ~_current_umask()
+
+
 def checked_output(path, what: str = "file", *, error: type[Exception] = MidiFileError) -> Path:
     """`path` as a Path, or `error` when it is a folder or its folder is missing (check before slow work)."""
     path = Path(path)
@@ -39,7 +49,8 @@ def atomic_output(
     """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed.
 
     `error` is the exception class for a failure; None lets the OSError itself through (for callers
-    that handle OSError). `mode` sets the permission bits (the temporary file starts as 0600);
+    that handle OSError). `mode` sets the permission bits; by default a replaced file keeps its
+    own and a new one gets what open() would give it (0666 less the umask), not mkstemp's 0600;
     `sync=False` skips the fsync, for files a crash may cost but that are written very often.
     """
     path = checked_output(path, what, error=error) if error is not None else Path(path)
@@ -49,8 +60,12 @@ def atomic_output(
         os.close(fd)
         tmp = Path(name)
         yield tmp
-        if mode is not None:
-            os.chmod(tmp, mode)
+        if mode is None:
+            try:
+                mode = path.stat().st_mode & 0o7777
+            except OSError:
+                mode = _NEW_FILE_MODE
+        os.chmod(tmp, mode)
         if sync:
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())

@@ -84,3 +84,10 @@ def chorale_midi(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("chorales") / "bwv66.6.mid"
     corpus.parse("bach/bwv66.6").write("midi", fp=str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def private_config(tmp_path_factory, monkeypatch):
+    """Every test (and every cantor it starts) reads and writes a throw-away XDG_CONFIG_HOME,
+    never the user's settings."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))

@@ -149,7 +149,7 @@ def test_ctrl_c_stops_playback_cleanly(tmp_path):
         cwd=ROOT, env={**os.environ, **alsa_home(tmp_path, NULL_DEVICE)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    watchdog = threading.Timer(30, process.kill)  # a hang fails the test instead of blocking it
+    watchdog = threading.Timer(90, process.kill)  # a hang fails the test instead of blocking it
     watchdog.start()
     try:
         first = process.stdout.readline()  # printed once the stream is running

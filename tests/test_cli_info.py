@@ -30,14 +30,16 @@ def test_info_on_a_music21_chorale(chorale_midi):
     assert "length:    9 bars (144 16ths)" in out
     assert "Soprano    36 notes  E4 (64) .. E5 (76)" in out
     assert "Bass       41 notes  F#2 (42) .. D4 (62)" in out
-    assert "changes:   none (read exactly)" in out
+    assert "meter:     4/4, pickup of 4 16ths (1 quarter)" in out
+    assert "changes:\n  - pickup of 1 beat inferred from the music" in out
 
 
 def test_info_json_on_a_chorale(chorale_midi):
     run = cantor("info", "--json", chorale_midi)
     facts = json.loads(run.stdout)
     assert [v["notes"] for v in facts["voices"]] == [36, 42, 44, 41]
-    assert facts["time_signature"] == "4/4" and facts["changes"] == []
+    assert facts["time_signature"] == "4/4" and facts["pickup_steps"] == 4
+    assert facts["changes"] == ["pickup of 1 beat inferred from the music"]
 
 
 def test_info_on_a_one_track_melody(midi_maker):

@@ -118,6 +118,16 @@ def test_mode_sets_the_permissions(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
+def test_new_files_follow_the_umask_and_replaced_files_keep_their_mode(tmp_path):
+    umask = os.umask(0o022)
+    os.umask(umask)
+    fresh = atomic_write_bytes(tmp_path / "song.mid", b"x")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask  # as open() would, not 0600
+    fresh.chmod(0o640)
+    atomic_write_bytes(fresh, b"y")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640 and fresh.read_bytes() == b"y"
+
+
 def test_sync_false_skips_the_fsync(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", fail_with(errno.EIO))
     path = atomic_write_text(tmp_path / "often.json", "{}", sync=False)
