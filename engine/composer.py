@@ -36,6 +36,7 @@ SAMPLERS = ("gibbs", "ancestral")
 MAX_VARIANTS = 64
 MAX_STEPS = 10_000
 MAX_BARS = 512
+MAX_REPAIR = 256
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
@@ -328,12 +329,18 @@ class Composer:
         cancel: Callable[[], bool] | None = None,
         want_confidence: bool = False,
         fill: bool = True,
+        repair: int = 0,
     ) -> Result:
+        import dataclasses
+
         import torch
 
-        from engine.sampling import make_sampler, mean_over, pseudo_nll
+        from engine.repair import Repairer
+        from engine.sampling import Draw, make_sampler, mean_over, pseudo_nll
 
         mask = _check_request(score, mask, variants, steps, temperature, sampler)
+        if not 0 <= int(repair) <= MAX_REPAIR:
+            raise ScoreError(f"repair rounds must be in range 0..{MAX_REPAIR}; got {repair}")
         offsets, messages = place_in_range(score, mask)
         classes = torch.from_numpy(_model_input(score, mask, offsets))
         mask_t = torch.from_numpy(mask)
@@ -356,11 +363,28 @@ class Composer:
             )
 
         runner = make_sampler(sampler, int(steps), float(temperature))
+        repairer = Repairer(rounds=int(repair), temperature=float(temperature))
+        extra = repairer.total_passes()
+        sampling_report = None
+        if progress is not None:
+            sampling_report = lambda info: report(dataclasses.replace(info, total=info.total + extra))
         with self.sampling_precision():
             draw = runner.run(
-                model, classes, mask_t, seeds, fill=fill,
-                on_step=report if progress is not None else None, cancel=cancel,
+                model, classes, mask_t, seeds, fill=fill, on_step=sampling_report, cancel=cancel,
             )  # fmt: skip
+            if draw is not None and repairer.rounds:
+
+                def to_scores(drafts):
+                    pitches = _user_pitches(drafts.numpy(), offsets, score.pitches, mask)
+                    return [score.with_cells(mask, p) for p in pitches]
+
+                done = runner.passes(int(mask.sum()), fill)
+                fixed = repairer.run(
+                    model, draw.classes, mask, seeds, to_scores, cell_nll=draw.cell_nll,
+                    on_step=report if progress is not None else None, step_offset=done,
+                    total=done + extra, cancel=cancel,
+                )  # fmt: skip
+                draw = None if fixed is None else Draw(*fixed)
         if draw is None or (cancel is not None and cancel()):
             return Result([], [], cancelled=True)
         nll = mean_over(pseudo_nll(model, draw.classes, mask_t), mask_t).tolist()

@@ -7,7 +7,8 @@ the generated alto/tenor/bass (nats per cell, the Composer's ranking measure) be
 Bach's own alto/tenor/bass. Then the quality-vs-steps curve of the Gibbs sampler.
 
     .venv/bin/python tests/bench/quality.py [--checkpoint CKPT] [--steps 96]
-        [--samplers gibbs,ancestral] [--curve 24,48,96,192] [--limit N] [--out results.json]
+        [--samplers gibbs,ancestral] [--curve 24,48,96,192] [--repair 4,8]
+        [--temperatures 0.7,0.9] [--limit N] [--out results.json]
 """
 
 from __future__ import annotations
@@ -71,17 +72,18 @@ def bach(composer: Composer, pieces: list[Score]) -> dict:
     return row
 
 
-def harmonize_all(composer, pieces, sampler: str, steps: int, seed: int) -> dict:
+def harmonize_all(composer, pieces, sampler: str, steps: int, seed: int, **options) -> dict:
+    label = f"{sampler}, {steps} steps" + "".join(f", {k} {v}" for k, v in options.items())
     began = time.perf_counter()
     outputs, nlls = [], []
     for i, piece in enumerate(pieces):
         variant = composer.harmonize(piece, keep=(0,), variants=1, steps=steps, seed=seed,
-                                     sampler=sampler).variants[0]
+                                     sampler=sampler, **options).variants[0]
         outputs.append(variant.score)
         nlls.append(variant.nll)
-        print(f"\r  {sampler} {steps}: {i + 1}/{len(pieces)}", end="", file=sys.stderr, flush=True)
+        print(f"\r  {label}: {i + 1}/{len(pieces)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return summarize(f"{sampler}, {steps} steps", outputs, nlls, time.perf_counter() - began)
+    return summarize(label, outputs, nlls, time.perf_counter() - began)
 
 
 def table(rows: list[dict], reference: dict) -> str:
@@ -103,6 +105,8 @@ def main() -> int:
     parser.add_argument("--samplers", default="gibbs,ancestral")
     parser.add_argument("--steps", type=int, default=96)
     parser.add_argument("--curve", default="24,48,96,192", help="Gibbs steps for the curve ('' = none)")
+    parser.add_argument("--repair", default="", help="repair rounds after Gibbs, e.g. 4,8,16")
+    parser.add_argument("--temperatures", default="", help="Gibbs temperatures, e.g. 0.5,0.7,0.9")
     parser.add_argument("--limit", type=int, help="only the first N pieces (for a quick look)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int)
@@ -133,6 +137,15 @@ def main() -> int:
         save()
     if results["curve"]:
         print("\n" + table(results["curve"], results["bach"]))
+    extra = [{"repair": int(r)} for r in args.repair.split(",") if r]
+    extra += [{"temperature": float(t)} for t in args.temperatures.split(",") if t]
+    if extra:
+        results["options"] = []
+        for options in extra:
+            results["options"].append(
+                harmonize_all(composer, pieces, "gibbs", args.steps, args.seed, **options))
+            save()
+        print("\n" + table(results["options"], results["bach"]))
     return 0
 
 
