@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 SAMPLERS = ("gibbs", "ancestral")
+DEFAULT_ROUNDS = 8  # engine.composer.DEFAULT_REPAIR (not imported: this module loads before the engine)
 
 
 def register(subparsers) -> None:
@@ -70,6 +71,10 @@ def _add_sampling_options(parser) -> None:
                         help="sampling temperature, lower = safer (default 0.99)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="random seed; variant k uses S+k-1 (default 0)")
+    parser.add_argument("--repair", type=_int_in(0, 256, "repair"), default=DEFAULT_ROUNDS,
+                        metavar="N", help="voice-leading repair rounds after sampling: redraw the"
+                        " notes in parallels, crossings, range and spacing findings and keep what"
+                        f" has fewer (default {DEFAULT_ROUNDS}; 0 = off)")
     parser.add_argument("--sampler", choices=SAMPLERS, default="gibbs",
                         help="annealed blocked Gibbs (default) or ancestral")
     parser.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint (default: shipped)")
@@ -181,6 +186,7 @@ def _options(args) -> dict:
         "temperature": args.temperature,
         "seed": args.seed,
         "sampler": args.sampler,
+        "repair": args.repair,
         "progress": _progress_line if sys.stderr.isatty() else None,
     }
 

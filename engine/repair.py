@@ -135,5 +135,7 @@ class Repairer:
                 if len(report.findings) < len(reports[k].findings):
                     x[k], nll[k] = y[k], y_nll[k]
                     scores[k], reports[k] = proposed[k], report
+        if on_step is not None and step < total:  # stopped early: nothing left to repair
+            on_step(StepInfo(total, total, x, torch.zeros(x.shape, dtype=torch.bool), nll))
         return x, nll
 

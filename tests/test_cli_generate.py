@@ -77,6 +77,26 @@ def test_same_seed_gives_the_same_file_and_ancestral_works(files, tmp_path):
     assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
 
 
+def test_repair_is_on_by_default_and_never_adds_findings(files, tmp_path):
+    from commands.generate import DEFAULT_ROUNDS
+    from engine.composer import DEFAULT_REPAIR
+    from engine.counterpoint import check_score
+
+    assert DEFAULT_ROUNDS == DEFAULT_REPAIR > 0  # the command line's copy of the engine's default
+    _, checkpoint, melody = files
+    found = {}
+    for rounds in ("0", str(DEFAULT_ROUNDS), None):
+        out = tmp_path / f"repair-{rounds}.mid"
+        extra = [] if rounds is None else ["--repair", rounds]
+        run = cantor("harmonize", melody, "-o", out, "--steps", "3", "--seed", "4",
+                     "--checkpoint", checkpoint, *extra)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        found[rounds] = len(check_score(load_midi(out)).findings)
+    assert found[None] <= found["0"]
+    default = (tmp_path / "repair-None.mid").read_bytes()
+    assert default == (tmp_path / f"repair-{DEFAULT_ROUNDS}.mid").read_bytes()
+
+
 def test_a_high_melody_is_shifted_and_the_user_told(files, tmp_path):
     _, checkpoint, _ = files
     high = melody_file(tmp_path / "high.mid", [88, 91, 93, 91])
@@ -128,6 +148,7 @@ def test_compose_in_three_four_with_a_pickup(files, tmp_path):
         (["infill", "{melody}", "-o", "{tmp}/x.mid", "--bars", "two"], 2, "bars must look like"),
         (["compose", "-o", "{tmp}/x.mid", "--meter", "4/5"], 2, "meter must be"),
         (["harmonize", "{melody}", "-o", "{tmp}/x.mid", "--variants", "0"], 2, "variants must"),
+        (["harmonize", "{melody}", "-o", "{tmp}/x.mid", "--repair", "-1"], 2, "repair must"),
     ],
 )
 def test_mistakes_are_one_line_errors_and_write_nothing(files, tmp_path, args, code, message):

@@ -166,6 +166,7 @@ class FileActions:
             "variants": str(s.variants),
             "seed": str(s.seed),
             "polish": str(s.polish),
+            "repair": str(s.repair),
             "soundfont": s.soundfont,
             "programs": " ".join(str(p) for p in score.programs),
             "tempo": f"{score.tempo_bpm:g}",

@@ -60,6 +60,7 @@ class GenerationActions:
             "steps": settings.steps,
             "temperature": settings.temperature,
             "seed": seed,
+            "repair": settings.repair,
         }
 
     def _start(self, kind: str, mask: np.ndarray | None, keep=()) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engine.composer import DEFAULT_REPAIR
+
 # name: (type, lowest, highest); the form and the settings file obey the same limits.
 LIMITS: dict[str, tuple[type, float, float]] = {
     "temperature": (float, 0.05, 3.0),
@@ -12,6 +14,7 @@ LIMITS: dict[str, tuple[type, float, float]] = {
     "variants": (int, 1, 16),
     "seed": (int, 0, 2**31 - 1),
     "polish": (int, 0, 2000),
+    "repair": (int, 0, 256),
 }
 SAVED = (*LIMITS, "soundfont")
 """The settings that outlive a session (written to the settings file)."""
@@ -37,6 +40,8 @@ class Settings:
     """First random seed; each request advances it so a new request gives new music."""
     polish: int = 24
     """Gibbs steps that polish an accompaniment."""
+    repair: int = DEFAULT_REPAIR
+    """Voice-leading repair rounds after sampling (0 = off; see engine/repair.py)."""
     soundfont: str = ""
     """SoundFont file for playback (empty = the usual search order)."""
     on_applied: Callable[[Settings], None] | None = field(default=None, repr=False, compare=False)

@@ -38,7 +38,7 @@ def test_relative_xdg_config_home_is_ignored(tmp_path, monkeypatch):
 def test_round_trip_creates_the_folder():
     path = user_settings_path()
     chosen = Settings(
-        temperature=0.7, steps=50, variants=2, seed=42, polish=0, soundfont="/sf/a.sf2"
+        temperature=0.7, steps=50, variants=2, seed=42, polish=0, repair=3, soundfont="/sf/a.sf2"
     )
     save_settings(chosen, path)
     loaded, notice = load_settings(path)
@@ -50,6 +50,7 @@ def test_round_trip_creates_the_folder():
         "variants": 2,
         "seed": 42,
         "polish": 0,
+        "repair": 3,
         "soundfont": "/sf/a.sf2",
     }
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temporary left

@@ -1,4 +1,4 @@
-"""The settings form: temperature, steps, variants, seed, polish, SoundFont, programs, tempo."""
+"""The settings form: temperature, steps, variants, seed, polish, repair, SoundFont, programs, tempo."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ FIELDS = (
     ("variants", "Variants at once (1-16)"),
     ("seed", "First seed"),
     ("polish", "Accompaniment polish steps"),
+    ("repair", "Voice-leading repair rounds (0: off)"),
     ("soundfont", "SoundFont file (empty: default)"),
     ("programs", "GM programs S A T B"),
     ("tempo", "Tempo (BPM)"),
