@@ -68,7 +68,7 @@ def melody_score(bars: int):
 def measure(repeats: int) -> dict:
     import torch
 
-    from engine.composer import Composer
+    from engine.composer import DEFAULT_REPAIR, Composer
 
     model, description = load_bench_model()
     composer = Composer(model=model)
@@ -105,6 +105,13 @@ def measure(repeats: int) -> dict:
     composer.harmonize(eight, variants=1, steps=2)
     results["harmonize_8bar_ms"] = median_ms(
         lambda: composer.harmonize(eight, variants=1, steps=96), repeats
+    )
+    # What the command line and the composer do by default: Gibbs, then voice-leading repair.
+    results["harmonize_2bar_repair_ms"] = median_ms(
+        lambda: composer.harmonize(two, variants=1, steps=96, repair=DEFAULT_REPAIR), repeats
+    )
+    results["harmonize_8bar_repair_ms"] = median_ms(
+        lambda: composer.harmonize(eight, variants=1, steps=96, repair=DEFAULT_REPAIR), repeats
     )
     # One thread avoids OpenMP's spin-waiting when other processes share the cores.
     threads = torch.get_num_threads()
