@@ -21,6 +21,9 @@ def register(subparsers) -> None:
                         help="number of accompaniments to write, best first (default 1)")
     parser.add_argument("--polish", type=_steps, default=0, metavar="STEPS",
                         help="Gibbs steps of the Coconet model over the accompaniment (default 0)")
+    parser.add_argument("--repair", type=_rounds, default=0, metavar="N",
+                        help="voice-leading repair rounds by the Coconet model after the polish"
+                        " (default 0: instant; cantor harmonize uses 8)")
     parser.add_argument("--refine", type=_steps, default=10, metavar="STEPS",
                         help="steps fitting the predicted codes to the melody (default 10; 0 = fastest)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -44,6 +47,16 @@ def _steps(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 10000:
         raise argparse.ArgumentTypeError(f"must be in range 0..10000; got {text}")
+    return value
+
+
+def _rounds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"repair must be a whole number in range 0..256; got {text}")
     return value
 
 
@@ -78,18 +91,19 @@ def run(args) -> int:
     if not model.is_chorale:
         return _run_trio(args, model, score, voice)
     composer = None
-    if args.polish:
+    if args.polish or args.repair:
         from engine.composer import Composer
 
         composer = Composer(checkpoint=args.coconet)
     result = accompany(score, voice, variants=args.variants, polish=args.polish, seed=args.seed,
-                       checkpoint=model, composer=composer, refine=args.refine)
+                       checkpoint=model, composer=composer, refine=args.refine,
+                       repair=args.repair)
     for message in result.messages:
         print(f"note: {message}")
     paths = variant_paths(str(output), len(result.variants))
     for path, variant in zip(paths, result.variants):
         save_midi(variant.score, path)
-    what = "Coconet NLL" if args.polish else "decoder NLL"
+    what = "Coconet NLL" if args.polish or args.repair else "decoder NLL"
     for rank, (path, variant) in enumerate(zip(paths, result.variants), start=1):
         print(f"{rank:>4}  wrote {path}  ({what} {variant.nll:.3f} nats per cell, seed {variant.seed})")
     return 0
@@ -102,8 +116,8 @@ def _run_trio(args, model, score, voice) -> int:
     from engine.errors import CantorError
     from engine.trio import save_trio_midi
 
-    if args.polish:
-        raise CantorError("--polish needs a four-voice model; this one writes bass and drums")
+    if args.polish or args.repair:
+        raise CantorError("--polish and --repair need a four-voice model; this one writes bass and drums")
     trios = accompany_trio(score.pitches[voice], variants=args.variants, seed=args.seed,
                            checkpoint=model, refine=args.refine)
     for path, trio in zip(variant_paths(args.output, len(trios)), trios):

@@ -325,7 +325,7 @@ def _result_types():
     return Result, Variant
 
 
-def _check_request(score, melody_voice: int, variants: int, polish: int) -> None:
+def _check_request(score, melody_voice: int, variants: int, polish: int, repair: int = 0) -> None:
     if not isinstance(score, Score):
         raise ScoreError("accompany needs a Score")
     if not 0 <= melody_voice < NUM_VOICES:
@@ -334,6 +334,8 @@ def _check_request(score, melody_voice: int, variants: int, polish: int) -> None
         raise ScoreError(f"variants must be in range 1..64; got {variants}")
     if not 0 <= polish <= 10000:
         raise ScoreError(f"polish steps must be in range 0..10000; got {polish}")
+    if not 0 <= repair <= 256:
+        raise ScoreError(f"repair rounds must be in range 0..256; got {repair}")
     if score.num_steps == 0:
         raise ScoreError("the score is empty: there is no melody to accompany")
     if not (score.pitches[melody_voice] >= 0).any():
@@ -373,16 +375,17 @@ def restore_melody(result: Score, source: Score, melody_voice: int) -> Score:
 
 
 def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint=None,
-              composer=None, progress=None, cancel=None, spread=1.0, refine=0):
+              composer=None, progress=None, cancel=None, spread=1.0, refine=0, repair=0):
     """Accompany the melody in `melody_voice`: draft in one pass, then optionally polish.
 
     `refine` steps move the predicted codes towards ones whose decoded melody is the real one
-    (slower, better fitted to it). Returns the Composer's `Result`: variants best first (draft
+    (slower, better fitted to it); `repair` rounds of voice-leading repair (engine/repair.py)
+    follow the polish. Returns the Composer's `Result`: variants best first (draft
     NLL under the VAE decoder, or the Coconet NLL after a polish), messages about octave shifts,
     `cancelled` when stopped.
     """
     Result, Variant = _result_types()
-    _check_request(score, melody_voice, variants, polish)
+    _check_request(score, melody_voice, variants, polish, repair)
     if cancel is not None and cancel():
         return Result([], [], cancelled=True)
     model = _chorale_model(checkpoint)
@@ -395,9 +398,14 @@ def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint
         for i in range(variants)
     ]
     mask = accompaniment_mask(score, melody_voice)
+    per_variant = polish
+    if repair:
+        from engine.repair import Repairer
+
+        per_variant += repair * Repairer().passes
     if progress is not None:
-        _report_draft(progress, drafts, mask, variants * polish)
-    if not polish:
+        _report_draft(progress, drafts, mask, variants * per_variant)
+    if not per_variant:
         return Result(sorted(drafts, key=lambda v: v.nll), messages)
     if composer is None:
         from engine.composer import Composer
@@ -409,9 +417,9 @@ def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint
             return Result([], [], cancelled=True)
         step_progress = None
         if progress is not None:
-            step_progress = _offset_progress(progress, i * polish, variants * polish)
+            step_progress = _offset_progress(progress, i * per_variant, variants * per_variant)
         found = composer.polish(variant.score, mask, steps=polish, variants=1, seed=variant.seed,
-                                progress=step_progress, cancel=cancel)
+                                repair=repair, progress=step_progress, cancel=cancel)
         if found.cancelled:
             return Result([], [], cancelled=True)
         messages += [m for m in found.messages if m not in messages]

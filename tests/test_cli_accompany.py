@@ -89,3 +89,6 @@ def test_bad_option_values_are_usage_errors(midi_maker, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["accompany", str(midi_maker.melody()), "-o", str(tmp_path / "o.mid"), "--variants", "0"])
     assert stop.value.code == 2 and "variants" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["accompany", str(midi_maker.melody()), "-o", str(tmp_path / "o.mid"), "--repair", "x"])
+    assert stop.value.code == 2 and "repair must be a whole number" in capsys.readouterr().err

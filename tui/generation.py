@@ -150,6 +150,7 @@ class GenerationActions:
                     keep[0],
                     variants=options["variants"],
                     polish=self.app.settings.polish,
+                    repair=self.app.settings.repair,
                     seed=options["seed"],
                     checkpoint=self.app.accompany_checkpoint,
                     composer=composer,

@@ -8,7 +8,7 @@ cell, the Composer's measure), and seconds per piece. Then the VAE's own reconst
 and KL and the surrogate's MSE against a predict-the-mean baseline, on test-split segments.
 
     .venv/bin/python tests/bench/accompany_quality.py [--checkpoint ACC] [--coconet CKPT]
-        [--refine 10] [--polish 32] [--gibbs-steps 96] [--limit N] [--rows bach,draft,refine,polish,gibbs]
+        [--refine 10] [--polish 32] [--gibbs-steps 96] [--limit N] [--rows bach,draft,refine,polish,repair,gibbs] [--repair 8]
         [--skip-latent] [--threads 1] [--out FILE]
 """
 
@@ -70,11 +70,15 @@ def run_rows(args, pieces, model, composer) -> list[dict]:
         plans.append((f"draft, refine {args.refine}", 0, args.refine))
     if composer and "polish" in wanted:
         plans.append((f"draft, refine {args.refine} + polish {args.polish}", args.polish, args.refine))
-    for label, polish, refine in plans:
+    if composer and args.repair and "repair" in wanted:
+        plans.append((f"draft, refine {args.refine} + polish {args.polish} + repair {args.repair}",
+                      args.polish, args.refine, args.repair))
+    for label, polish, refine, *repair in plans:
         began, outputs = time.perf_counter(), []
         for i, piece in enumerate(pieces):
             result = accompany(piece.erase(lower_voices(piece)), 0, polish=polish, seed=args.seed,
-                               checkpoint=model, composer=composer, refine=refine)
+                               checkpoint=model, composer=composer, refine=refine,
+                               repair=repair[0] if repair else 0)
             outputs.append(result.variants[0].score)
             print(f"\r  {label}: {i + 1}/{len(pieces)}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
@@ -133,8 +137,9 @@ def main() -> int:
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--polish", type=int, default=32)
     parser.add_argument("--refine", type=int, default=10)
+    parser.add_argument("--repair", type=int, default=8, help="voice-leading repair rounds (row 'repair')")
     parser.add_argument("--gibbs-steps", type=int, default=96)
-    parser.add_argument("--rows", default="bach,draft,refine,polish,gibbs",
+    parser.add_argument("--rows", default="bach,draft,refine,polish,repair,gibbs",
                         help="rows to compute (comma-separated subset of the default)")
     parser.add_argument("--skip-latent", action="store_true", help="skip the VAE/surrogate figures")
     parser.add_argument("--limit", type=int)

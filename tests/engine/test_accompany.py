@@ -230,6 +230,28 @@ def test_polish_keeps_the_melody(tiny_checkpoint):
     assert stopped.cancelled and stopped.variants == []
 
 
+def test_repair_after_the_draft_keeps_the_melody_and_never_adds_findings(tiny_checkpoint):
+    from engine.composer import Composer
+    from engine.counterpoint import check_score
+    from engine.model import Coconet, CoconetConfig
+    from engine.repair import Repairer
+
+    torch.manual_seed(0)
+    composer = Composer(model=Coconet(CoconetConfig(depth=2, width=8)), threads=1)
+    score = melody_score()
+    drafts = accompany(score, variants=2, seed=3, checkpoint=tiny_checkpoint)
+    steps = []
+    fixed = accompany(score, variants=2, seed=3, repair=2, checkpoint=tiny_checkpoint,
+                      composer=composer, progress=lambda p: steps.append((p.step, p.total)))
+    before = {v.seed: len(check_score(v.score).findings) for v in drafts.variants}
+    for variant in fixed.variants:
+        assert np.array_equal(variant.score.pitches[0], score.pitches[0])
+        assert len(check_score(variant.score).findings) <= before[variant.seed]
+    assert steps[-1] == (2 * 2 * Repairer().passes,) * 2
+    with pytest.raises(ScoreError, match="repair"):
+        accompany(score, repair=-1, checkpoint=tiny_checkpoint)
+
+
 def test_refinement_fits_the_codes_to_the_melody(tiny_checkpoint):
     import torch.nn.functional as F
 
