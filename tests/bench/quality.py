@@ -1,7 +1,7 @@
 """Quality benchmark, run by hand (not part of the test suite): harmonize the JSB-16th test split.
 
 Every one of the 77 test-split soprano lines is harmonized (1 variant, fixed seed) with each
-sampler; the part-writing violation rates (engine/counterpoint.py, per 100 quarter notes, pooled
+sampler; the share of alto/tenor/bass cells equal to Bach's, the part-writing violation rates (engine/counterpoint.py, per 100 quarter notes, pooled
 over all pieces) are printed beside Bach's own rates on the same pieces, with the model's NLL of
 the generated alto/tenor/bass (nats per cell, the Composer's ranking measure) beside the NLL of
 Bach's own alto/tenor/bass. Then the quality-vs-steps curve of the Gibbs sampler.
@@ -50,12 +50,20 @@ def lower_voices(score: Score) -> np.ndarray:
     return mask
 
 
-def summarize(label: str, scores: list[Score], nlls: list[float], seconds: float) -> dict:
+def accuracy(scores: list[Score], pieces: list[Score]) -> float:
+    """Share of alto/tenor/bass cells equal to Bach's (pitch or rest): a measure the sampler never sees."""
+    same = sum(int((s.pitches[1:] == p.pitches[1:]).sum()) for s, p in zip(scores, pieces))
+    return same / sum(3 * p.num_steps for p in pieces)
+
+
+def summarize(label: str, scores: list[Score], nlls: list[float], seconds: float,
+              pieces: list[Score] | None = None) -> dict:
     cells = [3 * s.num_steps for s in scores]
     rates = pooled_rates([check_score(s) for s in scores])
     return {
         "label": label,
         "pieces": len(scores),
+        "accuracy": accuracy(scores, pieces if pieces is not None else scores),
         "rates": rates,
         "all": sum(rates.values()),
         "nll": float(np.average(nlls, weights=cells)),
@@ -83,17 +91,17 @@ def harmonize_all(composer, pieces, sampler: str, steps: int, seed: int, **optio
         nlls.append(variant.nll)
         print(f"\r  {label}: {i + 1}/{len(pieces)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return summarize(label, outputs, nlls, time.perf_counter() - began)
+    return summarize(label, outputs, nlls, time.perf_counter() - began, pieces)
 
 
 def table(rows: list[dict], reference: dict) -> str:
-    head = ["", *HEADERS.values(), "all", "x Bach", "NLL", "s/piece"]
+    head = ["", *HEADERS.values(), "all", "x Bach", "NLL", "A/T/B = Bach", "s/piece"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         ratio = row["all"] / reference["all"] if reference["all"] else float("nan")
         secs = "" if row["seconds_per_piece"] is None else f"{row['seconds_per_piece']:.1f}"
         cells = [row["label"], *(f"{row['rates'][k]:.2f}" for k in KINDS), f"{row['all']:.2f}",
-                 f"{ratio:.2f}", f"{row['nll']:.3f}", secs]
+                 f"{ratio:.2f}", f"{row['nll']:.3f}", f"{row['accuracy']:.3f}", secs]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
