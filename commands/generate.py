@@ -225,11 +225,15 @@ def _write(result, output: str) -> int:
     paths = variant_paths(output, len(result.variants))
     for variant, path in zip(result.variants, paths):
         save_midi(variant.score, path)
+    from engine.counterpoint import check_score
+
+    findings = [len(check_score(v.score).findings) for v in result.variants]
     if len(paths) == 1:
         v = result.variants[0]
-        print(f"wrote {paths[0]} (NLL {v.nll:.3f} nats per generated cell, seed {v.seed})")
+        print(f"wrote {paths[0]} (NLL {v.nll:.3f} nats per generated cell, seed {v.seed},"
+              f" {findings[0]} part-writing findings)")
         return 0
-    print("rank  file  NLL (nats per generated cell, lower is better)  seed")
-    for rank, (variant, path) in enumerate(zip(result.variants, paths), start=1):
-        print(f"{rank:>4}  {path}  {variant.nll:.3f}  {variant.seed}")
+    print("rank  file  NLL (nats per generated cell, lower is better)  seed  findings")
+    for rank, (variant, path, count) in enumerate(zip(result.variants, paths, findings), start=1):
+        print(f"{rank:>4}  {path}  {variant.nll:.3f}  {variant.seed}  {count}")
     return 0

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from engine.checkpoint import save_checkpoint
+from engine.counterpoint import check_score
 from engine.midi import load_midi, save_midi
 from engine.model import Coconet, CoconetConfig
 from engine.score import Score
@@ -64,6 +65,7 @@ def test_harmonize_writes_ranked_variants_keeping_the_melody(files, tmp_path):
         score = load_midi(tmp_path / f"out-{k}.mid")
         assert np.array_equal(score.pitches[0], given.pitches[0])
         assert (score.pitches[1:] >= 0).any()
+        assert int(rows[k - 1][4]) == len(check_score(score).findings)  # as `cantor check` counts
     assert not out.exists()
 
 

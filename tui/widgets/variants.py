@@ -65,10 +65,11 @@ class VariantsPanel(Vertical):
         yield Static(
             f"[b]{self.kind.capitalize()}[/b]: {len(self.variants)} variants\n"
             "NLL: lower = the model likes it more\n"
+            "findings: part-writing rule breaks (w)\n"
             "enter accept  space listen\nesc discard  up/down cycle"
         )
         options = [
-            Option(f"{i + 1}. NLL {v.nll:.3f}  seed {v.seed}", id=str(i))
+            Option(f"{i + 1}. NLL {v.nll:.3f}  seed {v.seed}\n   {findings_text(v.score)}", id=str(i))
             for i, v in enumerate(self.variants)
         ]
         yield VariantList(*options, id="variant-list")
@@ -85,3 +86,11 @@ class VariantsPanel(Vertical):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.post_message(self.Accepted(event.option_index))
+
+
+def findings_text(score) -> str:
+    """How many part-writing findings (`cantor check`'s rules) a variant has, short enough for the panel."""
+    from engine.counterpoint import check_score
+
+    count = len(check_score(score).findings)
+    return f"findings: {count or 'none'}"
