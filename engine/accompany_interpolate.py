@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from engine.accompany import (
+    AccompanyModel,
     _check_request,
     _choose,
     _chorale_model,
     _with_accompaniment,
     decode_blended,
-    encode_score,
     fit_melody,
     restore_melody,
+    segment_starts,
 )
-from engine.errors import ScoreError
+from engine.errors import PitchRangeError, ScoreError
 from engine.score import NUM_VOICES, Score
 
 
@@ -50,3 +53,26 @@ def interpolate(score_a: Score, score_b: Score, steps: int = 5, melody_voice: in
         frame = _with_accompaniment(source, melody_voice, classes[0], model, shift)
         frames.append(restore_melody(frame, source, melody_voice))
     return frames
+
+
+def encode_score(model: AccompanyModel, pitches: np.ndarray, shift: int):
+    """All voices of a score (tracks, T) -> posterior means per segment (S, latent), segments."""
+    import torch
+
+    c = model.config
+    tracks = np.stack([
+        np.where(pitches[i] >= 0, pitches[i].astype(np.int64) + shift - c.track_low[i], c.silence_class(i))
+        for i in range(c.num_tracks)
+    ])
+    for i in range(c.num_tracks):
+        sounding = pitches[i] >= 0
+        if sounding.any() and (tracks[i][sounding].min() < 0 or tracks[i][sounding].max() > c.track_classes[i] - 2):
+            raise PitchRangeError(f"the {c.track_names[i]} leaves the model's range; transpose the score")
+    seg = c.segment
+    starts, padded = segment_starts(tracks.shape[1], seg)
+    full = np.stack([np.full(padded, c.silence_class(i), dtype=np.int64) for i in range(c.num_tracks)])
+    full[:, : tracks.shape[1]] = tracks
+    segs = torch.from_numpy(np.stack([full[:, s : s + seg] for s in starts]))
+    with torch.no_grad():
+        mu, _ = model.vae.encode(segs)
+    return mu, segs[:, 0], starts, padded
