@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from commands.generate import _int_in
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -21,7 +23,7 @@ def register(subparsers) -> None:
                         help="number of accompaniments to write, best first (default 1)")
     parser.add_argument("--polish", type=_steps, default=0, metavar="STEPS",
                         help="Gibbs steps of the Coconet model over the accompaniment (default 0)")
-    parser.add_argument("--repair", type=_rounds, default=0, metavar="N",
+    parser.add_argument("--repair", type=_int_in(0, 256, "repair"), default=0, metavar="N",
                         help="voice-leading repair rounds by the Coconet model after the polish"
                         " (default 0: instant; cantor harmonize uses 8)")
     parser.add_argument("--refine", type=_steps, default=10, metavar="STEPS",
@@ -47,16 +49,6 @@ def _steps(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 10000:
         raise argparse.ArgumentTypeError(f"must be in range 0..10000; got {text}")
-    return value
-
-
-def _rounds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 256:
-        raise argparse.ArgumentTypeError(f"repair must be a whole number in range 0..256; got {text}")
     return value
 
 

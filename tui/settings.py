@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.composer import DEFAULT_REPAIR
+from engine.composer import DEFAULT_REPAIR, MAX_REPAIR
 
 # name: (type, lowest, highest); the form and the settings file obey the same limits.
 LIMITS: dict[str, tuple[type, float, float]] = {
@@ -14,7 +14,7 @@ LIMITS: dict[str, tuple[type, float, float]] = {
     "variants": (int, 1, 16),
     "seed": (int, 0, 2**31 - 1),
     "polish": (int, 0, 2000),
-    "repair": (int, 0, 256),
+    "repair": (int, 0, MAX_REPAIR),
 }
 SAVED = (*LIMITS, "soundfont")
 """The settings that outlive a session (written to the settings file)."""
