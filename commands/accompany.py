@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from commands.generate import _int_in
 
@@ -53,7 +52,7 @@ def _steps(text: str) -> int:
 
 
 def melody_voice(score, choice: str | None) -> int:
-    from engine.score import parse_voices
+    from engine.music.score import parse_voices
 
     if choice:
         voices = parse_voices(choice)
@@ -68,15 +67,11 @@ def melody_voice(score, choice: str | None) -> int:
 
 def run(args) -> int:
     from commands.generate import variant_paths
-    from engine.accompany import accompany, load_accompany
-    from engine.errors import MidiFileError
-    from engine.midi import load_midi, save_midi
+    from engine.accompany.predict import accompany, load_accompany
+    from engine.fileio import checked_output
+    from engine.music.midi import load_midi, save_midi
 
-    output = Path(args.output)
-    if not output.parent.is_dir():
-        raise MidiFileError(f"cannot write {output}: folder {output.parent} does not exist")
-    if output.is_dir():
-        raise MidiFileError(f"cannot write {output}: it is a folder")
+    output = checked_output(args.output, "MIDI file")  # fail before the model runs, not after
     score = load_midi(args.melody)
     voice = melody_voice(score, args.voice)
     model = load_accompany(args.checkpoint)
@@ -84,7 +79,7 @@ def run(args) -> int:
         return _run_trio(args, model, score, voice)
     composer = None
     if args.polish or args.repair:
-        from engine.composer import Composer
+        from engine.coconet.composer import Composer
 
         composer = Composer(checkpoint=args.coconet)
     result = accompany(score, voice, variants=args.variants, polish=args.polish, seed=args.seed,
@@ -104,9 +99,9 @@ def run(args) -> int:
 def _run_trio(args, model, score, voice) -> int:
     """A melody/bass/drums model: write melody, bass and drum tracks (no Coconet polish)."""
     from commands.generate import variant_paths
-    from engine.accompany import accompany_trio
+    from engine.accompany.predict import accompany_trio
+    from engine.accompany.trio import save_trio_midi
     from engine.errors import CantorError
-    from engine.trio import save_trio_midi
 
     if args.polish or args.repair:
         raise CantorError("--polish and --repair need a four-voice model; this one writes bass and drums")

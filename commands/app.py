@@ -41,7 +41,7 @@ def _check_file(path: str | None):
     file = Path(path).expanduser()
     if not file.exists():
         return None, None
-    from engine.midi import load_midi_report
+    from engine.music.midi import load_midi_report
 
     score, report = load_midi_report(file)
     return score, report.summary()

@@ -84,8 +84,8 @@ def _velocity(text: str) -> int:
 
 def _load(args):
     """The score of IN.mid with --tempo/--programs applied, and the mute/solo voice sets."""
-    from engine.midi import load_midi
-    from engine.score import parse_voices
+    from engine.music.midi import load_midi
+    from engine.music.score import parse_voices
 
     score = load_midi(args.input)
     if args.tempo is not None:
@@ -109,9 +109,9 @@ def _bars(score, text: str) -> tuple[int, int]:
 
 
 def run_render(args) -> int:
-    from engine.audio import render_wav
+    from engine.audio.playback import render_wav
+    from engine.audio.soundfont import find_soundfont
     from engine.errors import ScoreError
-    from engine.soundfont import find_soundfont
 
     score, options = _load(args)
     if score.num_steps == 0 or not (score.pitches >= 0).any():
@@ -129,7 +129,7 @@ def run_render(args) -> int:
 
 
 def run_play(args) -> int:
-    from engine.audio import Player
+    from engine.audio.playback import Player
     from engine.errors import ScoreError
 
     score, options = _load(args)

@@ -18,8 +18,8 @@ def register(subparsers) -> None:
 def run_check(args) -> int:
     import json
 
-    from engine.counterpoint import KIND_NAMES, KINDS, check_score
-    from engine.midi import load_midi
+    from engine.music.counterpoint import KIND_NAMES, KINDS, check_score
+    from engine.music.midi import load_midi
 
     score = load_midi(args.input)
     report = check_score(score)

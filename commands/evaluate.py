@@ -38,17 +38,17 @@ def _positive_int(text: str) -> int:
 def run(args) -> int:
     import torch
 
-    from engine.checkpoint import file_sha256
-    from engine.coconet_io import DEFAULT_COCONET, load_coconet
-    from engine.datasets import load_data, pieces_to_classes
-    from engine.evaluate import format_nll, orderless_nll
+    from engine.coconet.checkpoint import file_sha256
+    from engine.coconet.loading import DEFAULT_COCONET, load_coconet
+    from engine.training.datasets import load_data, pieces_to_classes
+    from engine.training.evaluate import format_nll, orderless_nll
 
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_data(args.data)
     pieces = pieces_to_classes(data.split(args.split))
     if args.baseline:
-        from engine.baseline import VoiceFrequencyBaseline
+        from engine.training.baseline import VoiceFrequencyBaseline
 
         model = VoiceFrequencyBaseline.fit(pieces_to_classes(data.split("train")))
         digest = None

@@ -22,8 +22,8 @@ def register(subparsers) -> None:
 
 
 def run_export(args) -> int:
-    from engine.midi import load_midi_report
-    from engine.musicxml import save_musicxml
+    from engine.music.midi import load_midi_report
+    from engine.music.musicxml import save_musicxml
 
     score, report = load_midi_report(args.input)
     path = save_musicxml(score, args.output)

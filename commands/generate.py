@@ -7,8 +7,9 @@ import re
 import sys
 from pathlib import Path
 
-SAMPLERS = ("gibbs", "ancestral")
-DEFAULT_ROUNDS = 8  # engine.composer.DEFAULT_REPAIR (not imported: this module loads before the engine)
+from engine.coconet.defaults import DEFAULT_REPAIR, MAX_REPAIR, SAMPLERS
+
+DEFAULT_ROUNDS = DEFAULT_REPAIR
 
 
 def register(subparsers) -> None:
@@ -71,7 +72,7 @@ def _add_sampling_options(parser) -> None:
                         help="sampling temperature, lower = safer (default 0.99)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="random seed; variant k uses S+k-1 (default 0)")
-    parser.add_argument("--repair", type=_int_in(0, 256, "repair"), default=DEFAULT_ROUNDS,
+    parser.add_argument("--repair", type=_int_in(0, MAX_REPAIR, "repair"), default=DEFAULT_ROUNDS,
                         metavar="N", help="voice-leading repair rounds after sampling: redraw the"
                         " notes in parallels, crossings, range and spacing findings and keep what"
                         f" has fewer (default {DEFAULT_ROUNDS}; 0 = off)")
@@ -129,11 +130,13 @@ def meter(text: str) -> tuple[int, int]:
 
 def run_harmonize(args) -> int:
     from engine.errors import ScoreError
-    from engine.midi import load_midi
-    from engine.score import VOICE_NAMES, parse_voices
+    from engine.music.midi import load_midi
+    from engine.music.score import VOICE_NAMES, parse_voices
 
     keep = parse_voices(args.keep)
-    _check_output_folder(args.output)
+    from engine.fileio import checked_output
+
+    checked_output(args.output, "MIDI file")  # fail before sampling, not after
     score = load_midi(args.input)
     if not any((score.pitches[v] >= 0).any() for v in keep):
         names = " or ".join(VOICE_NAMES[v].lower() for v in keep)
@@ -146,11 +149,13 @@ def run_harmonize(args) -> int:
 
 
 def run_infill(args) -> int:
-    from engine.midi import load_midi
-    from engine.score import parse_voices
+    from engine.music.midi import load_midi
+    from engine.music.score import parse_voices
 
     voices = parse_voices(args.voices)
-    _check_output_folder(args.output)
+    from engine.fileio import checked_output
+
+    checked_output(args.output, "MIDI file")  # fail before sampling, not after
     score = load_midi(args.input)
     start, end = score.bar_range(*args.bars)
     mask = score.region_mask(start, end, voices)
@@ -159,9 +164,10 @@ def run_infill(args) -> int:
 
 
 def run_compose(args) -> int:
-    from engine.score import Score
+    from engine.fileio import checked_output
+    from engine.music.score import Score
 
-    _check_output_folder(args.output)
+    checked_output(args.output, "MIDI file")  # fail before sampling, not after
     blank = Score.empty(0, time_signature=args.meter)
     pickup = args.pickup * blank.steps_per_beat
     if pickup >= blank.steps_per_bar:
@@ -174,7 +180,7 @@ def run_compose(args) -> int:
 
 
 def _composer(args):
-    from engine.composer import Composer
+    from engine.coconet.composer import Composer
 
     return Composer(checkpoint=args.checkpoint, threads=args.threads).load()
 
@@ -196,17 +202,6 @@ def _progress_line(progress) -> None:
     print(f"\rsampling {progress.step}/{progress.total}", end=end, file=sys.stderr, flush=True)
 
 
-def _check_output_folder(output: str) -> None:
-    """Fail before sampling, not after, when the output cannot be written."""
-    from engine.errors import MidiFileError
-
-    folder = Path(output).parent
-    if not folder.is_dir():
-        raise MidiFileError(f"cannot write {output}: folder {folder} does not exist")
-    if Path(output).is_dir():
-        raise MidiFileError(f"cannot write {output}: it is a folder")
-
-
 def variant_paths(output: str, count: int) -> list[Path]:
     """OUT.mid for one variant; OUT-1.mid ... OUT-N.mid for several."""
     path = Path(output)
@@ -218,14 +213,14 @@ def variant_paths(output: str, count: int) -> list[Path]:
 
 
 def _write(result, output: str) -> int:
-    from engine.midi import save_midi
+    from engine.music.midi import save_midi
 
     for message in result.messages:
         print(f"note: {message}")
     paths = variant_paths(output, len(result.variants))
     for variant, path in zip(result.variants, paths):
         save_midi(variant.score, path)
-    from engine.counterpoint import check_score
+    from engine.music.counterpoint import check_score
 
     findings = [len(check_score(v.score).findings) for v in result.variants]
     if len(paths) == 1:

@@ -26,8 +26,8 @@ def note_name(pitch: int) -> str:
 
 def describe(path) -> dict:
     """Everything `cantor info` shows, as plain data."""
-    from engine.midi import load_midi_report
-    from engine.score import VOICE_NAMES
+    from engine.music.midi import load_midi_report
+    from engine.music.score import VOICE_NAMES
 
     score, report = load_midi_report(path)
     voices = []

@@ -56,15 +56,15 @@ def run(args) -> int:
     from engine.errors import CantorError
 
     if args.target == "accompany":
-        if importlib.util.find_spec("engine.train_accompany") is None:
+        if importlib.util.find_spec("engine.training.accompany") is None:
             raise CantorError("training the accompaniment model is not available in this build "
-                              "(engine/train_accompany.py is missing)")
-        from engine.train_accompany import train_accompany
+                              "(engine/training/accompany.py is missing)")
+        from engine.training.accompany import train_accompany
 
         args.out = args.out or "runs/accompany"
         result = train_accompany(args)
     else:
-        from engine.train import train_coconet
+        from engine.training.coconet import train_coconet
 
         args.out = args.out or "runs/coconet"
         result = train_coconet(args)

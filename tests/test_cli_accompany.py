@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.midi import load_midi
+from engine.music.midi import load_midi
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def cantor(*args, cwd=None):
 def checkpoint(tmp_path_factory):
     import torch
 
-    from tests.engine.test_accompany import make_tiny_checkpoint
+    from tests.engine.accompany.test_accompany import make_tiny_checkpoint
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)

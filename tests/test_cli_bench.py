@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from engine.checkpoint import save_checkpoint
-from engine.model import Coconet, CoconetConfig
+from engine.coconet.checkpoint import save_checkpoint
+from engine.coconet.model import Coconet, CoconetConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_KEYS = {

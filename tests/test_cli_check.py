@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.midi import save_midi
-from engine.score import Score
+from engine.music.midi import save_midi
+from engine.music.score import Score
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.checkpoint import file_sha256
-from engine.coconet_io import save_coconet
-from engine.model import Coconet, CoconetConfig
+from engine.coconet.checkpoint import file_sha256
+from engine.coconet.loading import save_coconet
+from engine.coconet.model import Coconet, CoconetConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CHORDS = [[72, 67, 64, 48], [72, 69, 65, 53], [71, 67, 62, 55], [72, 67, 64, -1]]

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoint import save_checkpoint
-from engine.counterpoint import check_score
-from engine.midi import load_midi, save_midi
-from engine.model import Coconet, CoconetConfig
-from engine.score import Score
+from engine.coconet.checkpoint import save_checkpoint
+from engine.coconet.model import Coconet, CoconetConfig
+from engine.music.counterpoint import check_score
+from engine.music.midi import load_midi, save_midi
+from engine.music.score import Score
 
 ROOT = Path(__file__).resolve().parents[1]
 MELODY = [72, 74, 76, 77, 79, 77, -1, 74]
@@ -81,8 +81,8 @@ def test_same_seed_gives_the_same_file_and_ancestral_works(files, tmp_path):
 
 def test_repair_is_on_by_default_and_never_adds_findings(files, tmp_path):
     from commands.generate import DEFAULT_ROUNDS
-    from engine.composer import DEFAULT_REPAIR
-    from engine.counterpoint import check_score
+    from engine.coconet.composer import DEFAULT_REPAIR
+    from engine.music.counterpoint import check_score
 
     assert DEFAULT_ROUNDS == DEFAULT_REPAIR > 0  # the command line's copy of the engine's default
     _, checkpoint, melody = files

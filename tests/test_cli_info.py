@@ -105,8 +105,8 @@ def test_export_refuses_an_unknown_suffix(chorale_midi, tmp_path):
 def test_info_on_a_cantor_file_with_a_pickup(tmp_path):
     import numpy as np
 
-    from engine.midi import save_midi
-    from engine.score import Score
+    from engine.music.midi import save_midi
+    from engine.music.score import Score
 
     pitches = np.array([[67] * 4 + [72] * 16, [64] * 20, [-1] * 4 + [55] * 16, [48] * 20])
     path = tmp_path / "upbeat.mid"

@@ -14,7 +14,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from engine.errors import CantorError
-from engine.score import Score
+from engine.music.score import Score
 from tui import keys, recovery
 from tui.default_score import HINT, default_score
 from tui.document import Document
@@ -91,7 +91,7 @@ class CantorApp(App):
         if self.initial_score is not None:
             score = self.initial_score
         elif self.path is not None and self.path.exists():
-            from engine.midi import load_midi_report
+            from engine.music.midi import load_midi_report
 
             score, report = load_midi_report(self.path)
             self.report = report.summary()
@@ -173,7 +173,7 @@ class CantorApp(App):
             if self._composer_ready.is_set():
                 return
             try:
-                from engine.composer import Composer
+                from engine.coconet.composer import Composer
 
                 self._composer = Composer(self.checkpoint).load()
             except CantorError as exc:
@@ -201,7 +201,7 @@ class CantorApp(App):
     # --- files -------------------------------------------------------------------------------
 
     def open_file(self, path: Path) -> None:
-        from engine.midi import load_midi_report
+        from engine.music.midi import load_midi_report
 
         try:
             score, report = load_midi_report(path)

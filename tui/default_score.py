@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.score import STEPS_PER_QUARTER, Score
+from engine.music.score import STEPS_PER_QUARTER, Score
 from tui.recovery import score_from_dict, score_to_dict
 
 DEFAULT_CHORALE = "bwv66.6"

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PitchRangeError, ScoreError
-from engine.pianoroll import MODEL_HIGH, MODEL_LOW
-from engine.score import NUM_VOICES, VOICE_NAMES, Score
+from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW
+from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 from tui import recovery
 
 # Where the cursor lands in a voice with nothing sounding nearby.

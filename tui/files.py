@@ -33,7 +33,7 @@ class FileActions:
         self.app.push_screen(PathPrompt("Save as MIDI", default), chosen)
 
     def save_to(self, path: Path) -> bool:
-        from engine.midi import save_midi
+        from engine.music.midi import save_midi
 
         try:
             save_midi(self.doc.score, path)
@@ -104,7 +104,7 @@ class FileActions:
         web = getattr(self.app, "is_web", False)
         try:
             if suffix == ".wav":
-                from engine.audio import render_wav
+                from engine.audio.playback import render_wav
 
                 target = Path(tempfile.mkdtemp()) / path.name if web else path
                 render_wav(
@@ -117,11 +117,11 @@ class FileActions:
                 if web:  # in a browser the file goes to the user's downloads
                     self.app.deliver_binary(target, save_filename=path.name, mime_type="audio/wav")
             elif suffix in XML_SUFFIXES:
-                from engine.musicxml import save_musicxml
+                from engine.music.musicxml import save_musicxml
 
                 save_musicxml(self.doc.score, path)
             elif suffix in MIDI_SUFFIXES:
-                from engine.midi import save_midi
+                from engine.music.midi import save_midi
 
                 save_midi(self.doc.score, path)
             else:

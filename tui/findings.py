@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.score import VOICE_LETTERS
+from engine.music.score import VOICE_LETTERS
 from tui.widgets.findings import FindingsPanel
 
 
 def finding_entries(score) -> tuple[list[tuple[int, int | None, str]], np.ndarray]:
-    """(step, voice, text) per finding of engine.counterpoint, and a (4, T) mask of their cells."""
-    from engine.counterpoint import check_score
+    """(step, voice, text) per finding of engine.music.counterpoint, and a (4, T) mask of their cells."""
+    from engine.music.counterpoint import check_score
 
     report = check_score(score)
     findings = getattr(report, "findings", report)

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from engine.errors import CantorError
-from engine.score import VOICE_NAMES, onsets_from_pitches
+from engine.music.score import VOICE_NAMES, onsets_from_pitches
 
 FRAME_SECONDS = 0.04  # at most ~25 animation frames a second: input stays responsive
 
@@ -101,7 +101,7 @@ class GenerationActions:
 
     def action_accompany(self) -> None:
         try:
-            import engine.accompany  # noqa: F401
+            import engine.accompany.predict  # noqa: F401
         except ImportError:
             self.app.notify("Accompaniment is not available in this build.", severity="warning")
             return
@@ -143,7 +143,7 @@ class GenerationActions:
             elif kind == "compose":
                 result = composer.compose(bars=8, time_signature=score.time_signature, **options)
             else:
-                from engine.accompany import accompany
+                from engine.accompany.predict import accompany
 
                 result = accompany(
                     score,

@@ -1,4 +1,4 @@
-"""Playback from the editor through engine.audio.Player, with a moving playhead (screen mixin)."""
+"""Playback from the editor through engine.audio.playback.Player, with a moving playhead (screen mixin)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class PlaybackActions:
     @work(thread=True, exclusive=True, group="audio", exit_on_error=False)
     def _make_player(self, request) -> None:
         try:
-            from engine.audio import Player
+            from engine.audio.playback import Player
 
             soundfont = self.app.settings.soundfont or None
             self.post_message(PlayerReady(Player(soundfont), request=request))

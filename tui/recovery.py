@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.fileio import atomic_write_text
-from engine.score import Score
+from engine.music.score import Score
 
 FORMAT = 1
 

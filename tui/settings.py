@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.composer import DEFAULT_REPAIR, MAX_REPAIR
+from engine.coconet.defaults import DEFAULT_REPAIR, MAX_REPAIR
 
 # name: (type, lowest, highest); the form and the settings file obey the same limits.
 LIMITS: dict[str, tuple[type, float, float]] = {
@@ -41,7 +41,7 @@ class Settings:
     polish: int = 24
     """Gibbs steps that polish an accompaniment."""
     repair: int = DEFAULT_REPAIR
-    """Voice-leading repair rounds after sampling (0 = off; see engine/repair.py)."""
+    """Voice-leading repair rounds after sampling (0 = off; see engine/coconet/repair.py)."""
     soundfont: str = ""
     """SoundFont file for playback (empty = the usual search order)."""
     on_applied: Callable[[Settings], None] | None = field(default=None, repr=False, compare=False)

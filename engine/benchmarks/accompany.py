@@ -19,7 +19,7 @@ TUNE = (72, 74, 76, 77, 79, 79, 77, 76, 74, 72, 71, 72, 74, 76, 74, 72)
 
 
 def eight_bar_melody():
-    from engine.score import Score
+    from engine.music.score import Score
 
     steps = []
     for i, pitch in enumerate(TUNE * 2):
@@ -32,9 +32,9 @@ def eight_bar_melody():
 
 def bench_model():
     """(model, description): the shipped accompaniment model, or an untrained default one."""
-    from engine.accompany import DEFAULT_ACCOMPANY, load_accompany, model_from_payload
-    from engine.accompany_model import AccompanimentVAE, AccompanyConfig, SurrogateEncoder
-    from engine.checkpoint import file_sha256
+    from engine.accompany.model import AccompanimentVAE, AccompanyConfig, SurrogateEncoder
+    from engine.accompany.predict import DEFAULT_ACCOMPANY, load_accompany, model_from_payload
+    from engine.coconet.checkpoint import file_sha256
 
     if DEFAULT_ACCOMPANY.is_file():
         return (
@@ -53,9 +53,9 @@ def bench_model():
 
 
 def measure(repeats: int) -> dict:
-    from engine.accompany import accompany
+    from engine.accompany.predict import accompany
     from engine.benchmarks.model import load_bench_model
-    from engine.composer import Composer
+    from engine.coconet.composer import Composer
 
     model, description = bench_model()
     score = eight_bar_melody()

@@ -19,7 +19,7 @@ NULL_DEVICE = "pcm.!default { type null }\n"
 
 def eight_bars():
     """Eight 4/4 bars of quarter-note chords at the default tempo (a chorale-like load)."""
-    from engine.score import Score
+    from engine.music.score import Score
 
     chords = np.array([[72, 67, 64, 48], [74, 67, 59, 55], [76, 67, 60, 48], [74, 65, 59, 43]])
     pitches = np.repeat(np.tile(chords.T, (1, 8)), 4, axis=1)  # 32 quarters = 128 steps
@@ -28,7 +28,7 @@ def eight_bars():
 
 def render_8bar_ms(repeats: int) -> float:
     """Median ms of render_wav for 8 bars with the SoundFont the user would get."""
-    from engine.audio import render_wav
+    from engine.audio.playback import render_wav
 
     score, times = eight_bars(), []
     with tempfile.TemporaryDirectory() as folder:
@@ -41,7 +41,7 @@ def render_8bar_ms(repeats: int) -> float:
 
 def first_callback_ms(repeats: int) -> float | None:
     """Median ms from Player.play() to the first audio callback on the default output device."""
-    from engine.audio import Player
+    from engine.audio.playback import Player
 
     score, times = eight_bars(), []
     with Player() as player:

@@ -19,9 +19,9 @@ MELODY = (72, 74, 76, 77, 79, 77, 76, 74)  # eighth notes: one 4/4 bar (16 steps
 
 def load_bench_model():
     """(model, description): the shipped model, or a fresh default-config one if none is shipped."""
-    from engine.checkpoint import file_sha256
-    from engine.coconet_io import DEFAULT_COCONET, load_coconet
-    from engine.model import Coconet, CoconetConfig
+    from engine.coconet.checkpoint import file_sha256
+    from engine.coconet.loading import DEFAULT_COCONET, load_coconet
+    from engine.coconet.model import Coconet, CoconetConfig
 
     chosen = os.environ.get("CANTOR_BENCH_CHECKPOINT")
     if chosen:
@@ -58,7 +58,7 @@ def conv_flops(model, classes, mask) -> int:
 
 
 def melody_score(bars: int):
-    from engine.score import Score
+    from engine.music.score import Score
 
     pitches = np.full((4, 16 * bars), -1, dtype=np.int16)
     pitches[0] = np.tile(np.repeat(MELODY, 2), bars)
@@ -68,7 +68,7 @@ def melody_score(bars: int):
 def measure(repeats: int) -> dict:
     import torch
 
-    from engine.composer import DEFAULT_REPAIR, Composer
+    from engine.coconet.composer import DEFAULT_REPAIR, Composer
 
     model, description = load_bench_model()
     composer = Composer(model=model)

@@ -3,7 +3,7 @@
 Every one of the 77 test soprano lines is accompanied (1 variant, fixed seed): the draft alone,
 the draft + a short Gibbs polish, and, for comparison, a full Coconet Gibbs harmonization. For each:
 per-cell accuracy of alto/tenor/bass against Bach's, part-writing violation rates per 100 quarter
-notes (engine/counterpoint.py) beside Bach's own, the Coconet NLL of the written voices (nats per
+notes (engine/music/counterpoint.py) beside Bach's own, the Coconet NLL of the written voices (nats per
 cell, the Composer's measure), and seconds per piece. Then the VAE's own reconstruction accuracy
 and KL and the surrogate's MSE against a predict-the-mean baseline, on test-split segments.
 
@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from engine.accompany import accompany, load_accompany
-from engine.counterpoint import KINDS, check_score, pooled_rates
-from engine.score import Score
+from engine.accompany.predict import accompany, load_accompany
+from engine.music.counterpoint import KINDS, check_score, pooled_rates
+from engine.music.score import Score
 
 DATA = ROOT / ".." / "shared" / "data" / "Jsb16thSeparated.json"
 
@@ -100,9 +100,9 @@ def latent_figures(model, data_path: Path) -> dict:
     """VAE reconstruction and KL, surrogate MSE vs predict-the-mean, on test-split segments."""
     import torch
 
-    from engine.accompany_data import SegmentSampler, chorale_pieces, fixed_segments
-    from engine.accompany_eval import surrogate_metrics, vae_metrics
-    from engine.datasets import load_jsb16
+    from engine.training.accompany_data import SegmentSampler, chorale_pieces, fixed_segments
+    from engine.training.accompany_eval import surrogate_metrics, vae_metrics
+    from engine.training.datasets import load_jsb16
 
     found = load_jsb16(data_path)
     test = torch.from_numpy(fixed_segments(chorale_pieces(found.split("test")), model.config))
@@ -154,7 +154,7 @@ def main() -> int:
     model = load_accompany(args.checkpoint)
     composer = None
     if not args.no_coconet:
-        from engine.composer import Composer
+        from engine.coconet.composer import Composer
 
         composer = Composer(args.coconet, threads=args.threads).load()
     pieces = load_pieces(Path(args.data), "test")[: args.limit]

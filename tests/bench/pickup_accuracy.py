@@ -1,9 +1,9 @@
 """Pickup accuracy benchmark, run by hand (not part of the test suite): music21's Bach chorales.
 
-Every four-part chorale of music21's corpus (the ones `engine/datasets.py` trains on) is written to
+Every four-part chorale of music21's corpus (the ones `engine/training/datasets.py` trains on) is written to
 MIDI by music21 itself, as any other program would, and loaded by cantor twice: with the guess
 turned off (`infer_pickup=False`, the loader as it was: music21 marks no pickup in the file) and
-with the rule of `engine/midi_pickup.py`. The true pickup is the shortfall of the chorale's first
+with the rule of `engine/music/pickup.py`. The true pickup is the shortfall of the chorale's first
 measure against its time signature. Counted: correct, wrong (another nonzero pickup), missed
 (pickup 0 for a chorale that has one), and false (a pickup for a chorale that has none).
 
@@ -33,7 +33,7 @@ import mido
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from engine.midi import SIGNATURE, load_midi, midi_bytes
+from engine.music.midi import SIGNATURE, load_midi, midi_bytes
 
 LOADERS = ("old", "new")
 

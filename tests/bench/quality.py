@@ -1,7 +1,7 @@
 """Quality benchmark, run by hand (not part of the test suite): harmonize the JSB-16th test split.
 
 Every one of the 77 test-split soprano lines is harmonized (1 variant, fixed seed) with each
-sampler; the share of alto/tenor/bass cells equal to Bach's, the part-writing violation rates (engine/counterpoint.py, per 100 quarter notes, pooled
+sampler; the share of alto/tenor/bass cells equal to Bach's, the part-writing violation rates (engine/music/counterpoint.py, per 100 quarter notes, pooled
 over all pieces) are printed beside Bach's own rates on the same pieces, with the model's NLL of
 the generated alto/tenor/bass (nats per cell, the Composer's ranking measure) beside the NLL of
 Bach's own alto/tenor/bass. Then the quality-vs-steps curve of the Gibbs sampler.
@@ -24,9 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from engine.composer import Composer
-from engine.counterpoint import KINDS, check_score, pooled_rates
-from engine.score import Score
+from engine.coconet.composer import Composer
+from engine.music.counterpoint import KINDS, check_score, pooled_rates
+from engine.music.score import Score
 
 DATA = ROOT / ".." / "shared" / "data" / "Jsb16thSeparated.json"
 HEADERS = {

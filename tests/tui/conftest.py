@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from engine.score import Score
+from engine.music.score import Score
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +34,8 @@ def tiny_checkpoint(tmp_path_factory):
     """An untrained two-layer Coconet saved the way shipped weights are."""
     import torch
 
-    from engine.coconet_io import save_coconet
-    from engine.model import Coconet, CoconetConfig
+    from engine.coconet.loading import save_coconet
+    from engine.coconet.model import Coconet, CoconetConfig
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.pt"

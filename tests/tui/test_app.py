@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from engine.midi import load_midi, save_midi
+from engine.music.midi import load_midi, save_midi
 from tui import keys, recovery
 from tui.app import CantorApp
 from tui.screens.help import HelpScreen, help_text

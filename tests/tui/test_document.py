@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engine.errors import PitchRangeError
-from engine.score import Score
+from engine.music.score import Score
 from tui import recovery
 from tui.document import Document
 

@@ -143,7 +143,7 @@ async def test_heatmap_shows_confidence_digits(tiny_checkpoint):
 
 
 async def test_accompany_keeps_the_melody(tiny_checkpoint, tmp_path_factory):
-    from tests.engine.test_accompany import make_tiny_checkpoint
+    from tests.engine.accompany.test_accompany import make_tiny_checkpoint
 
     accompany_ckpt = make_tiny_checkpoint(tmp_path_factory.mktemp("accompany"), steps=3)
     score = chorale_bar(4)

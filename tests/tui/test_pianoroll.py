@@ -3,7 +3,7 @@
 import numpy as np
 from textual.app import App
 
-from engine.score import Score
+from engine.music.score import Score
 from tui.document import Document
 from tui.widgets.pianoroll import ASCII, FIXED_ROWS, GUTTER, HIGH, UNICODE, PianoRoll
 

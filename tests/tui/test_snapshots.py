@@ -3,7 +3,7 @@
 Update them after an intended change with `pytest tests/tui/test_snapshots.py --snapshot-update`.
 """
 
-from engine.composer import Variant
+from engine.coconet.composer import Variant
 from tui.app import CantorApp
 from tui.default_score import default_score
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.midi import load_midi
+from engine.music.midi import load_midi
 
 REPO = Path(__file__).resolve().parents[2]
 TMUX = shutil.which("tmux")

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
-from engine.score import VOICE_NAMES
+from engine.music.score import VOICE_NAMES
 from tui import keys
 from tui.document import Document
 from tui.editing import EditingActions

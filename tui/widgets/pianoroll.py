@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-LOW, HIGH = 36, 81  # the model's pitch range (engine.pianoroll); the widget stays engine-free
+LOW, HIGH = 36, 81  # the model's pitch range (engine.music.pianoroll); the widget stays engine-free
 FIXED_ROWS = 5  # header + four voice lanes
 GUTTER = 5
 CHUNK = 64  # rows are built for whole chunks of steps around the view, so length costs nothing

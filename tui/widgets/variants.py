@@ -90,7 +90,7 @@ class VariantsPanel(Vertical):
 
 def findings_text(score) -> str:
     """How many part-writing findings (`cantor check`'s rules) a variant has, short enough for the panel."""
-    from engine.counterpoint import check_score
+    from engine.music.counterpoint import check_score
 
     count = len(check_score(score).findings)
     return f"findings: {count or 'none'}"

@@ -1,0 +1,314 @@
+"""Sound: FluidSynth rendering to numpy/WAV, and live playback through a sounddevice stream.
+
+Scores count 16th-note steps; seconds exist only here (and in engine/audio/synth.py, its helper).
+Everything native is imported lazily: without libfluidsynth, PortAudio or an output device the
+calls raise AudioUnavailable with the install command, or point to `cantor render`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import wave
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from engine.audio.soundfont import SoundFontError, find_soundfont
+from engine.audio.synth import (
+    DEFAULT_VELOCITY,
+    NOTE_ON,
+    SAMPLE_RATE,
+    TAIL_SECONDS,
+    Schedule,
+    Synth,
+    detach_native_stderr,
+    load_sounddevice,
+    quiet_stderr,
+)
+from engine.errors import AudioUnavailable, CantorError
+from engine.fileio import atomic_open, checked_output
+from engine.music.score import Score
+
+__all__ = [
+    "AudioUnavailable",
+    "Player",
+    "SoundFontError",
+    "WavFileError",
+    "detach_native_stderr",
+    "find_soundfont",
+    "render",
+    "render_wav",
+]
+
+# Offline rendering synthesizes voice groups in parallel (about twice as fast on two cores).
+RENDER_THREADS = max(1, min(4, os.cpu_count() or 1))
+WAV_CHUNK = 1 << 18  # frames converted to 16-bit at a time
+NO_DEVICE = (
+    "no audio output device (normal over SSH or in a container):"
+    " write a WAV instead with `cantor render IN.mid -o OUT.wav`"
+)
+
+
+class WavFileError(CantorError):
+    """A WAV file cannot be written where it was asked for."""
+
+
+def render(
+    score: Score,
+    start: int | None = None,
+    end: int | None = None,
+    *,
+    soundfont=None,
+    mute=(),
+    solo=(),
+    velocity: int = DEFAULT_VELOCITY,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
+    """Steps [start, end) of the score as float32 stereo frames (frames, 2), plus a release tail."""
+    schedule = Schedule(
+        score, start, end, mute=mute, solo=solo, velocity=velocity, sample_rate=sample_rate
+    )
+    path = find_soundfont(soundfont)
+    total = schedule.end_frame + round(TAIL_SECONDS * sample_rate)
+    voices = sorted({event[2] for event in schedule.events})
+    # Voices are split over synths in threads (ctypes releases the GIL while FluidSynth mixes):
+    # FluidSynth's own multi-core mixing is faster still but not deterministic.
+    groups = [voices[i :: RENDER_THREADS] for i in range(min(RENDER_THREADS, len(voices)))] or [[]]
+
+    def part(group: list[int]) -> np.ndarray:
+        return _render_voices(schedule, path, set(group), total, sample_rate)
+
+    if len(groups) == 1:
+        return part(groups[0])
+    with ThreadPoolExecutor(len(groups)) as pool:
+        parts = list(pool.map(part, groups))
+    out = parts[0]
+    for other in parts[1:]:  # a fixed order, so the sum is the same every time
+        out += other
+    return out
+
+
+def _render_voices(schedule: Schedule, soundfont: Path, voices: set[int], total: int,
+                   sample_rate: int) -> np.ndarray:
+    """The given voices' events through one synthesizer, `total` frames long."""
+    synth = Synth(soundfont, sample_rate)
+    try:
+        synth.set_programs(schedule.programs)
+        out = np.zeros((total, 2), dtype=np.float32)
+        done = 0
+        for frame, kind, voice, pitch, vel in schedule.events:
+            if voice not in voices:
+                continue
+            synth.write(out, done, frame - done)
+            done = frame
+            if kind == NOTE_ON:
+                synth.note_on(voice, pitch, vel)
+            else:
+                synth.note_off(voice, pitch)
+        synth.write(out, done, total - done)
+        return out
+    finally:
+        synth.close()
+
+
+def write_wav(samples: np.ndarray, path, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Float stereo frames -> 16-bit PCM WAV, written atomically (temp file + rename)."""
+    path = Path(path)
+    with (
+        atomic_open(path, "WAV file", error=WavFileError, mode=0o644) as handle,
+        wave.open(handle, "wb") as wav,
+    ):
+        wav.setnchannels(samples.shape[1])
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        for at in range(0, len(samples), WAV_CHUNK):  # in pieces: long scores stay lean
+            piece = np.clip(samples[at : at + WAV_CHUNK], -1.0, 1.0) * 32767.0
+            wav.writeframes(np.round(piece).astype("<i2").tobytes())
+    return path
+
+
+def render_wav(score: Score, path, **kwargs) -> Path:
+    """Render like `render` and write a 16-bit stereo WAV atomically; returns the path."""
+    path = checked_output(path, "WAV file", error=WavFileError)  # before rendering: a typo costs nothing
+    samples = render(score, **kwargs)
+    return write_wav(samples, path, kwargs.get("sample_rate", SAMPLE_RATE))
+
+
+class _Session:
+    """One play() call: the schedule and how far the audio callback has got through it."""
+
+    def __init__(self, schedule: Schedule, synth: Synth, loop: bool, sample_rate: int,
+                 started_at: float, callback_stop: type[Exception]):
+        self.schedule, self.synth, self.loop = schedule, synth, loop
+        self.callback_stop = callback_stop  # sounddevice.CallbackStop: ends the stream cleanly
+        self.frame = 0  # frames rendered of the current pass through [start, end)
+        self.next_event = 0
+        self.passes = 0  # completed loops
+        self.tail_left = round(TAIL_SECONDS * sample_rate)
+        self.in_tail = False
+        self.finished = threading.Event()
+        self.started_at = started_at
+        self.first_callback_at: float | None = None
+        self.latency_frames = 0
+
+    def callback(self, outdata, frames, _time, _status) -> None:
+        """PortAudio's thread asks for `frames` frames: synthesize them, firing due events."""
+        if self.first_callback_at is None:
+            self.first_callback_at = time.perf_counter()
+        schedule, synth, events = self.schedule, self.synth, self.schedule.events
+        done = 0
+        while done < frames:
+            if self.in_tail:
+                chunk = min(frames - done, self.tail_left)
+                synth.write(outdata, done, chunk)
+                done += chunk
+                self.tail_left -= chunk
+                if self.tail_left <= 0:
+                    outdata[done:] = 0
+                    raise self.callback_stop
+                continue
+            while self.next_event < len(events) and events[self.next_event][0] <= self.frame:
+                _, kind, voice, pitch, vel = events[self.next_event]
+                if kind == NOTE_ON:
+                    synth.note_on(voice, pitch, vel)
+                else:
+                    synth.note_off(voice, pitch)
+                self.next_event += 1
+            limit = schedule.end_frame
+            if self.next_event < len(events):
+                limit = min(limit, events[self.next_event][0])
+            chunk = min(frames - done, limit - self.frame)
+            synth.write(outdata, done, chunk)
+            done += chunk
+            self.frame += chunk
+            if self.frame >= schedule.end_frame:
+                synth.release_all()
+                if self.loop:
+                    self.frame, self.next_event = 0, 0
+                    self.passes += 1
+                else:
+                    self.in_tail = True
+
+    def position(self) -> int | None:
+        """The step being heard: frames rendered minus what still sits in the output buffer."""
+        if self.finished.is_set():
+            return None
+        schedule = self.schedule
+        heard = self.frame - self.latency_frames
+        if self.in_tail:
+            heard = schedule.end_frame
+        elif heard < 0:
+            heard = heard + schedule.end_frame if self.passes else 0
+        return schedule.step_at(heard)
+
+
+class Player:
+    """Plays steps of a score through the default output device without blocking the caller."""
+
+    def __init__(self, soundfont=None, *, sample_rate: int = SAMPLE_RATE, device=None):
+        self.soundfont = find_soundfont(soundfont)
+        self.sample_rate = sample_rate
+        self._synth = Synth(self.soundfont, sample_rate)
+        self._device = device
+        try:
+            self._sd = load_sounddevice()
+        except AudioUnavailable:
+            self._synth.close()
+            raise
+        try:
+            with quiet_stderr():
+                self._sd.query_devices(device, kind="output")
+        except (ValueError, self._sd.PortAudioError):
+            self._synth.close()
+            raise AudioUnavailable(NO_DEVICE) from None
+        self._stream = None
+        self._session: _Session | None = None
+        self._lock = threading.Lock()
+
+    def play(self, score: Score, start_step=0, end_step=None, *, loop=False, mute=(), solo=(),
+             velocity: int = DEFAULT_VELOCITY) -> None:
+        """Start playing steps [start_step, end_step) (looping if asked); returns at once."""
+        started_at = time.perf_counter()
+        schedule = Schedule(score, start_step, end_step, mute=mute, solo=solo,
+                            velocity=velocity, sample_rate=self.sample_rate)
+        with self._lock:
+            self._stop_locked()
+            if self._synth is None:
+                raise AudioUnavailable("this player is closed: create a new Player")
+            self._synth.set_programs(schedule.programs)
+            session = _Session(schedule, self._synth, loop, self.sample_rate, started_at,
+                               self._sd.CallbackStop)
+            stream = None
+            try:
+                with quiet_stderr():
+                    stream = self._sd.OutputStream(
+                        samplerate=self.sample_rate, channels=2, dtype="float32",
+                        device=self._device, callback=session.callback,
+                        finished_callback=session.finished.set,
+                    )
+                    session.latency_frames = round(stream.latency * self.sample_rate)
+                    stream.start()
+            except self._sd.PortAudioError as exc:
+                if stream is not None:
+                    stream.close(ignore_errors=True)
+                raise AudioUnavailable(
+                    f"the audio device cannot be opened ({exc}): write a WAV instead with"
+                    " `cantor render IN.mid -o OUT.wav`"
+                ) from None
+            self._stream, self._session = stream, session
+
+    def stop(self) -> None:
+        """Stop at once (pending audio is dropped)."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        stream, session = self._stream, self._session
+        self._stream = self._session = None
+        if stream is not None:
+            with quiet_stderr():
+                stream.abort()  # waits for a running callback, so the synth is ours again
+                stream.close()
+        if session is not None:
+            session.finished.set()
+        if self._synth is not None:
+            self._synth.silence()
+
+    def position(self) -> int | None:
+        """The step being heard while playing, else None."""
+        session = self._session
+        return None if session is None else session.position()
+
+    @property
+    def is_playing(self) -> bool:
+        session = self._session
+        return session is not None and not session.finished.is_set()
+
+    def first_callback_seconds(self) -> float | None:
+        """Time from the last play() call to the stream's first callback (for benchmarks)."""
+        session = self._session
+        if session is None or session.first_callback_at is None:
+            return None
+        return session.first_callback_at - session.started_at
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until playback ends (True) or the timeout passes (False)."""
+        session = self._session
+        return True if session is None else session.finished.wait(timeout)
+
+    def close(self) -> None:
+        """Stop and free the synthesizer."""
+        with self._lock:
+            self._stop_locked()
+            if self._synth is not None:
+                self._synth.close()
+                self._synth = None
+
+    def __enter__(self) -> Player:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()

@@ -1,0 +1,354 @@
+"""Train a Coconet: Adam on orderless-masked random crops, time-boxed, resumable, DDP-aware.
+
+Loss: for each example, the mean NLL over its masked cells (Coconet's rescaling; unmasked cells do
+not count, silent cells do, as the silence class), averaged over the batch. Validation: the
+orderless NLL per non-silent cell on the whole valid pieces with a fixed seed (engine/training/evaluate.py),
+so successive validations are paired; the best one is kept in `best.pt` (a coconet checkpoint),
+and `last.pt` holds everything a `--resume` needs (weights, optimizer, random state, history).
+The learning rate warms up linearly, then follows a cosine from `lr` to `lr * final_lr_fraction`
+over the time box (or `--max-steps`); a resumed run restarts that cosine over the new box.
+Under `torchrun --nproc_per_node N` every process trains on its own crops and gradients are
+averaged by DistributedDataParallel (gloo on CPU, nccl on GPU); rank 0 validates and saves.
+Every random draw (initial weights, crops, transpositions, masks) comes from `--seed`, so a run
+with `--max-steps` on one process repeats exactly; a `--minutes` box stops at a wall-clock step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+from engine.coconet.checkpoint import load_checkpoint, save_checkpoint
+from engine.coconet.loading import coconet_payload
+from engine.coconet.masks import make_mask, masked_nll
+from engine.coconet.model import Coconet, CoconetConfig, config_from_dict
+from engine.errors import CantorError
+from engine.training.datasets import CropSampler, DataError, load_data, pieces_to_classes
+from engine.training.distributed import Distributed, git_commit
+from engine.training.evaluate import format_nll, orderless_nll
+
+TRAIN_STATE_KIND = "coconet-train"
+
+PRESETS: dict[str, dict] = {
+    "straight16x64": {"depth": 16, "width": 64},
+    "straight32x64": {"depth": 32, "width": 64},
+    "dilated16x64": {"depth": 16, "width": 64, "dilation": [1, 2, 4, 8]},
+    "dilated32x64": {"depth": 32, "width": 64, "dilation": [1, 2, 4, 8, 16]},
+    "separable32x128": {"depth": 32, "width": 128, "separable": True,
+                        "dilation": [1, 2, 4, 8, 16]},
+    "dilated16x32": {"depth": 16, "width": 32, "dilation": [1, 2, 4, 8]},
+    "dilated24x48": {"depth": 24, "width": 48, "dilation": [1, 2, 4, 8, 16, 1]},
+    "tiny": {"depth": 2, "width": 8, "crop": 16, "batch_size": 4, "val_draws": 1},
+}
+DEFAULT_PRESET = "straight16x64"
+
+
+@dataclass
+class TrainSettings:
+    """How to train (the network's shape is a CoconetConfig)."""
+
+    batch_size: int = 8
+    """Examples per step and per process."""
+    lr: float = 2e-3
+    """Peak Adam learning rate."""
+    crop: int = 32
+    """Length of the random training crops, in 16th steps."""
+    max_shift: int = 6
+    """Largest random transposition, in semitones (always kept within the model's range)."""
+    mask: str = "orderless"
+    """Training mask distribution: orderless or bernoulli."""
+    warmup_steps: int = 50
+    """Steps of linear learning-rate warm-up."""
+    final_lr_fraction: float = 0.05
+    """The cosine decay ends at lr times this."""
+    bf16: bool = True
+    """bfloat16 autocast for the convolutions (about twice as fast on CPUs with AVX-512 BF16)."""
+    val_every_minutes: float = 4.0
+    """Validate (and save) at least this often."""
+    val_draws: int = 1
+    """Masks per valid piece in the periodic validation."""
+    val_seed: int = 1234
+    """Seed of the validation masks (fixed, so validations are comparable)."""
+    val_pieces: int = 32
+    """Validate on the first N valid pieces (0 = all); `cantor evaluate` scores whole splits."""
+    grad_clip: float = 10.0
+    """Gradient norm clipping (a guard against rare spikes)."""
+
+
+class TrainError(CantorError):
+    """Training cannot start or continue (bad options, nothing to resume, ...)."""
+
+
+def parse_config(text: str | None) -> tuple[CoconetConfig, dict]:
+    """A preset name or a JSON object of CoconetConfig and TrainSettings fields."""
+    text = text or DEFAULT_PRESET
+    if text in PRESETS:
+        values = dict(PRESETS[text])
+    else:
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TrainError(f"--config must be a preset ({', '.join(PRESETS)}) or a JSON object"
+                             ) from exc
+        if not isinstance(values, dict):
+            raise TrainError("--config JSON must be an object such as {\"depth\": 16}")
+        base = values.pop("preset", None)
+        if base is not None:
+            if base not in PRESETS:
+                raise TrainError(f"unknown preset {base!r}: choose one of {', '.join(PRESETS)}")
+            values = {**PRESETS[base], **values}
+    model_keys = {f.name for f in fields(CoconetConfig)}
+    train_keys = {f.name for f in fields(TrainSettings)}
+    unknown = sorted(set(values) - model_keys - train_keys)
+    if unknown:
+        raise TrainError(f"unknown config key {unknown[0]!r}")
+    try:
+        config = CoconetConfig(**{k: v for k, v in values.items() if k in model_keys})
+    except (TypeError, ValueError) as exc:
+        raise TrainError(f"bad model config: {exc}") from exc
+    return config, {k: v for k, v in values.items() if k in train_keys}
+
+
+def settings_from_args(args, overrides: dict) -> TrainSettings:
+    settings = TrainSettings(**overrides)
+    if getattr(args, "batch_size", None):
+        settings.batch_size = args.batch_size
+    if getattr(args, "lr", None):
+        settings.lr = args.lr
+    if settings.batch_size < 1 or settings.lr <= 0 or settings.crop < 1:
+        raise TrainError("batch size, learning rate and crop must be positive")
+    return settings
+
+
+def learning_rate(settings: TrainSettings, step: int, fraction: float) -> float:
+    """Linear warm-up, then cosine from lr to lr * final_lr_fraction as `fraction` goes 0 -> 1."""
+    warm = min(1.0, (step + 1) / max(1, settings.warmup_steps))
+    low = settings.final_lr_fraction
+    cosine = low + (1 - low) * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, fraction))))
+    return settings.lr * warm * cosine
+
+
+class TrainRun:
+    """One training run of `cantor train coconet` (see the module docstring)."""
+
+    def __init__(self, args) -> None:
+        self.args = args
+        self.dist = Distributed()
+        self.out = Path(getattr(args, "out", None) or "runs/coconet")
+        threads = getattr(args, "threads", None) or min(2, os.cpu_count() or 1)
+        torch.set_num_threads(threads)
+        self.threads = threads
+        self.data = load_data(args.data)
+        self.train_pieces = pieces_to_classes(self.data.split("train"))
+        self.valid_pieces = pieces_to_classes(self.data.split("valid"))
+        if not self.valid_pieces:
+            raise DataError("the data has no valid pieces within the model's range")
+        self.step = 0
+        self.seconds = 0.0  # training wall time over all sessions of this run
+        self.history: list[dict] = []
+        self.best: float | None = None
+        state = self._load_state() if getattr(args, "resume", False) else None
+        if state is None:
+            config, overrides = parse_config(getattr(args, "config", None))
+        else:
+            config = config_from_dict(state["config"])
+            overrides = dict(state["settings"])
+        self.settings = settings_from_args(args, overrides)
+        seed = int(getattr(args, "seed", 0) or 0)
+        torch.manual_seed(seed)  # same initial weights in every process
+        self.model = Coconet(config)
+        self.sampler = CropSampler(self.train_pieces, self.settings.crop, self.settings.max_shift)
+        self.generator = torch.Generator().manual_seed(seed * 1_000_003 + self.dist.rank)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.settings.lr)
+        if state is not None:
+            self._restore(state)
+        self.net = self.dist.wrap(self.model)
+
+    # -- state -------------------------------------------------------------------------------
+    def _load_state(self) -> dict | None:
+        path = self.out / "last.pt"
+        if not path.is_file():
+            raise TrainError(f"nothing to resume: {path} does not exist (drop --resume)")
+        return load_checkpoint(path, TRAIN_STATE_KIND)
+
+    def _restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        generators = state["generators"]
+        if self.dist.rank < len(generators):
+            self.generator.set_state(generators[self.dist.rank])
+        self.step, self.seconds = int(state["step"]), float(state["seconds"])
+        self.history, self.best = list(state["history"]), state["best"]
+
+    def command(self) -> str:
+        """The command line of this run as a user would type it."""
+        launcher = (f"torchrun --standalone --nproc_per_node {self.dist.world} cli.py"
+                    if self.dist.world > 1 else "cantor")
+        return " ".join([launcher, *(shlex.quote(a) for a in sys.argv[1:])])
+
+    def provenance(self) -> dict:
+        return {**self.data.provenance, "split": "train", "git_commit": git_commit(),
+                "command": self.command(),
+                "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+                "cpus": os.cpu_count(), "threads": self.threads, "processes": self.dist.world,
+                "settings": asdict(self.settings)}
+
+    def _save(self, val: dict | None, loss: float, generators: list) -> None:
+        metrics = {"train_loss": loss, "minutes": round(self.seconds / 60, 2), "steps": self.step}
+        if val is not None:
+            metrics.update(valid_nll=val["nll_per_cell"],
+                           valid_nll_with_silence=val["nll_per_cell_with_silence"],
+                           valid_draws=val["draws"], valid_seed=val["seed"])
+            improved = self.best is None or val["nll_per_cell"] < self.best
+            if improved:
+                self.best = val["nll_per_cell"]
+                payload = coconet_payload(self.model, step=self.step, metrics=metrics,
+                                          data=self.provenance())
+                save_checkpoint(self.out / "best.pt", payload)
+        state = coconet_payload(self.model, step=self.step, metrics=metrics,
+                                data=self.provenance())
+        state.update(kind=TRAIN_STATE_KIND, optimizer=self.optimizer.state_dict(),
+                     settings=asdict(self.settings), seconds=self.seconds,
+                     history=self.history, best=self.best, generators=generators)
+        save_checkpoint(self.out / "last.pt", state)
+
+    def _generators(self) -> list:
+        if self.dist.world == 1:
+            return [self.generator.get_state()]
+        states = [torch.empty(0, dtype=torch.uint8) for _ in range(self.dist.world)]
+        torch.distributed.all_gather_object(states, self.generator.get_state())
+        return states
+
+    # -- loop --------------------------------------------------------------------------------
+    def train_step(self, fraction: float) -> float:
+        s = self.settings
+        classes = torch.from_numpy(self.sampler.sample(s.batch_size, self.generator))
+        mask = make_mask(s.mask, s.batch_size, s.crop, self.generator)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(s, self.step, fraction)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s.bf16):
+            logits = self.net(classes, mask)
+        loss = masked_nll(logits, classes, mask).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    def validate(self) -> dict:
+        pieces = self.valid_pieces[:self.settings.val_pieces or None]
+        return orderless_nll(self.model, pieces, draws=self.settings.val_draws,
+                             seed=self.settings.val_seed)
+
+    def run(self) -> dict:
+        args = self.args
+        minutes = getattr(args, "minutes", None)
+        max_steps = getattr(args, "max_steps", None)
+        budget = minutes * 60 if minutes else None
+        first_step, started = self.step, time.perf_counter()
+        self.seconds_at_start = self.seconds
+        last_val = started
+        loss_avg, val = None, None
+        report = Reporter(self.dist.main, budget, max_steps, first_step)
+        self.model.train()
+        try:
+            while True:
+                elapsed = time.perf_counter() - started
+                done = (budget is not None and elapsed >= budget) or (
+                    max_steps is not None and self.step - first_step >= max_steps)
+                if self.dist.agree(done):
+                    break
+                fraction = (elapsed / budget if budget else
+                            (self.step - first_step) / max_steps if max_steps else 0.0)
+                loss = self.train_step(fraction)
+                loss_avg = loss if loss_avg is None else 0.98 * loss_avg + 0.02 * loss
+                now = time.perf_counter()
+                due = now - last_val >= self.settings.val_every_minutes * 60
+                if self.dist.agree(due):
+                    val = self._checkpoint(loss_avg, now - started)
+                    last_val = time.perf_counter()
+                report.update(self.step, loss_avg, self.best, time.perf_counter() - started)
+            total = time.perf_counter() - started
+            val = self._checkpoint(loss_avg if loss_avg is not None else float("nan"), total)
+        finally:
+            report.close()
+            self.dist.close()
+        return {"step": self.step, "minutes": round(self.seconds / 60, 2), "best": self.best,
+                "last": val["nll_per_cell"] if val else None, "out": str(self.out)}
+
+    def _checkpoint(self, loss: float, session_seconds: float) -> dict | None:
+        """Validate and save on rank 0 (the others wait at the next collective)."""
+        self.seconds = self.seconds_at_start + session_seconds
+        val = None
+        if self.dist.main:
+            val = self.validate()
+            self.history.append({"step": self.step, "minutes": round(self.seconds / 60, 3),
+                                 "train_loss": round(loss, 5), "valid_nll": val["nll_per_cell"]})
+            self.out.mkdir(parents=True, exist_ok=True)
+            with open(self.out / "log.jsonl", "a") as log:
+                log.write(json.dumps(self.history[-1]) + "\n")
+        generators = self._generators()  # a collective under DDP: every rank takes part
+        if self.dist.main:
+            self._save(val, loss, generators)
+        return val
+
+
+class Reporter:
+    """A rich progress line on a terminal, a plain log line every 30 s otherwise (rank 0 only)."""
+
+    def __init__(self, enabled: bool, budget: float | None, max_steps: int | None, first: int):
+        self.enabled, self.budget, self.max_steps, self.first = enabled, budget, max_steps, first
+        self.progress = None
+        self.last_line = 0.0
+        if not enabled:
+            return
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, Progress, TextColumn
+
+            self.progress = Progress(TextColumn("[bold]train"), BarColumn(),
+                                     TextColumn("{task.fields[info]}"), console=self.console)
+            self.task = self.progress.add_task("train", total=1.0, info="starting")
+            self.progress.start()
+
+    def update(self, step: int, loss: float, best: float | None, elapsed: float) -> None:
+        if not self.enabled:
+            return
+        fraction = (elapsed / self.budget if self.budget else
+                    (step - self.first) / self.max_steps if self.max_steps else 0.0)
+        eta = elapsed / fraction - elapsed if fraction > 0 else float("nan")
+        info = (f"step {step}  loss {loss:.4f}  val NLL {format_nll(best)}  "
+                f"ETA {_clock(eta)}")
+        if self.progress is not None:
+            self.progress.update(self.task, completed=min(1.0, fraction), info=info)
+        elif time.perf_counter() - self.last_line >= 30:
+            self.last_line = time.perf_counter()
+            print(f"[{_clock(elapsed)}] {info}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def train_coconet(args) -> dict:
+    """Run `cantor train coconet` with the parsed arguments; returns a summary."""
+    return TrainRun(args).run()

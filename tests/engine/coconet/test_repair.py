@@ -1,0 +1,130 @@
+"""Voice-leading repair with a tiny real Coconet: what it may change, and that it only ever helps."""
+
+import numpy as np
+import pytest
+import torch
+
+from engine.coconet.composer import Composer
+from engine.coconet.masks import masked_nll, orderless_mask
+from engine.coconet.model import Coconet, CoconetConfig
+from engine.coconet.repair import Repairer, flagged_region, note_span
+from engine.errors import ScoreError
+from engine.music.counterpoint import check_score
+from engine.music.pianoroll import to_classes
+from engine.music.score import Score
+
+
+@pytest.fixture(scope="module")
+def composer():
+    torch.manual_seed(0)
+    return Composer(model=Coconet(CoconetConfig(depth=2, width=8)), threads=1)
+
+
+def octaves_draft() -> Score:
+    """Soprano and bass in parallel octaves on every quarter; alto and tenor hold fitting notes."""
+    soprano = [72, 74, 76, 77, 79, 77, 76, 74]
+    rows = [soprano, [67] * 8, [60] * 8, [p - 24 for p in soprano]]
+    return Score(np.repeat(np.array(rows, dtype=np.int16), 4, axis=1))
+
+
+def lower_three(score: Score) -> np.ndarray:
+    mask = np.zeros(score.pitches.shape, dtype=bool)
+    mask[1:] = True
+    return mask
+
+
+def test_note_span_finds_the_whole_note():
+    score = Score(np.array([[60] * 4 + [62] * 4 + [-1] * 2 + [62] * 2] * 4, dtype=np.int16))
+    assert note_span(score, 0, 5) == (4, 8)
+    assert note_span(score, 0, 0) == (0, 4)
+    assert note_span(score, 0, 8) == (8, 9)  # a rest: just the step
+    assert note_span(score, 0, 11) == (10, 12)
+
+
+def test_region_covers_both_sonorities_of_a_parallel_in_generated_voices_only():
+    score = octaves_draft()
+    mask = lower_three(score)
+    report = check_score(score)
+    octaves = [f for f in report.findings if f.kind == "parallel_octaves"]
+    assert len(octaves) == 7 and all(f.voices == (0, 3) for f in octaves)
+    first = octaves[0]  # quarters 0 -> 1: bass steps 0..7, widened by 2 (margin)
+    region = flagged_region(score, mask, type(report)([first], report.quarter_notes), margin=2)
+    assert not region[0].any() and not region[1].any() and not region[2].any()  # soprano is given
+    assert np.flatnonzero(region[3]).tolist() == list(range(10))
+    assert not flagged_region(score, np.zeros_like(mask), report).any()
+
+
+def pedal_bass_model() -> Coconet:
+    """A tiny Coconet trained for a few steps on pieces whose bass holds C3 under a moving soprano:
+    its proposals for the bass are C3, which turns parallel octaves into oblique motion."""
+    torch.manual_seed(0)
+    model = Coconet(CoconetConfig(depth=2, width=8))
+    generator = torch.Generator().manual_seed(0)
+    melodies = torch.randint(60, 80, (16, 8), generator=generator).repeat_interleave(4, dim=1)
+    pitches = torch.stack([melodies, torch.full_like(melodies, 67), torch.full_like(melodies, 60),
+                           torch.full_like(melodies, 48)], dim=1)
+    classes = torch.from_numpy(to_classes(pitches.numpy()))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(60):
+        mask = orderless_mask(16, 32, generator)
+        loss = masked_nll(model(classes, mask), classes, mask).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+def test_repair_removes_parallels_and_never_adds_findings():
+    composer = Composer(model=pedal_bass_model(), threads=1)
+    draft = octaves_draft()
+    mask = lower_three(draft)
+    before = len(check_score(draft).findings)
+    result = composer.polish(draft, mask, steps=0, variants=3, seed=5, repair=8)
+    for variant in result.variants:
+        out = variant.score
+        assert np.array_equal(out.pitches[0], draft.pitches[0])  # the kept voice is untouched
+        after = check_score(out)
+        assert len(after.findings) < before
+        assert after.counts["parallel_octaves"] < 7
+
+
+def test_repair_only_ever_helps_a_gibbs_draft(composer):
+    melody = octaves_draft()
+    plain = composer.harmonize(melody, variants=3, steps=4, seed=11)
+    fixed = composer.harmonize(melody, variants=3, steps=4, seed=11, repair=4)
+    by_seed = {v.seed: len(check_score(v.score).findings) for v in plain.variants}
+    for variant in fixed.variants:
+        assert len(check_score(variant.score).findings) <= by_seed[variant.seed]
+        assert np.array_equal(variant.score.pitches[0], melody.pitches[0])
+
+
+def test_same_seed_same_music_whatever_the_batch(composer):
+    melody = octaves_draft()
+    alone = composer.harmonize(melody, variants=1, steps=4, seed=21, repair=3).variants[0]
+    batch = composer.harmonize(melody, variants=3, steps=4, seed=20, repair=3).variants
+    twin = next(v for v in batch if v.seed == 21)
+    assert np.array_equal(alone.score.pitches, twin.score.pitches)
+
+
+def test_progress_counts_the_repair_passes_and_cancel_stops_them(composer):
+    melody = octaves_draft()
+    seen = []
+    composer.harmonize(melody, variants=2, steps=3, seed=1, repair=2, progress=seen.append)
+    steps = [p.step for p in seen]
+    assert steps == sorted(steps) and steps[:4] == [1, 2, 3, 4]
+    assert all(p.total == 4 + 2 * Repairer().passes for p in seen)
+    assert len(steps) > 4  # the draft had findings, so repair passes were reported
+    before = melody.pitches.copy()
+    calls = []
+    result = composer.harmonize(melody, variants=2, steps=3, seed=1, repair=2,
+                                progress=lambda p: calls.append(p.step),
+                                cancel=lambda: len(calls) >= 6)
+    assert result.cancelled and result.variants == [] and calls == list(range(1, 7))
+    assert np.array_equal(melody.pitches, before)
+
+
+def test_bad_repair_values_are_refused(composer):
+    with pytest.raises(ScoreError, match="repair"):
+        composer.harmonize(octaves_draft(), repair=-1)
+    with pytest.raises(ValueError, match="passes"):
+        Repairer(passes=0)
