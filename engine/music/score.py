@@ -61,6 +61,8 @@ class Score:
     key: str | None = None
     programs: tuple[int, ...] = DEFAULT_PROGRAMS
     title: str = ""
+    fermatas: np.ndarray | None = None
+    """Bool (T,): True on steps under a fermata (a phrase end); None = not known."""
 
     def __post_init__(self) -> None:
         pitches = np.asarray(self.pitches)
@@ -102,6 +104,12 @@ class Score:
         if len(programs) != NUM_VOICES or any(not 0 <= p <= 127 for p in programs):
             raise ScoreError(f"programs must be four GM program numbers 0..127; got {programs}")
         self.programs = programs
+        if self.fermatas is not None:
+            fermatas = np.asarray(self.fermatas, dtype=bool).copy()
+            if fermatas.shape != (pitches.shape[1],):
+                raise ScoreError(f"fermatas must have shape ({pitches.shape[1]},); got {fermatas.shape}")
+            fermatas.setflags(write=False)
+            self.fermatas = fermatas
         pitches.setflags(write=False)
         onsets.setflags(write=False)
         self.pitches, self.onsets = pitches, onsets
@@ -119,6 +127,11 @@ class Score:
         """A copy with some fields changed (onsets recomputed if only pitches change)."""
         if "pitches" in changes and "onsets" not in changes:
             changes["onsets"] = None
+        if (
+            "fermatas" not in changes and self.fermatas is not None and "pitches" in changes
+            and np.shape(changes["pitches"])[-1] != self.num_steps
+        ):
+            changes["fermatas"] = None  # a new length: the caller says where the fermatas go
         return dataclasses.replace(self, **changes)
 
     def meta(self) -> dict:
@@ -209,7 +222,8 @@ class Score:
                 self.steps_per_bar
             )
         # A slice shorter than its pickup keeps it: the steps stay where they were in the bar.
-        return self.replace(pitches=pitches, onsets=onsets, pickup=pickup)
+        fermatas = None if self.fermatas is None else self.fermatas[start:end]
+        return self.replace(pitches=pitches, onsets=onsets, pickup=pickup, fermatas=fermatas)
 
     def slice_bars(self, first: int, last: int) -> Score:
         """Bars first..last inclusive."""
@@ -281,7 +295,10 @@ class Score:
         onsets = np.concatenate([self.onsets, other.onsets], axis=1)
         if other.num_steps:
             onsets[:, self.num_steps] = other.pitches[:, 0] >= 0
-        return self.replace(pitches=pitches, onsets=onsets)
+        fermatas = None
+        if self.fermatas is not None or other.fermatas is not None:
+            fermatas = np.concatenate([self.phrase_ends(), other.phrase_ends()])
+        return self.replace(pitches=pitches, onsets=onsets, fermatas=fermatas)
 
     __add__ = concat
 
@@ -311,9 +328,17 @@ class Score:
             self.onsets, other.onsets
         )
 
+    def phrase_ends(self) -> np.ndarray:
+        """Bool (T,) fermata marks; all False when none are known."""
+        if self.fermatas is None:
+            return np.zeros(self.num_steps, dtype=bool)
+        return self.fermatas
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Score):
             return NotImplemented
-        return self.same_notes(other) and self.meta() == other.meta()
+        same_fermatas = (self.fermatas is None) == (other.fermatas is None) and (
+            self.fermatas is None or np.array_equal(self.fermatas, other.fermatas))
+        return self.same_notes(other) and self.meta() == other.meta() and same_fermatas
 
     __hash__ = None  # mutable meta fields: not hashable
