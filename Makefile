@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.system-packages
-APT_PACKAGES := libfluidsynth3 libportaudio2 timgm6mb-soundfont tmux openssh-server
+APT_PACKAGES := libfluidsynth3 libportaudio2 timgm6mb-soundfont tmux openssh-server chromium chromium-driver
 
 .PHONY: run test setup system-packages lint bench clean
 
