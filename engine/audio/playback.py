@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.audio.sink import NO_DEVICE, PulseOutput, configured_server
 from engine.audio.soundfont import SoundFontError, find_soundfont
 from engine.audio.synth import (
     DEFAULT_VELOCITY,
@@ -46,10 +47,6 @@ __all__ = [
 # Offline rendering synthesizes voice groups in parallel (about twice as fast on two cores).
 RENDER_THREADS = max(1, min(4, os.cpu_count() or 1))
 WAV_CHUNK = 1 << 18  # frames converted to 16-bit at a time
-NO_DEVICE = (
-    "no audio output device (normal over SSH or in a container):"
-    " write a WAV instead with `cantor render IN.mid -o OUT.wav`"
-)
 
 
 class WavFileError(CantorError):
@@ -205,26 +202,70 @@ class _Session:
         return schedule.step_at(heard)
 
 
-class Player:
-    """Plays steps of a score through the default output device without blocking the caller."""
+class _DeviceOutput:
+    """This machine's output device through a sounddevice (PortAudio) stream."""
 
-    def __init__(self, soundfont=None, *, sample_rate: int = SAMPLE_RATE, device=None):
-        self.soundfont = find_soundfont(soundfont)
-        self.sample_rate = sample_rate
-        self._synth = Synth(self.soundfont, sample_rate)
-        self._device = device
-        try:
-            self._sd = load_sounddevice()
-        except AudioUnavailable:
-            self._synth.close()
-            raise
+    def __init__(self, sample_rate: int, device=None):
+        self._sd = load_sounddevice()
         try:
             with quiet_stderr():
                 self._sd.query_devices(device, kind="output")
         except (ValueError, self._sd.PortAudioError):
-            self._synth.close()
             raise AudioUnavailable(NO_DEVICE) from None
+        self.sample_rate, self._device = sample_rate, device
+        self.callback_stop = self._sd.CallbackStop  # ends the stream cleanly
+        self.failure: str | None = None
         self._stream = None
+
+    def start(self, session: _Session) -> None:
+        stream = None
+        try:
+            with quiet_stderr():
+                stream = self._sd.OutputStream(
+                    samplerate=self.sample_rate, channels=2, dtype="float32",
+                    device=self._device, callback=session.callback,
+                    finished_callback=session.finished.set,
+                )
+                session.latency_frames = round(stream.latency * self.sample_rate)
+                stream.start()
+        except self._sd.PortAudioError as exc:
+            if stream is not None:
+                stream.close(ignore_errors=True)
+            raise AudioUnavailable(
+                f"the audio device cannot be opened ({exc}): write a WAV instead with"
+                " `cantor render IN.mid -o OUT.wav`"
+            ) from None
+        self._stream = stream
+
+    def stop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with quiet_stderr():
+                stream.abort()  # waits for a running callback, so the synth is ours again
+                stream.close()
+
+    close = stop
+
+
+class Player:
+    """Plays steps of a score without blocking the caller: through a pulse-protocol server when
+    one is named (`server`, else $PULSE_SERVER; e.g. a laptop's, through an SSH tunnel),
+    otherwise through this machine's default output device."""
+
+    def __init__(self, soundfont=None, *, sample_rate: int = SAMPLE_RATE, device=None,
+                 server: str | None = None):
+        self.soundfont = find_soundfont(soundfont)
+        self.sample_rate = sample_rate
+        self.server = configured_server(server)
+        self._synth = Synth(self.soundfont, sample_rate)
+        try:
+            if self.server:
+                self._output = PulseOutput(self.server, sample_rate)
+            else:
+                self._output = _DeviceOutput(sample_rate, device)
+        except AudioUnavailable:
+            self._synth.close()
+            raise
         self._session: _Session | None = None
         self._lock = threading.Lock()
 
@@ -240,25 +281,9 @@ class Player:
                 raise AudioUnavailable("this player is closed: create a new Player")
             self._synth.set_programs(schedule.programs)
             session = _Session(schedule, self._synth, loop, self.sample_rate, started_at,
-                               self._sd.CallbackStop)
-            stream = None
-            try:
-                with quiet_stderr():
-                    stream = self._sd.OutputStream(
-                        samplerate=self.sample_rate, channels=2, dtype="float32",
-                        device=self._device, callback=session.callback,
-                        finished_callback=session.finished.set,
-                    )
-                    session.latency_frames = round(stream.latency * self.sample_rate)
-                    stream.start()
-            except self._sd.PortAudioError as exc:
-                if stream is not None:
-                    stream.close(ignore_errors=True)
-                raise AudioUnavailable(
-                    f"the audio device cannot be opened ({exc}): write a WAV instead with"
-                    " `cantor render IN.mid -o OUT.wav`"
-                ) from None
-            self._stream, self._session = stream, session
+                               self._output.callback_stop)
+            self._output.start(session)
+            self._session = session
 
     def stop(self) -> None:
         """Stop at once (pending audio is dropped)."""
@@ -266,12 +291,8 @@ class Player:
             self._stop_locked()
 
     def _stop_locked(self) -> None:
-        stream, session = self._stream, self._session
-        self._stream = self._session = None
-        if stream is not None:
-            with quiet_stderr():
-                stream.abort()  # waits for a running callback, so the synth is ours again
-                stream.close()
+        session, self._session = self._session, None
+        self._output.stop()
         if session is not None:
             session.finished.set()
         if self._synth is not None:
@@ -287,6 +308,11 @@ class Player:
         session = self._session
         return session is not None and not session.finished.is_set()
 
+    @property
+    def failure(self) -> str | None:
+        """Why the sound stopped by itself (e.g. the tunnel closed), until the next play()."""
+        return self._output.failure
+
     def first_callback_seconds(self) -> float | None:
         """Time from the last play() call to the stream's first callback (for benchmarks)."""
         session = self._session
@@ -300,9 +326,10 @@ class Player:
         return True if session is None else session.finished.wait(timeout)
 
     def close(self) -> None:
-        """Stop and free the synthesizer."""
+        """Stop and free the synthesizer and the output."""
         with self._lock:
             self._stop_locked()
+            self._output.close()
             if self._synth is not None:
                 self._synth.close()
                 self._synth = None
