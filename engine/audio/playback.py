@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audio.sink import NO_DEVICE, PulseOutput, configured_server
+from engine.audio.sink import NO_DEVICE, TARGET_LATENCY, PulseOutput, configured_server
 from engine.audio.soundfont import SoundFontError, find_soundfont
 from engine.audio.synth import (
     DEFAULT_VELOCITY,
@@ -253,14 +253,15 @@ class Player:
     otherwise through this machine's default output device."""
 
     def __init__(self, soundfont=None, *, sample_rate: int = SAMPLE_RATE, device=None,
-                 server: str | None = None):
+                 server: str | None = None, latency: float = TARGET_LATENCY):
+        """`latency`: seconds of sound queued at a pulse server (more survives a slow link)."""
         self.soundfont = find_soundfont(soundfont)
         self.sample_rate = sample_rate
         self.server = configured_server(server)
         self._synth = Synth(self.soundfont, sample_rate)
         try:
             if self.server:
-                self._output = PulseOutput(self.server, sample_rate)
+                self._output = PulseOutput(self.server, sample_rate, latency)
             else:
                 self._output = _DeviceOutput(sample_rate, device)
         except AudioUnavailable:

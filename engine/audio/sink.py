@@ -147,6 +147,7 @@ class PulseOutput:
 
     def _feed(self, session, stream: PulseStream, halt: threading.Event) -> None:
         block = np.zeros((BLOCK_FRAMES, 2), dtype=np.float32)
+        written = 0
         try:
             last = False
             while not halt.is_set() and not last:
@@ -154,11 +155,22 @@ class PulseOutput:
                     session.callback(block, BLOCK_FRAMES, None, None)
                 except _BlockDone:
                     last = True
-                stream.write(np.round(np.clip(block, -1.0, 1.0) * 32767.0).astype("<i2"))
+                frames = np.round(np.clip(block, -1.0, 1.0) * 32767.0).astype("<i2")
+                try:
+                    stream.write(frames)
+                except SoundPathBroken:
+                    if written:
+                        raise
+                    # The link died while idle (a tunnel closed and reopened): connect again once.
+                    stream.close()
+                    stream = self._stream = PulseStream(self.server, self.sample_rate,
+                                                        latency=self.latency)
+                    stream.write(frames)
+                written += 1
                 session.latency_frames = round(stream.latency() * self.sample_rate)
             if halt.is_set():
                 stream.flush()
-        except SoundPathBroken as exc:
+        except AudioUnavailable as exc:  # broken, or not reached again
             self.failure = str(exc)
             self._stream = None
             stream.close()
