@@ -4,6 +4,12 @@ Every file cantor writes goes through `atomic_output` (or `atomic_open`, `atomic
 `atomic_write_text`),
 so a crash, a full disk or a refused rename leaves the previous file whole and no temporary behind.
 A failure is one line, "cannot write <what> <path>: <reason>", raised as the caller's error class.
+Targets are checked first (`checked_output`): a symbolic link is followed on purpose (the file it
+points to is written and the link kept); devices, FIFOs and sockets are refused (a rename would
+replace them); a name whose suffix belongs to another kind of file (`out.wav` for MIDI) is refused;
+and the caller's input files are never overwritten. Temporary files a killed save left behind
+(`.NAME.XXXXXXXX.tmp`, older than a minute) are removed at the next save of NAME.
+`read_limited` reads at most a limit (+1 byte to tell "larger"), whatever the file is.
 """
 
 from __future__ import annotations
@@ -11,10 +17,21 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import stat
 import tempfile
+import time
 from pathlib import Path
 
 from engine.errors import MidiFileError
+
+# Suffixes of the kinds of file cantor writes; a name with another kind's suffix is a mistake.
+SUFFIXES = {
+    "MIDI file": (".mid", ".midi"),
+    "WAV file": (".wav",),
+    "MusicXML file": (".musicxml", ".xml", ".mxl"),
+}
+STALE_TEMP_SECONDS = 60.0  # a save in progress is younger than this; a killed one is left older
 
 
 def _current_umask() -> int:
@@ -27,14 +44,83 @@ def _current_umask() -> int:
 _NEW_FILE_MODE = 0o666 & ~_current_umask()
 
 
-def checked_output(path, what: str = "file", *, error: type[Exception] = MidiFileError) -> Path:
-    """`path` as a Path, or `error` when it is a folder or its folder is missing (check before slow work)."""
+def checked_output(path, what: str = "file", *, error: type[Exception] = MidiFileError,
+                   inputs=()) -> Path:
+    """The file to write for `path` (a symlink resolved to its target), or `error` when it cannot
+    or must not be written: a folder, a missing folder, a device/FIFO/socket, another kind's
+    suffix, or one of `inputs`. Call it before slow work, so a typo costs nothing."""
     path = Path(path)
     if path.is_dir():
         raise error(f"cannot write {what} {path}: it is a folder")
-    if not path.parent.is_dir():
-        raise error(f"cannot write {what} {path}: folder {path.parent} does not exist")
-    return path
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if not target.parent.is_dir():
+        raise error(f"cannot write {what} {path}: folder {target.parent} does not exist")
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        mode = None  # a new file
+    if mode is not None and not stat.S_ISREG(mode):
+        raise error(f"cannot write {what} {path}: it is {_kind_of(mode)}, not a regular file")
+    _check_suffix(path, what, error)
+    for source in inputs:
+        if _same_file(target, source):
+            raise error(f"cannot write {what} {path}: it is the input file; choose another name")
+    return target
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _check_suffix(path: Path, what: str, error: type[Exception]) -> None:
+    """Refuse a name that ends like another kind of file cantor writes (`-o out.wav` for MIDI)."""
+    own = SUFFIXES.get(what)
+    suffix = path.suffix.lower()
+    if own is None or suffix in own:
+        return
+    for other, suffixes in SUFFIXES.items():
+        if suffix in suffixes:
+            raise error(f"cannot write {what} {path}: {suffix} is the suffix of a {other};"
+                        f" use {' or '.join(own)}")
+
+
+def _same_file(target: Path, source) -> bool:
+    try:
+        return os.path.samefile(target, source)
+    except (OSError, ValueError):
+        return False
+
+
+def remove_stale_temporaries(path: Path, older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Remove `.NAME.XXXXXXXX.tmp` files a killed save of `path` left behind; return how many."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}\.tmp$")
+    removed, now = 0, time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not pattern.match(entry.name):
+            continue
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > older_than:
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
+def read_limited(path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of `path` (one more than allowed tells the caller it is too
+    large), whatever the file is: /dev/zero and an endless FIFO end here too. OSError passes."""
+    with open(path, "rb") as handle:
+        return handle.read(limit + 1)
 
 
 @contextlib.contextmanager
@@ -53,9 +139,15 @@ def atomic_output(
     own and a new one gets what open() would give it (0666 less the umask), not mkstemp's 0600;
     `sync=False` skips the fsync, for files a crash may cost but that are written very often.
     """
-    path = checked_output(path, what, error=error) if error is not None else Path(path)
+    if error is not None:
+        path = checked_output(path, what, error=error)
+    elif Path(path).is_symlink():
+        path = Path(os.path.realpath(path))
+    else:
+        path = Path(path)
     tmp = None
     try:
+        remove_stale_temporaries(path)
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         tmp = Path(name)

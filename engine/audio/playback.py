@@ -150,9 +150,13 @@ class _Session:
         self.started_at = started_at
         self.first_callback_at: float | None = None
         self.latency_frames = 0
+        self.halted = False  # set when stopping: the next callback ends the stream itself
 
     def callback(self, outdata, frames, _time, _status) -> None:
         """PortAudio's thread asks for `frames` frames: synthesize them, firing due events."""
+        if self.halted:
+            outdata[:] = 0
+            raise self.callback_stop
         if self.first_callback_at is None:
             self.first_callback_at = time.perf_counter()
         schedule, synth, events = self.schedule, self.synth, self.schedule.events
@@ -216,6 +220,7 @@ class _DeviceOutput:
         self.callback_stop = self._sd.CallbackStop  # ends the stream cleanly
         self.failure: str | None = None
         self._stream = None
+        self._session: _Session | None = None
 
     def start(self, session: _Session) -> None:
         stream = None
@@ -235,13 +240,21 @@ class _DeviceOutput:
                 f"the audio device cannot be opened ({exc}): write a WAV instead with"
                 " `cantor render IN.mid -o OUT.wav`"
             ) from None
-        self._stream = stream
+        self._stream, self._session = stream, session
 
     def stop(self) -> None:
         stream, self._stream = self._stream, None
+        session, self._session = self._session, None
         if stream is not None:
+            # Not stream.abort(): PortAudio's ALSA backend aborts by pthread_cancel, which can
+            # land while its thread waits for the GIL inside the Python callback (a cancellation
+            # point) and leave the GIL locked for good: `cantor play` hung after Ctrl-C on a busy
+            # machine. The callback ends the stream itself (halted), and stop() joins the thread
+            # without cancelling it, so the synth is ours again when it returns.
+            if session is not None:
+                session.halted = True
             with quiet_stderr():
-                stream.abort()  # waits for a running callback, so the synth is ours again
+                stream.stop()
                 stream.close()
 
     close = stop

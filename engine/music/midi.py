@@ -27,11 +27,16 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import CantorError, MidiFileError
-from engine.fileio import atomic_output, os_reason  # noqa: F401 (atomic_output re-exported)
+from engine.fileio import (  # noqa: F401 (atomic_output re-exported)
+    atomic_output,
+    os_reason,
+    read_limited,
+)
 from engine.music.midi_write import (  # noqa: F401 (re-exported: the public MIDI API lives here)
     PICKUP_MARKER,
     SIGNATURE,
@@ -95,13 +100,10 @@ def load_midi_report(path, *, infer_pickup: bool = True) -> tuple[Score, LoadRep
     try:
         if path.is_dir():
             raise MidiFileError(f"{path} is a folder, not a MIDI file")
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise MidiFileError(
-                f"{path} is {size / 2**20:.0f} MB; cantor reads MIDI files up to"
-                f" {MAX_FILE_BYTES // 2**20} MB"
-            )
-        data = path.read_bytes()
+        data = read_limited(path, MAX_FILE_BYTES)  # a device or FIFO has no size to check first
+        if len(data) > MAX_FILE_BYTES:
+            raise MidiFileError(f"{path} is {_size_text(path)}; cantor reads MIDI files up to"
+                                f" {MAX_FILE_BYTES // 2**20} MB")
     except FileNotFoundError:
         raise MidiFileError(f"{path}: no such file") from None
     except OSError as exc:
@@ -110,6 +112,15 @@ def load_midi_report(path, *, infer_pickup: bool = True) -> tuple[Score, LoadRep
         return parse_midi(data, infer_pickup=infer_pickup)
     except MidiFileError as exc:
         raise MidiFileError(f"{path}: {exc}") from None
+
+
+def _size_text(path: Path) -> str:
+    """"1.27 MB" for a regular file; "larger than 1 MB" for one whose size is unknown."""
+    with contextlib.suppress(OSError):
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return f"{size / 2**20:.2f} MB"
+    return f"larger than {MAX_FILE_BYTES // 2**20} MB"
 
 
 def parse_midi(data: bytes, *, infer_pickup: bool = True) -> tuple[Score, LoadReport]:
@@ -249,7 +260,7 @@ def _collect(midi) -> dict:
     }
     for t, track in enumerate(midi.tracks):
         tick = 0
-        open_notes: dict[tuple[int, int], list[int]] = {}
+        open_notes: dict[tuple[int, int], deque[int]] = {}
         orphan_offs: dict[tuple[int, int], int] = {}  # note-offs with no note sounding
         for msg in track:
             tick += msg.time
@@ -258,16 +269,16 @@ def _collect(midi) -> dict:
                 if orphan_offs.get((msg.channel, msg.note)) == tick:
                     out["zero_length"] += 1  # its off came first: a zero-length (grace) note
                     continue
-                open_notes.setdefault((msg.channel, msg.note), []).append(tick)
+                open_notes.setdefault((msg.channel, msg.note), deque()).append(tick)
                 if t == 0:
                     out["track0_has_notes"] = True
             elif kind in ("note_off", "note_on"):
                 starts = open_notes.get((msg.channel, msg.note))
                 if starts:
-                    # The oldest note that began before now ends here (a repeated note's on may
-                    # come before the previous note's off at the same tick).
-                    i = next((k for k, s in enumerate(starts) if s < tick), 0)
-                    start = starts.pop(i)
+                    # The oldest note ends here: starts are in time order, so it is the first
+                    # (a repeated note's on may come before the previous note's off at the same
+                    # tick: the older one still goes first). A deque keeps this O(1) per note.
+                    start = starts.popleft()
                     if start == tick:
                         out["zero_length"] += 1
                     else:

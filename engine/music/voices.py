@@ -17,6 +17,7 @@ assigned this way regardless of SATB ranges.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,34 +131,50 @@ def _voices_of_lines(lines: dict, names: dict) -> dict | None:
 
 
 def _separate_by_pitch(notes: list[Note], ids: np.ndarray) -> int:
-    """Fill `ids` by the pitch-order rule; return how many notes got no cell at all."""
+    """Fill `ids` by the pitch-order rule; return how many notes got no cell at all.
+
+    A sweep over note starts and ends: the voices only change where a note starts or ends, so
+    each stretch between two such steps is decided once and filled as a slice. Per pitch, a heap
+    holds the sounding notes, latest struck on top (ties: the first in the file), so the work
+    grows with the number of notes (times 128 pitches at most), never with notes x length."""
+    length = ids.shape[1]
     starts: dict[int, list[int]] = {}
     for i, n in enumerate(notes):
-        starts.setdefault(n.start, []).append(i)
-    sounding: list[int] = []
-    for t in range(ids.shape[1]):
-        sounding = [i for i in sounding if notes[i].end > t] + starts.get(t, [])
-        if not sounding:
-            continue
-        by_pitch: dict[int, int] = {}
-        for i in sounding:  # one note per pitch: the latest struck
-            j = by_pitch.get(notes[i].pitch)
-            if j is None or notes[i].start > notes[j].start:
-                by_pitch[notes[i].pitch] = i
-        order = [by_pitch[p] for p in sorted(by_pitch, reverse=True)]
-        k = len(order)
-        if k == 1:
-            ids[0 if notes[order[0]].pitch >= 60 else 3, t] = order[0]
-        elif k == 2:
-            ids[0, t], ids[3, t] = order
-        elif k == 3:
-            ids[0, t], ids[3, t] = order[0], order[2]
-            ids[1 if notes[order[1]].pitch >= 60 else 2, t] = order[1]
-        else:
-            ids[0, t], ids[1, t], ids[2, t], ids[3, t] = order[0], order[1], order[-2], order[-1]
+        if n.start < length:
+            starts.setdefault(n.start, []).append(i)
+    times = sorted({t for n in notes for t in (n.start, n.end) if 0 <= t < length} | {0})
+    heaps: dict[int, list[tuple[int, int]]] = {}  # pitch -> heap of (-start, index)
+    for a, b in zip(times, [*times[1:], length]):
+        for i in starts.get(a, ()):
+            heapq.heappush(heaps.setdefault(notes[i].pitch, []), (-notes[i].start, i))
+        order = []
+        for pitch in sorted(heaps, reverse=True):
+            heap = heaps[pitch]
+            while heap and notes[heap[0][1]].end <= a:  # ended: drop it now it is on top
+                heapq.heappop(heap)
+            if heap:
+                order.append(heap[0][1])
+            else:
+                del heaps[pitch]
+        _place(order, notes, ids, a, b)
     used = np.zeros(len(notes) + 1, dtype=bool)
     used[ids.ravel()] = True  # -1 lands on the spare last entry
     return int(len(notes) - used[:-1].sum())
+
+
+def _place(order: list[int], notes: list[Note], ids: np.ndarray, a: int, b: int) -> None:
+    """Steps [a, b) of `ids` for the notes sounding there, highest pitch first."""
+    k = len(order)
+    if k == 1:
+        ids[0 if notes[order[0]].pitch >= 60 else 3, a:b] = order[0]
+    elif k == 2:
+        ids[0, a:b], ids[3, a:b] = order
+    elif k == 3:
+        ids[0, a:b], ids[3, a:b] = order[0], order[2]
+        ids[1 if notes[order[1]].pitch >= 60 else 2, a:b] = order[1]
+    elif k > 3:
+        for v, i in enumerate((order[0], order[1], order[-2], order[-1])):
+            ids[v, a:b] = i
 
 
 def _main_lines(ids: np.ndarray, notes: list[Note]) -> list:
