@@ -1,0 +1,217 @@
+"""Musicality benchmark, run by hand: measures no sampler or repair step optimizes, beside Bach's.
+
+Harmonizes (a) the 77 JSB-16th test-split sopranos and (b) the folk tunes of folk_tunes.txt
+(melodies Bach never set, from music21's corpus) with the Composer at the command line's
+defaults (1 variant, 96 Gibbs steps, DEFAULT_REPAIR repair rounds), once per seed, and prints the
+measures of engine/music/musicality.py as a markdown table: Bach's own figure on the JSB test
+set, then each set's mean ± std over the seeds and its ratio to Bach's figure.
+
+Meter, pickup, key and fermatas of the JSB pieces come from engine/training/chorale_meta.py
+when it is there (else 4/4 without pickup, and the output says so); the key the cadence
+measures use is music21's analysis of Bach's harmonization (JSB) or the tune's key (folk).
+Histogram rows are total variation distances to Bach's pooled histograms; Bach's column there is
+the distance between his even- and odd-numbered pieces (the sampling noise floor).
+
+    .venv/bin/python tests/bench/musicality.py [--checkpoint CKPT] [--set jsb|folk|both]
+        [--limit N] [--seeds 0,1,2] [--repair R] [--steps 96] [--out results.json]
+    .venv/bin/python tests/bench/musicality.py --choose-folk   # remake folk_tunes.txt (minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import folk_tunes
+
+from engine.coconet.defaults import DEFAULT_REPAIR
+from engine.music.harmony import estimate_key, key_text
+from engine.music.musicality import Counts, histogram_distances, measure, pooled
+from engine.music.score import Score
+
+DATA = ROOT / ".." / "shared" / "data" / "Jsb16thSeparated.json"
+ROWS = {
+    "final_tonic": "last chord = tonic triad, tonic in the bass",
+    "final_cadence": "final cadence V–I (bass 5→1, leading tone resolves)",
+    "key_global": "key of the whole = key of Bach's harmonization",
+    "key_global_melody": "key of the whole = the melody's key",
+    "key_local": "2-bar window key = Bach's window key",
+    "key_local_melody": "2-bar window key = key of the melody in the window",
+    "strong_complete": "strong-beat chords: complete triads or V7",
+    "strong_six_four": "strong-beat chords: 6/4",
+    "unresolved_sevenths": "unresolved A/T sevenths /100 quarters",
+    "staggered_parallels": "beat-to-beat (staggered) parallels /100 quarters",
+    **{f"leaps_{v}": f"leap histogram {v}, TVD to Bach" for v in "ATB"},
+    **{f"lengths_{v}": f"note-length histogram {v}, TVD to Bach" for v in "ATB"},
+}
+
+
+@dataclass
+class Melody:
+    name: str
+    score: Score  # the soprano alone, with the piece's meta data
+    key: tuple[int, bool] | None  # for the cadence measures
+    melody_key: tuple[int, bool] | None  # the key stated for the melody (None: unknown)
+    bach: Score | None = None  # Bach's harmonization (JSB only)
+
+
+def jsb_melodies(path: Path, limit: int | None) -> tuple[list[Melody], str]:
+    with open(path) as handle:
+        pieces = json.load(handle)["test"]
+    try:
+        from engine.music.keys import parse_key
+        from engine.training.chorale_meta import load_jsb_metadata
+
+        meta = load_jsb_metadata(path)["test"]
+        known = sum(bool(m and m.get("time_signature")) for m in meta)
+        note = f"meter/pickup/key/fermatas from music21 for {known}/{len(meta)} pieces"
+    except ImportError:
+        meta, parse_key = [None] * len(pieces), None
+        note = "no chorale metadata (engine/training/chorale_meta.py missing): 4/4, no pickup"
+    melodies = []
+    for i, piece in enumerate(pieces[:limit]):
+        info = meta[i] or {}
+        fields = {k: info[k] for k in ("time_signature", "pickup", "key", "fermatas")
+                  if info.get(k) is not None}
+        bach = Score(np.asarray(piece, dtype=np.int16).T, title=f"test {i}", **fields)
+        melody = bach.replace(pitches=np.where(np.arange(4)[:, None] == 0, bach.pitches, -1))
+        stated = parse_key(info["key"]) if parse_key and info.get("key") else None
+        melodies.append(Melody(f"test {i}", melody, estimate_key(bach.pitches), stated, bach))
+    return melodies, note
+
+
+def folk_melodies(limit: int | None) -> tuple[list[Melody], str]:
+    entries = folk_tunes.read_list()[:limit]
+    melodies, skipped = [], []
+    for entry in entries:
+        try:
+            score, key = folk_tunes.load(entry)
+        except folk_tunes.Unusable as exc:
+            skipped.append(f"{entry[0]} {entry[1]}: {exc}")
+            continue
+        melodies.append(Melody(f"{entry[0]} {entry[1]}", score, key, key))
+    note = f"{len(melodies)} of {len(entries)} listed folk tunes usable"
+    return melodies, note + "".join(f"; skipped {s}" for s in skipped)
+
+
+def figures(counts: list[Counts], bach: list[Counts]) -> dict[str, float | None]:
+    return {**pooled(counts), **histogram_distances(counts, bach)}
+
+
+def bach_figures(melodies: list[Melody]) -> tuple[dict, list[Counts]]:
+    counts = [measure(m.bach, m.key, melody_key=m.melody_key, reference=m.bach) for m in melodies]
+    noise = histogram_distances(counts[0::2], counts[1::2])  # even vs odd pieces
+    return {**pooled(counts), **noise}, counts
+
+
+def harmonize_set(composer, melodies: list[Melody], seeds, args, label: str) -> list[list[Counts]]:
+    runs = []
+    for seed in seeds:
+        began, counts = time.perf_counter(), []
+        for i, m in enumerate(melodies):
+            result = composer.harmonize(m.score, keep=(0,), variants=1, steps=args.steps,
+                                        seed=seed, repair=args.repair)
+            counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
+                                  reference=m.bach))
+            print(f"\r  {label} seed {seed}: {i + 1}/{len(melodies)}", end="", file=sys.stderr,
+                  flush=True)
+        seconds = time.perf_counter() - began
+        print(f" ({seconds / max(1, len(melodies)):.1f} s/piece)", file=sys.stderr)
+        runs.append(counts)
+    return runs
+
+
+def spread(per_seed: list[dict]) -> dict[str, tuple[float, float] | None]:
+    out = {}
+    for name in ROWS:
+        values = [f[name] for f in per_seed if f.get(name) is not None]
+        out[name] = None if not values else (
+            float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+    return out
+
+
+def cell(stat, reference) -> tuple[str, str]:
+    if stat is None:
+        return "—", "—"
+    mean, std = stat
+    ratio = f"{mean / reference:.2f}" if reference else "—"
+    return f"{mean:.2f} ± {std:.2f}", ratio
+
+
+def table(bach: dict, results: dict) -> str:
+    head = ["measure", "Bach (JSB test)"]
+    for name in results:
+        head += [f"model, {name}", "× Bach"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, text in ROWS.items():
+        ref = bach.get(key)
+        row = [text, "—" if ref is None else f"{ref:.2f}"]
+        for result in results.values():
+            row += cell(result["spread"].get(key), ref)
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="Coconet checkpoint (default: the shipped one)")
+    parser.add_argument("--data", default=str(DATA), help="Jsb16thSeparated.json")
+    parser.add_argument("--set", default="both", choices=("jsb", "folk", "both"))
+    parser.add_argument("--limit", type=int, help="only the first N melodies of each set")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, default=96)
+    parser.add_argument("--repair", type=int, default=DEFAULT_REPAIR)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--out", help="write every figure as JSON here too")
+    parser.add_argument("--choose-folk", action="store_true", help="remake folk_tunes.txt and stop")
+    args = parser.parse_args()
+    data = Path(args.data)
+    if not data.is_file():
+        print(f"musicality: error: no JSB-16th data at {data} (--data PATH)", file=sys.stderr)
+        return 1
+    if args.choose_folk:
+        with open(data) as handle:
+            sopranos = [np.asarray(p).T[0] for split in json.load(handle).values() for p in split]
+        folk_tunes.write_list(folk_tunes.choose(sopranos))
+        return 0
+
+    from engine.coconet.composer import Composer
+
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    jsb, jsb_note = jsb_melodies(data, None)
+    bach, bach_counts = bach_figures(jsb)
+    sets = {}
+    if args.set in ("jsb", "both"):
+        sets["JSB"] = (jsb[: args.limit], jsb_note)
+    if args.set in ("folk", "both"):
+        sets["folk"] = folk_melodies(args.limit)
+    composer = Composer(args.checkpoint, threads=args.threads).load()
+    print(f"{composer!r}; seeds {seeds}, {args.steps} steps, repair {args.repair}", file=sys.stderr)
+    results = {"settings": vars(args), "bach": bach, "sets": {}}
+    for name, (melodies, note) in sets.items():
+        print(f"{name}: {len(melodies)} melodies; {note}", file=sys.stderr)
+        runs = harmonize_set(composer, melodies, seeds, args, name)
+        per_seed = [figures(counts, bach_counts) for counts in runs]
+        results["sets"][name] = {"melodies": len(melodies), "note": note,
+                                 "keys": [key_text(m.key) for m in melodies],
+                                 "per_seed": per_seed, "spread": spread(per_seed)}
+        if args.out:
+            Path(args.out).write_text(json.dumps(results, indent=2))
+    print(table(bach, results["sets"]))
+    for name, result in results["sets"].items():
+        print(f"\n{name}: {result['melodies']} melodies, seeds {args.seeds}; {result['note']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
