@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import folk_tunes
 
 from engine.coconet.defaults import DEFAULT_REPAIR
+from engine.errors import CantorError
 from engine.music.harmony import estimate_key, key_text
 from engine.music.musicality import Counts, histogram_distances, measure, pooled
 from engine.music.score import Score
@@ -75,9 +76,9 @@ def jsb_melodies(path: Path, limit: int | None) -> tuple[list[Melody], str]:
         meta = load_jsb_metadata(path)["test"]
         known = sum(bool(m and m.get("time_signature")) for m in meta)
         note = f"meter/pickup/key/fermatas from music21 for {known}/{len(meta)} pieces"
-    except ImportError:
+    except (ImportError, CantorError) as exc:
         meta, parse_key = [None] * len(pieces), None
-        note = "no chorale metadata (engine/training/chorale_meta.py missing): 4/4, no pickup"
+        note = f"no chorale metadata ({exc}): 4/4, no pickup"
     melodies = []
     for i, piece in enumerate(pieces[:limit]):
         info = meta[i] or {}
