@@ -71,7 +71,7 @@ def run(args) -> int:
     from engine.fileio import checked_output
     from engine.music.midi import load_midi, save_midi
 
-    output = checked_output(args.output, "MIDI file")  # fail before the model runs, not after
+    output = checked_output(args.output, "MIDI file", inputs=[args.melody])  # before the model
     score = load_midi(args.melody)
     voice = melody_voice(score, args.voice)
     model = load_accompany(args.checkpoint)

@@ -109,10 +109,12 @@ def _bars(score, text: str) -> tuple[int, int]:
 
 
 def run_render(args) -> int:
-    from engine.audio.playback import render_wav
+    from engine.audio.playback import WavFileError, render_wav
     from engine.audio.soundfont import find_soundfont
     from engine.errors import ScoreError
+    from engine.fileio import checked_output
 
+    checked_output(args.output, "WAV file", error=WavFileError, inputs=[args.input])
     score, options = _load(args)
     if score.num_steps == 0 or not (score.pitches >= 0).any():
         raise ScoreError(f"{args.input} has no notes to render")

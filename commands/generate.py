@@ -136,7 +136,7 @@ def run_harmonize(args) -> int:
     keep = parse_voices(args.keep)
     from engine.fileio import checked_output
 
-    checked_output(args.output, "MIDI file")  # fail before sampling, not after
+    checked_output(args.output, "MIDI file", inputs=[args.input])  # fail before sampling
     score = load_midi(args.input)
     if not any((score.pitches[v] >= 0).any() for v in keep):
         names = " or ".join(VOICE_NAMES[v].lower() for v in keep)
@@ -155,7 +155,7 @@ def run_infill(args) -> int:
     voices = parse_voices(args.voices)
     from engine.fileio import checked_output
 
-    checked_output(args.output, "MIDI file")  # fail before sampling, not after
+    checked_output(args.output, "MIDI file", inputs=[args.input])  # fail before sampling
     score = load_midi(args.input)
     start, end = score.bar_range(*args.bars)
     mask = score.region_mask(start, end, voices)
