@@ -3,7 +3,42 @@
 from __future__ import annotations
 
 from engine.errors import CantorError
-from tui.document import Document
+from engine.music.counterpoint import RANGES
+from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW
+from engine.music.score import VOICE_NAMES
+from tui.document import NOTE_LETTERS, Document
+from tui.widgets.pianoroll import pitch_name
+
+
+def typed_pitch(letter: str, reference: int) -> tuple[int, str | None]:
+    """The note `letter` nearest `reference` (as MuseScore does), kept in the model's range.
+
+    Returns (pitch, message): the message says when the nearest octave did not fit the model.
+    """
+    pc = NOTE_LETTERS[letter.lower()]
+    below = reference - (reference - pc) % 12
+    # A tritone away either way: the lower note, as the nearer one to most voices' middle.
+    nearest = below if reference - below <= 6 else below + 12
+    if MODEL_LOW <= nearest <= MODEL_HIGH:
+        return nearest, None
+    fitted = nearest + 12 if nearest < MODEL_LOW else nearest - 12
+    side = "below" if nearest < MODEL_LOW else "above"
+    return fitted, (
+        f"{pitch_name(nearest)} is {side} the model's range"
+        f" {pitch_name(MODEL_LOW)}-{pitch_name(MODEL_HIGH)}: entered {pitch_name(fitted)}"
+    )
+
+
+def range_warning(voice: int, pitch: int) -> str | None:
+    """A sentence when `pitch` lies outside the voice's usual range (engine.music.counterpoint)."""
+    low, high = RANGES[voice]
+    if low <= pitch <= high:
+        return None
+    side = "below" if pitch < low else "above"
+    return (
+        f"{pitch_name(pitch)} is {side} the {VOICE_NAMES[voice].lower()}'s range"
+        f" {pitch_name(low)}-{pitch_name(high)}"
+    )
 
 
 class EditingActions:
@@ -16,6 +51,33 @@ class EditingActions:
     def _moved(self) -> None:
         self.roll.cursor_changed()
         self.update_status()
+
+    def _snapped(self) -> None:
+        """After a sideways move: the cursor pitch is the note under the cursor, if any."""
+        note = self.doc.note_at(self.doc.voice, self.doc.step)
+        if note is not None:
+            self.doc.pitch = note[2]
+        self._moved()
+
+    def _edit_target(self) -> tuple[int, int, int] | None:
+        """The note `< > K J` act on: under the cursor, else the one just typed."""
+        doc = self.doc
+        note = doc.note_at(doc.voice, doc.step)
+        if note is None and doc.step > 0:
+            note = doc.note_at(doc.voice, doc.step - 1)
+        return note
+
+    def _previous_pitch(self) -> int:
+        """The last note of the current voice before the cursor, else the cursor pitch."""
+        doc = self.doc
+        row = doc.score.pitches[doc.voice, : doc.step]
+        sounding = (row >= 0).nonzero()[0]
+        return int(row[sounding[-1]]) if sounding.size else doc.pitch
+
+    def _warn_range(self, pitch: int) -> None:
+        warning = range_warning(self.doc.voice, pitch)
+        if warning:
+            self.app.notify(warning, title="Out of range", severity="warning", timeout=3)
 
     def _edited(self) -> None:
         self.roll.invalidate()
@@ -33,39 +95,43 @@ class EditingActions:
             return False
         return True
 
-    def _edit(self, change, *args) -> None:
-        """Run a document edit, reporting a user error instead of raising it."""
+    def _edit(self, change, *args) -> bool:
+        """Run a document edit, reporting a user error instead of raising it; True if it ran."""
         if not self._editable():
-            return
+            return False
         try:
             changed = change(*args)
         except CantorError as exc:
             self.app.notify(str(exc), title="Cannot do that", severity="warning")
-            return
+            return False
         if changed is not False:
             self._edited()
+        return changed is not False
 
     # --- moves ----------------------------------------------------------------------------
 
     def action_move(self, steps: int, semitones: int) -> None:
         self.doc.move(steps, semitones)
-        self._moved()
+        if steps:
+            self._snapped()
+        else:
+            self._moved()
 
     def action_beats(self, count: int) -> None:
         self.doc.move_beats(count)
-        self._moved()
+        self._snapped()
 
     def action_bars(self, count: int) -> None:
         self.doc.move_bars(count)
-        self._moved()
+        self._snapped()
 
     def action_goto_start(self) -> None:
         self.doc.goto(0)
-        self._moved()
+        self._snapped()
 
     def action_goto_end(self) -> None:
         self.doc.goto(self.doc.score.num_steps - 1)
-        self._moved()
+        self._snapped()
 
     def action_voice(self, voice: int) -> None:
         self.doc.set_voice(voice)
@@ -78,10 +144,20 @@ class EditingActions:
     # --- notes ----------------------------------------------------------------------------
 
     def action_note(self, letter: str) -> None:
-        self._edit(self.doc.put_note_named, letter)
+        if not self._editable():
+            return
+        pitch, message = typed_pitch(letter, self._previous_pitch())
+        if not self._edit(self.doc.put_note, pitch):
+            return
+        if message:
+            self.app.notify(message, title="Out of range", severity="warning", timeout=3)
+        else:
+            self._warn_range(pitch)
 
     def action_put_note(self) -> None:
-        self._edit(self.doc.put_note)
+        pitch = self.doc.pitch
+        if self._edit(self.doc.put_note):
+            self._warn_range(pitch)
 
     def action_delete(self) -> None:
         if self.doc.selection is not None:
@@ -104,7 +180,17 @@ class EditingActions:
         self._edit(self.doc.shift_note, steps)
 
     def action_transpose(self, semitones: int) -> None:
-        self._edit(self.doc.transpose, semitones)
+        if self.doc.selection is None and self._edit_target() is None:
+            self.app.notify("No note under the cursor to transpose.", timeout=2)
+            return
+        if not self._edit(self.doc.transpose, semitones):
+            return
+        note = self._edit_target()
+        if note is not None:  # the cursor follows the note, not a hidden pitch of its own
+            self.doc.pitch = note[2]
+            if self.doc.selection is None:
+                self._warn_range(note[2])
+        self._moved()
 
     def action_length(self, steps: int) -> None:
         self.doc.entry_length = steps

@@ -17,7 +17,7 @@ from tui.generation import GenerationActions
 from tui.playback import PlaybackActions
 from tui.screens.help import HelpScreen
 from tui.variants import VariantActions
-from tui.widgets.pianoroll import PianoRoll
+from tui.widgets.pianoroll import PianoRoll, pitch_name
 
 LENGTH_NAMES = {
     1: "16th",
@@ -60,6 +60,7 @@ class EditorScreen(
     def on_mount(self) -> None:
         self.roll.focus()
         self.update_status()
+        self.set_timer(0.1, self.detect_sound)  # where sound goes: a thread, after the first frame
 
     def set_document(self, document: Document) -> None:
         """Show another document (a file was opened)."""
@@ -112,7 +113,7 @@ class EditorScreen(
         parts = [
             f"{name}{'*' if doc.dirty else ''}",
             score.location_text(doc.step),
-            VOICE_NAMES[doc.voice],
+            f"{VOICE_NAMES[doc.voice]} {pitch_name(doc.pitch)}",
             mode,
             LENGTH_NAMES.get(doc.entry_length, f"{doc.entry_length} steps"),
             f"{score.time_signature[0]}/{score.time_signature[1]} {score.tempo_bpm:g} bpm",
@@ -125,4 +126,6 @@ class EditorScreen(
             parts.append("heatmap")
         if doc.erased.any():
             parts.append(f"{int(doc.erased.sum())} erased cells (i fills)")
+        if self.sound_text():
+            parts.append(self.sound_text())
         self.query_one("#status", Static).update(Text(" | ".join(parts)))
