@@ -3,7 +3,7 @@
 `folk_tunes.txt` (beside this file) lists the tunes, one "corpus path  number" per line; it was
 made once by `choose` (rule in CHOICE_RULE) and is committed, so the set never drifts.
 A tune is usable when it has one time signature, sits on the 16th grid (grace notes dropped),
-holds single notes, spans 4..32 bars and fits the soprano range C4-G5 when shifted by octaves.
+holds single notes (an accidental lasts to the bar line, as ABC says), spans 4..32 bars and fits the soprano range C4-G5 when shifted by octaves.
 Its key: the key signature's major or relative minor, whichever the last note is; music21's key
 analysis of the melody when the last note is neither.
 """
@@ -46,6 +46,7 @@ def melody_score(tune) -> tuple[Score, tuple[int, bool]]:
         raise Unusable("no single time signature")
     ts = tune.recurse().getElementsByClass(meter.TimeSignature).first()
     num, den = ts.numerator, ts.denominator
+    _carry_accidentals(tune)
     notes = [n for n in tune.flatten().notes if float(n.quarterLength) > 0]
     if any(n.isChord for n in notes):
         raise Unusable("chords")
@@ -78,6 +79,23 @@ def melody_score(tune) -> tuple[Score, tuple[int, bool]]:
     key = _tune_key(tune, row, m21key)
     title = str(tune.metadata.title or "") if tune.metadata else ""
     return Score(pitches, on, time_signature=(num, den), pickup=pickup, title=title), key
+
+
+def _carry_accidentals(tune) -> None:
+    """An accidental written in ABC holds to the end of its bar; music21's ABC reader forgets it."""
+    import copy
+
+    for bar in tune.recurse().getElementsByClass("Measure"):
+        written = {}
+        for n in bar.notes:
+            if n.isChord:
+                continue
+            place = (n.pitch.step, n.pitch.octave)
+            accidental = n.pitch.accidental
+            if accidental is not None and accidental.displayStatus:
+                written[place] = accidental
+            elif place in written:
+                n.pitch.accidental = copy.deepcopy(written[place])
 
 
 def _tune_key(tune, row: np.ndarray, m21key) -> tuple[int, bool]:
