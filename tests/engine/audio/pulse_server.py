@@ -128,6 +128,15 @@ class Recorder:
         data = data[: len(data) // 4 * 4]
         return np.frombuffer(data, "<i2").reshape(-1, 2).mean(axis=1) / 32768.0
 
+    def steady_sound(self, since: int, skip: float = 0.15, length: float = 0.6) -> np.ndarray:
+        """Mono samples from `skip` to `skip + length` seconds after the first sound since `since`:
+        past the attack and before any stop, whose click would smear the spectrum."""
+        mono = self.samples(since)
+        loud = np.flatnonzero(np.abs(mono) > 0.01)
+        assert len(loud), "nothing was heard"
+        start = int(loud[0] + skip * SR)
+        return mono[start : start + int(length * SR)]
+
     def first_sound(self, since: int, after: float = 0.0, threshold: float = 0.01) -> float | None:
         """perf_counter() time of the first chunk (from `since`, arrived after `after`) with sound."""
         for at, chunk in self.chunks[since:]:

@@ -118,7 +118,7 @@ def test_a_chord_arrives_quickly_and_stops_at_once(pulse):
                 player.stop()
                 stopped = time.perf_counter()
                 time.sleep(0.4)
-            assert_chord(recorder.samples(mark), CHORD, ABSENT)
+            assert_chord(recorder.steady_sound(mark), CHORD, ABSENT)
             # After stop() only what was already queued (about 50 ms) may still sound.
             late = [at for at, chunk in recorder.chunks[mark:] if at > stopped + 0.15
                     and np.abs(np.frombuffer(chunk, "<i2")).max() > 0.01 * 32768]
@@ -175,6 +175,6 @@ def test_a_server_gone_mid_play_is_reported_and_play_reconnects(pulse):
             assert recorder.wait_for_sound(mark) is not None
             assert player.failure is None and player.is_playing
             time.sleep(1.0)
-            assert_chord(recorder.samples(mark), CHORD, ABSENT)
+            assert_chord(recorder.steady_sound(mark), CHORD, ABSENT)
         finally:
             recorder.close()
