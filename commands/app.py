@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -20,16 +19,33 @@ def register(subparsers) -> None:
     )
     p.add_argument("--checkpoint", help="Coconet checkpoint (default: the shipped weights)")
     p.add_argument("--ascii", action="store_true", help="draw with plain ASCII characters only")
+    p.add_argument("--root", help=argparse.SUPPRESS)  # set by `cantor serve`: file prompts stay in it
     p.set_defaults(func=open_composer)
 
     s = subparsers.add_parser(
         "serve",
         help="run the composer in a web browser (textual-serve)",
-        description="Serve the composer over HTTP for a browser; local only by default.",
+        description="Serve the composer over HTTP for a browser. Local only by default; the"
+        " printed address holds a random token that the page and its websocket require.",
     )
     s.add_argument("file", nargs="?", help="MIDI file to edit")
-    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    s.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    s.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 opens it to the network)",
+    )
+    s.add_argument("--port", type=_port, default=8000, help="port, 1..65535 (default 8000)")
+    s.add_argument(
+        "--root",
+        default=".",
+        help="the only folder the browser may open, save and export in (default: this folder)",
+    )
+    s.add_argument(
+        "--max-sessions",
+        type=_sessions,
+        default=3,
+        help="browser tabs served at once, each its own app process (default 3)",
+    )
     s.add_argument("--checkpoint", help="Coconet checkpoint (default: the shipped weights)")
     s.set_defaults(func=serve)
 
@@ -58,23 +74,58 @@ def open_composer(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         ascii_only=True if args.ascii else None,
     )
+    app.root = Path(args.root).resolve() if getattr(args, "root", None) else None
     app.run()
     return int(app.return_code or 0)
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a whole number in range 1..65535, not {value!r}")
+    return port
+
+
+def _sessions(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"must be a whole number in range 1..64, not {value!r}")
+    return count
 
 
 def serve(args: argparse.Namespace) -> int:
     from engine.errors import CantorError
 
+    root = Path(args.root).expanduser().resolve()
+    if not root.is_dir():
+        raise CantorError(f"--root {args.root}: no such folder")
     _check_file(args.file)
     try:
-        from textual_serve.server import Server
+        from tui.web.server import CantorServer
     except ImportError as exc:
         raise CantorError("textual-serve is not installed: pip install textual-serve") from exc
-    command = [sys.executable, "-m", "cli", "open"]
+    command = [sys.executable, "-m", "cli", "open", "--root", str(root)]
     if args.file:
         command.append(str(Path(args.file).expanduser().resolve()))
     if args.checkpoint:
         command += ["--checkpoint", str(Path(args.checkpoint).expanduser().resolve())]
-    print(f"cantor: serving on http://{args.host}:{args.port} (ctrl+c stops)", file=sys.stderr)
-    Server(shlex.join(command), host=args.host, port=args.port, title="cantor").serve()
+    server = CantorServer(
+        command, host=args.host, port=args.port, root=root, max_sessions=args.max_sessions
+    )
+    server.bind()  # a port in use is an error before anything is printed
+    print(f"cantor: serving {root} (ctrl+c stops); open", file=sys.stderr)
+    print(f"    {server.url}", file=sys.stderr, flush=True)
+    if not server.loopback_only:
+        print(
+            "cantor: this address is reachable from the network, unencrypted; anyone holding"
+            " the token can edit files in that folder",
+            file=sys.stderr,
+        )
+    server.serve()
     return 0

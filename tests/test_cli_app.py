@@ -49,11 +49,14 @@ def test_serve_answers_on_localhost(tmp_path):
         stderr=subprocess.PIPE,
     )
     try:
+        banner = [server.stderr.readline().decode() for _ in range(2)]
+        url = banner[1].strip()  # the address with its token, printed once the port is taken
+        assert url.startswith(f"http://127.0.0.1:{port}/?token="), banner
         page = None
         end = time.monotonic() + 30
         while time.monotonic() < end and page is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                with urllib.request.urlopen(url, timeout=2) as response:
                     page = response.read().decode("utf-8", "replace")
             except OSError:
                 assert server.poll() is None, server.stderr.read().decode()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from engine.errors import CantorError
 from tui.screens.prompt import Choice, PathPrompt
 from tui.screens.settings import SettingsScreen
 from tui.settings import parse_programs
+from tui.web.delivery import send_file, shown_path, user_path
 
 MIDI_SUFFIXES = (".mid", ".midi")
 XML_SUFFIXES = (".musicxml", ".xml", ".mxl")
@@ -24,10 +24,11 @@ class FileActions:
             self.save_to(self.doc.path)
 
     def action_save_as(self, then=None) -> None:
-        default = str(self.doc.path) if self.doc.path else "untitled.mid"
+        default = shown_path(self.app, self.doc.path) if self.doc.path else "untitled.mid"
 
         def chosen(value: str | None) -> None:
-            if value and self.save_to(_midi_name(value)) and then:
+            path = self.prompted_path(value and _midi_name(value))
+            if path and self.save_to(path) and then:
                 then()
 
         self.app.push_screen(PathPrompt("Save as MIDI", default), chosen)
@@ -41,16 +42,28 @@ class FileActions:
             self.app.notify(str(exc), title="Not saved", severity="error", timeout=8)
             return False
         self.doc.mark_saved(path)
-        self.app.notify(f"Saved {path}", timeout=2)
+        self.app.notify(f"Saved {shown_path(self.app, path)}", timeout=2)
         self.update_status()
+        send_file(self.app, path)  # in a browser the user gets the file too
         return True
+
+    def prompted_path(self, value: str | Path | None) -> Path | None:
+        """A prompt's answer as a path, or None (told why) when `cantor serve` forbids it."""
+        if not value:
+            return None
+        try:
+            return user_path(self.app, str(value))
+        except CantorError as exc:
+            self.app.notify(str(exc), title="Not allowed", severity="error", timeout=8)
+            return None
 
     # --- open ------------------------------------------------------------------------------
 
     def action_open(self) -> None:
         def chosen(value: str | None) -> None:
-            if value:
-                self.app.open_file(Path(value).expanduser())
+            path = self.prompted_path(value)
+            if path:
+                self.app.open_file(path)
 
         def ask() -> None:
             self.app.push_screen(PathPrompt("Open a MIDI file", ""), chosen)
@@ -87,8 +100,9 @@ class FileActions:
         stem = self.doc.path.stem if self.doc.path else "untitled"
 
         def chosen(value: str | None) -> None:
-            if value:
-                self.export_to(Path(value).expanduser())
+            path = self.prompted_path(value)
+            if path:
+                self.export_to(path)
 
         self.app.push_screen(
             PathPrompt(
@@ -101,21 +115,26 @@ class FileActions:
 
     def export_to(self, path: Path) -> None:
         suffix = path.suffix.lower()
-        web = getattr(self.app, "is_web", False)
+        if self.doc.path is not None and _same_file(path, self.doc.path):
+            self.app.notify(
+                f"{path.name} is the open document's own file: save it with ctrl+s,"
+                " or export under another name.",
+                title="Not exported",
+                severity="warning",
+                timeout=8,
+            )
+            return
         try:
             if suffix == ".wav":
                 from engine.audio.playback import render_wav
 
-                target = Path(tempfile.mkdtemp()) / path.name if web else path
                 render_wav(
                     self.doc.score,
-                    target,
+                    path,
                     soundfont=self.app.settings.soundfont or None,
                     mute=tuple(self.app.muted),
                     solo=tuple(self.app.soloed),
                 )
-                if web:  # in a browser the file goes to the user's downloads
-                    self.app.deliver_binary(target, save_filename=path.name, mime_type="audio/wav")
             elif suffix in XML_SUFFIXES:
                 from engine.music.musicxml import save_musicxml
 
@@ -137,7 +156,8 @@ class FileActions:
         except CantorError as exc:
             self.app.notify(str(exc), title="Not exported", severity="error", timeout=8)
             return
-        self.app.notify(f"Exported {path}", timeout=3)
+        self.app.notify(f"Exported {shown_path(self.app, path)}", timeout=3)
+        send_file(self.app, path)  # in a browser the user gets the file too
 
     # --- quit ------------------------------------------------------------------------------
 
@@ -196,6 +216,13 @@ class FileActions:
             self.app.notify("Settings applied.", timeout=2)
 
         self.app.push_screen(SettingsScreen(values), applied)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _midi_name(value: str) -> Path:

@@ -130,7 +130,7 @@ async def test_entry_lengths_and_dots():
 
 
 async def test_wav_export_in_a_browser_is_delivered_as_a_download(tmp_path, monkeypatch):
-    """Under `cantor serve` the WAV goes to the browser through deliver_binary, not to a path."""
+    """Under `cantor serve` the WAV is written and also goes to the browser via deliver_binary."""
     monkeypatch.setattr(CantorApp, "is_web", property(lambda self: True))
     app = make_app()
     delivered = []  # Textual's own delivery needs a browser on the other end; record the hand-off
@@ -141,8 +141,8 @@ async def test_wav_export_in_a_browser_is_delivered_as_a_download(tmp_path, monk
         app.screen.query_one("Input").value = str(tmp_path / "song.wav")
         await pilot.press("enter")
         assert await wait_until(pilot, lambda: delivered)
-    assert not (tmp_path / "song.wav").exists()  # nothing written beside the server's files
     path, options = delivered[0]
+    assert path == tmp_path / "song.wav"  # the server keeps its copy; the browser gets one too
     assert options["save_filename"] == "song.wav" and options["mime_type"] == "audio/wav"
     with wave.open(str(path)) as wav:
         assert wav.getnframes() > wav.getframerate()  # the whole render, two bars at 90 bpm
