@@ -88,6 +88,7 @@ def chorale_midi(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def private_config(tmp_path_factory, monkeypatch):
-    """Every test (and every cantor it starts) reads and writes a throw-away XDG_CONFIG_HOME,
-    never the user's settings."""
+    """Every test (and every cantor it starts) reads and writes a throw-away XDG_CONFIG_HOME and
+    XDG_CACHE_HOME, never the user's settings or caches."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))

@@ -16,14 +16,18 @@ was last drawn, and `Progress.confidence` is that probability (1.0 on kept cells
 
 Precision: sampling passes run under bf16 autocast where the CPU has native bf16 (about twice as
 fast; `precision="fp32"` turns it off); the ranking and `confidence` always run in fp32.
-Threads: given none, the composer times a forward pass on all cores and on one and keeps the
-faster (`pick_threads`): on a machine busy with other work one thread is often several times faster.
-torch is imported on first use, so importing this module stays cheap.
+Threads: given none, the choice measured once per machine (engine/coconet/threads.py), one thread
+when the load average says the cores are busy. torch is imported on first use.
+
+The fast path: sampling and repair run on the window of the region (engine/coconet/window.py), so
+their cost follows the region, not the piece; a Gibbs variant stops once `patience` passes in a row
+rewrote nothing; with `on_variant`, the first variant is finished (sampled, repaired, scored) and
+handed over before the others are started, so an editor can show it at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,11 +40,19 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     MAX_VARIANTS,
     SAMPLERS,
 )
-from engine.errors import PitchRangeError, ScoreError
-from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW, to_classes, to_pitches
-from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
+from engine.coconet.ranges import (
+    _model_input,
+    _user_pitches,
+    place_in_range,
+)
+from engine.coconet.threads import bf16_is_native
+from engine.errors import ScoreError
+from engine.music.score import NUM_VOICES, Score
 
 PRECISIONS = ("auto", "fp32", "bf16")
+# A Gibbs variant stops after this many passes in a row that changed none of its cells: late passes
+# resample a tenth of the cells and mostly redraw what is there (measured: README, fast path).
+PATIENCE = 8
 
 
 @dataclass
@@ -67,135 +79,7 @@ class Result:
     cancelled: bool = False
 
 
-# --- placing kept notes in the model's range -------------------------------------------------
-
-
-def _octaves_text(semitones: int) -> str:
-    octaves = abs(semitones) // 12
-    amount = "an octave" if octaves == 1 else f"{octaves} octaves"
-    return f"{'down' if semitones < 0 else 'up'} {amount}"
-
-
-def _names(voices: Sequence[int]) -> str:
-    names = [VOICE_NAMES[v].lower() for v in voices]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _octave_shift(low: int, high: int) -> int | None:
-    """Smallest octave shift (semitones) moving low..high inside the model range, or None."""
-    fits = [12 * k for k in range(-11, 12) if low + 12 * k >= MODEL_LOW and high + 12 * k <= MODEL_HIGH]
-    return min(fits, key=abs) if fits else None
-
-
-def place_in_range(score: Score, mask: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Per-voice semitone offsets that bring the kept notes into 36..81, and messages saying so."""
-    kept = (~mask) & (score.pitches >= 0)
-    spans = {}
-    for v in range(NUM_VOICES):
-        notes = score.pitches[v][kept[v]]
-        if notes.size:
-            spans[v] = (int(notes.min()), int(notes.max()))
-    offsets = np.zeros(NUM_VOICES, dtype=np.int32)
-    outside = [v for v, (lo, hi) in spans.items() if lo < MODEL_LOW or hi > MODEL_HIGH]
-    if not outside:
-        return offsets, []
-    for v in outside:
-        lo, hi = spans[v]
-        if hi - lo > MODEL_HIGH - MODEL_LOW:
-            raise PitchRangeError(
-                f"the {VOICE_NAMES[v].lower()} spans {lo}..{hi} ({hi - lo} semitones), wider than"
-                f" the model's range {MODEL_LOW}..{MODEL_HIGH}: split it or move its extreme notes"
-            )
-    common = _octave_shift(min(lo for lo, _ in spans.values()), max(hi for _, hi in spans.values()))
-    if common is not None:
-        offsets[:] = common
-        message = (
-            f"{_names(outside)} shifted {_octaves_text(common)} into the model's range"
-            f" {MODEL_LOW}..{MODEL_HIGH}; the whole result was shifted back"
-        )
-        return offsets, [message]
-    messages = []
-    for v in outside:
-        shift = _octave_shift(*spans[v])
-        if shift is None:
-            lo, hi = spans[v]
-            raise PitchRangeError(
-                f"the {VOICE_NAMES[v].lower()} ({lo}..{hi}) cannot be moved by octaves into the"
-                f" model's range {MODEL_LOW}..{MODEL_HIGH}: transpose the piece a few semitones"
-            )
-        offsets[v] = shift
-        messages.append(
-            f"{VOICE_NAMES[v].lower()} shifted {_octaves_text(shift)} into the model's range"
-            f" {MODEL_LOW}..{MODEL_HIGH} and shifted back afterwards"
-        )
-    return offsets, messages
-
-
-def _fold(pitches: np.ndarray, low: int, high: int) -> np.ndarray:
-    """Move sounding pitches by octaves until they lie in low..high (high - low >= 11)."""
-    p = pitches.astype(np.int32)
-    sounding = p >= 0
-    below = sounding & (p < low)
-    p[below] += 12 * ((low - p[below] + 11) // 12)
-    above = sounding & (p > high)
-    p[above] -= 12 * ((p[above] - high + 11) // 12)
-    return p
-
-
-def _model_input(score: Score, mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Class indices (4, T) with the offsets applied; masked cells folded into range (for polish)."""
-    p = score.pitches.astype(np.int32)
-    p = np.where(p >= 0, p + offsets[:, None], -1)
-    p = np.where(mask, _fold(p, MODEL_LOW, MODEL_HIGH), p)
-    return to_classes(p)
-
-
-def _user_pitches(classes: np.ndarray, offsets: np.ndarray, original: np.ndarray, mask: np.ndarray):
-    """(N, 4, T) model classes -> MIDI pitches in the user's octaves; kept cells from `original`."""
-    p = to_pitches(classes).astype(np.int32)
-    p = np.where(p >= 0, p - offsets[None, :, None], -1)
-    p = _fold(p, 0, 127)
-    return np.where(mask, p, original).astype(np.int16)
-
-
 # --- the composer ----------------------------------------------------------------------------
-
-
-def bf16_is_native() -> bool:
-    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX), so autocast pays off."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
-            flags = next((line for line in handle if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def pick_threads(model, precision_context) -> int:
-    """Set torch to all cores or to one, whichever runs a 2-bar forward pass faster right now.
-
-    OpenMP threads that share their cores with other busy processes wait on each other and can
-    be 5-10x slower than a single thread; on an idle machine all cores win. Measured, not guessed.
-    """
-    import time
-
-    import torch
-
-    classes = torch.zeros(1, 4, 32, dtype=torch.long)
-    mask = torch.ones(1, 4, 32, dtype=torch.bool)
-    timings = {}
-    for threads in (torch.get_num_threads(), 1):
-        torch.set_num_threads(threads)
-        with torch.inference_mode(), precision_context():
-            model(classes, mask)  # warm-up: kernels are chosen on the first call
-            # A sustained run, not the best single pass: descheduled threads show up over time.
-            began = time.perf_counter()
-            for _ in range(8):
-                model(classes, mask)
-        timings[threads] = time.perf_counter() - began
-    best = min(timings, key=timings.get)
-    torch.set_num_threads(best)
-    return best
 
 
 def load_model(checkpoint=None):
@@ -209,7 +93,8 @@ class Composer:
     """Generates ranked variants with a Coconet model (loaded on first use)."""
 
     def __init__(
-        self, checkpoint=None, threads: int | None = None, *, model=None, precision: str = "auto"
+        self, checkpoint=None, threads: int | None = None, *, model=None, precision: str = "auto",
+        window: bool = True,
     ) -> None:
         if precision not in PRECISIONS:
             raise ScoreError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
@@ -218,6 +103,7 @@ class Composer:
         if precision == "auto":
             precision = "bf16" if bf16_is_native() else "fp32"
         self.precision = precision
+        self.window = bool(window)  # False: every pass over the whole piece (for comparison)
         self._model = None
         if model is not None:
             self._set_model(model)
@@ -235,7 +121,9 @@ class Composer:
         if self.threads:
             torch.set_num_threads(int(self.threads))
         elif torch.get_num_threads() > 1:
-            self.threads = pick_threads(self._model, self.sampling_precision)
+            from engine.coconet.threads import choose_threads
+
+            self.threads = choose_threads(self._model, self.precision, self.sampling_precision)
 
     @property
     def model(self):
@@ -277,19 +165,35 @@ class Composer:
             raise ScoreError("polish rewrites an existing draft: only the gibbs sampler can do that")
         return self._generate(score, mask, steps=steps, fill=False, **options)
 
-    def confidence(self, score: Score):
-        """(4, T) probability the model gives each cell given the others (see pseudo_nll)."""
+    def confidence(self, score: Score, steps: tuple[int, int] | None = None):
+        """(4, T) probability the model gives each cell given the others (see pseudo_nll); with
+        `steps` (start, end), only those steps, (4, end - start), computed on their window alone
+        and equal to the same steps of the whole map."""
         import torch
 
         from engine.coconet.sampling import pseudo_nll
 
         everything = np.ones(score.pitches.shape, dtype=bool)
-        if not score.num_steps:
-            return np.zeros(score.pitches.shape, dtype=np.float32)
+        start, end = (0, score.num_steps) if steps is None else (int(steps[0]), int(steps[1]))
+        if not 0 <= start <= end <= score.num_steps:
+            raise ScoreError(f"steps must lie in 0..{score.num_steps}; got {start}..{end}")
+        if start == end:
+            return np.zeros((NUM_VOICES, 0), dtype=np.float32)
         offsets, _ = place_in_range(score, ~everything)
         classes = torch.from_numpy(_model_input(score, ~everything, offsets))
-        nll = pseudo_nll(self.model, classes.unsqueeze(0), torch.from_numpy(everything))
-        return np.exp(-nll[0].numpy()).astype(np.float32)
+        region = None
+        if steps is not None:
+            region = torch.zeros(everything.shape, dtype=torch.bool)
+            region[:, start:end] = True
+        nll = pseudo_nll(self.model, classes.unsqueeze(0), torch.from_numpy(everything),
+                         cond=self._conditioning(score, classes.shape[-1]), window=self.window,
+                         region=region)
+        return np.exp(-nll[0, :, start:end].numpy()).astype(np.float32)
+
+    def _conditioning(self, score: Score, classes_len: int):
+        """Structure planes (1, C, classes_len, P) for the net input of `score`, or None (the
+        shipped model reads notes only)."""
+        return None  # noqa: RET501 (filled in for models that read structure planes)
 
     def sampling_precision(self):
         """bf16 autocast for the sampling passes (about 2x faster where the CPU has native bf16);
@@ -314,7 +218,9 @@ class Composer:
         offsets, _ = place_in_range(score, mask)
         classes = torch.from_numpy(_model_input(score, mask, offsets))
         mask_t = torch.from_numpy(mask)
-        return float(mean_over(pseudo_nll(self.model, classes.unsqueeze(0), mask_t), mask_t)[0])
+        nll = pseudo_nll(self.model, classes.unsqueeze(0), mask_t, window=self.window,
+                         cond=self._conditioning(score, classes.shape[-1]))
+        return float(mean_over(nll, mask_t)[0])
 
     # --- the shared path ---------------------------------------------------------------------
 
@@ -333,71 +239,109 @@ class Composer:
         want_confidence: bool = False,
         fill: bool = True,
         repair: int = 0,
+        patience: int | None = PATIENCE,
+        on_variant: Callable[[Variant], None] | None = None,
     ) -> Result:
-        import dataclasses
-
         import torch
-
-        from engine.coconet.repair import Repairer
-        from engine.coconet.sampling import Draw, make_sampler, mean_over, pseudo_nll
 
         mask = _check_request(score, mask, variants, steps, temperature, sampler)
         if not 0 <= int(repair) <= MAX_REPAIR:
             raise ScoreError(f"repair rounds must be in range 0..{MAX_REPAIR}; got {repair}")
+        if patience is not None and int(patience) < 1:
+            raise ScoreError(f"patience must be 1 or more (or None); got {patience}")
         offsets, messages = place_in_range(score, mask)
         classes = torch.from_numpy(_model_input(score, mask, offsets))
-        mask_t = torch.from_numpy(mask)
+        run = _Run(self, score, mask, offsets, classes, progress, want_confidence, cancel)
+        run.cond = self._conditioning(score, classes.shape[-1])
         seeds = [int(seed) + k for k in range(int(variants))]
-        model = self.model
+        # With on_variant, the first variant runs alone and is handed over before the others start
+        # (a variant's music depends on its seed alone, so the split changes nothing else).
+        batches = [seeds[:1], seeds[1:]] if on_variant is not None and len(seeds) > 1 else [seeds]
+        found: list[Variant] = []
+        for number, batch in enumerate(batches):
+            done = run.variants(batch, number, len(batches), sampler=sampler, steps=int(steps),
+                                temperature=float(temperature), fill=fill, repair=int(repair),
+                                patience=patience)
+            if done is None:
+                return Result([], [], cancelled=True)
+            found += done
+            if on_variant is not None:
+                for variant in sorted(done, key=lambda v: (v.nll, v.seed)):
+                    on_variant(variant)
+        found.sort(key=lambda v: (v.nll, v.seed))
+        return Result(found, messages)
+
+
+class _Run:
+    """One request's shared state: the model input, the mask and how to report progress."""
+
+    cond = None
+
+    def __init__(self, composer, score, mask, offsets, classes, progress, want_confidence, cancel):
+        import torch
+
+        self.composer, self.score, self.mask, self.offsets = composer, score, mask, offsets
+        self.classes, self.mask_t = classes, torch.from_numpy(mask)
+        self.progress, self.want_confidence, self.cancel = progress, want_confidence, cancel
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and bool(self.cancel())
+
+    def to_scores(self, drafts) -> list[Score]:
+        pitches = _user_pitches(drafts.numpy(), self.offsets, self.score.pitches, self.mask)
+        return [self.score.with_cells(self.mask, p) for p in pitches]
+
+    def reporter(self, offset: int, total: int):
+        """A sampler callback that reports steps `offset`+1.. out of `total` for all batches."""
+        if self.progress is None:
+            return None
+        from engine.coconet.sampling import mean_over
 
         def report(info) -> None:
             nll = info.cell_nll.numpy()
-            progress(
-                Progress(
-                    step=info.step,
-                    total=info.total,
-                    pitches=_user_pitches(info.classes.numpy(), offsets, score.pitches, mask),
-                    changed=info.changed.numpy().copy(),
-                    scores=mean_over(info.cell_nll, mask_t).numpy(),
-                    confidence=np.where(mask, np.exp(-nll), 1.0).astype(np.float32)
-                    if want_confidence
-                    else None,
-                )
-            )
+            self.progress(Progress(
+                step=offset + info.step,
+                total=total,
+                pitches=_user_pitches(info.classes.numpy(), self.offsets, self.score.pitches,
+                                      self.mask),
+                changed=info.changed.numpy().copy(),
+                scores=mean_over(info.cell_nll, self.mask_t).numpy(),
+                confidence=np.where(self.mask, np.exp(-nll), 1.0).astype(np.float32)
+                if self.want_confidence else None,
+            ))
 
-        runner = make_sampler(sampler, int(steps), float(temperature))
-        repairer = Repairer(rounds=int(repair), temperature=float(temperature))
-        extra = repairer.total_passes()
-        sampling_report = None
-        if progress is not None:
-            sampling_report = lambda info: report(dataclasses.replace(info, total=info.total + extra))
-        with self.sampling_precision():
-            draw = runner.run(
-                model, classes, mask_t, seeds, fill=fill, on_step=sampling_report, cancel=cancel,
-            )  # fmt: skip
+        return report
+
+    def variants(self, seeds, number, batches, *, sampler, steps, temperature, fill, repair,
+                 patience) -> list[Variant] | None:
+        """Sample, repair and score the variants of `seeds` (batch `number` of `batches`)."""
+        from engine.coconet.repair import Repairer
+        from engine.coconet.sampling import Draw, make_sampler, mean_over, pseudo_nll
+
+        composer, model = self.composer, self.composer.model
+        runner = make_sampler(sampler, steps, temperature, patience)
+        repairer = Repairer(rounds=repair, temperature=temperature, window=composer.window)
+        sampling = runner.passes(int(self.mask.sum()), fill)
+        per_batch = sampling + repairer.total_passes()
+        offset, total = number * per_batch, batches * per_batch
+        report = self.reporter(offset, total)
+        with composer.sampling_precision():
+            draw = runner.run(model, self.classes, self.mask_t, seeds, fill=fill,
+                              on_step=report, cancel=self.cancel, cond=self.cond,
+                              window=composer.window)
             if draw is not None and repairer.rounds:
-
-                def to_scores(drafts):
-                    pitches = _user_pitches(drafts.numpy(), offsets, score.pitches, mask)
-                    return [score.with_cells(mask, p) for p in pitches]
-
-                done = runner.passes(int(mask.sum()), fill)
-                fixed = repairer.run(
-                    model, draw.classes, mask, seeds, to_scores, cell_nll=draw.cell_nll,
-                    on_step=report if progress is not None else None, step_offset=done,
-                    total=done + extra, cancel=cancel,
-                )  # fmt: skip
+                fixed = repairer.run(model, draw.classes, self.mask, seeds, self.to_scores,
+                                     cell_nll=draw.cell_nll, on_step=report,
+                                     step_offset=offset + sampling, total=offset + per_batch,
+                                     cancel=self.cancel, cond=self.cond)
                 draw = None if fixed is None else Draw(*fixed)
-        if draw is None or (cancel is not None and cancel()):
-            return Result([], [], cancelled=True)
-        nll = mean_over(pseudo_nll(model, draw.classes, mask_t), mask_t).tolist()
-        pitches = _user_pitches(draw.classes.numpy(), offsets, score.pitches, mask)
-        found = [
-            Variant(score.with_cells(mask, pitches[k]), float(nll[k]), seeds[k])
-            for k in range(len(seeds))
-        ]
-        found.sort(key=lambda v: (v.nll, v.seed))
-        return Result(found, messages)
+        if draw is None or self.cancelled():
+            return None
+        nll = mean_over(pseudo_nll(model, draw.classes, self.mask_t, cond=self.cond,
+                                   window=composer.window), self.mask_t).tolist()
+        pitches = _user_pitches(draw.classes.numpy(), self.offsets, self.score.pitches, self.mask)
+        return [Variant(self.score.with_cells(self.mask, pitches[k]), float(nll[k]), seeds[k])
+                for k in range(len(seeds))]
 
 
 def _check_request(score, mask, variants, steps, temperature, sampler) -> np.ndarray:

@@ -11,8 +11,10 @@ local search that uses the model as its proposal:
    the current notes, as `Composer.polish` does);
 4. a variant takes its proposal only when the proposal has fewer findings in all.
 
-Only masked cells ever change, and each variant draws its randomness from its own seed, so a
-variant's music does not depend on the batch it ran in. Every round costs `passes` forward passes.
+Only masked cells ever change, and each variant draws its randomness from its own seed (for the
+steps of its own region only), so a variant's music does not depend on the batch it ran in. Every
+round costs `passes` forward passes over the variants that still have findings, on the window of
+their regions (engine/coconet/window.py): the cost follows the findings, not the piece.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from engine.coconet.sampling import (
     YaoSchedule,
     _drawn_nll,
 )
+from engine.coconet.window import masked_columns, model_window, rows, run_net
 from engine.music.counterpoint import Report, check_score
 from engine.music.score import Score
 
@@ -74,6 +77,7 @@ class Repairer:
     margin: int = 2
     temperature: float = 0.99
     schedule: YaoSchedule = field(default_factory=YaoSchedule)
+    window: bool = True
 
     def __post_init__(self) -> None:
         if self.rounds < 0 or self.passes < 1 or self.margin < 0:
@@ -96,6 +100,7 @@ class Repairer:
         step_offset: int = 0,
         total: int | None = None,
         cancel: CancelCheck | None = None,
+        cond: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Repaired (N, 4, T) classes and their drawn NLLs, or None when cancelled.
 
@@ -105,8 +110,6 @@ class Repairer:
         nll = torch.zeros(x.shape) if cell_nll is None else cell_nll.clone()
         total = total if total is not None else step_offset + self.total_passes()
         rng = VariantRandom([int(s) + SEED_OFFSET for s in seeds])
-        sampler = IndependentSampler(self.temperature)
-        num_classes = model.config.num_classes
         scores = to_scores(x)
         reports = [check_score(s) for s in scores]
         step = step_offset
@@ -115,22 +118,15 @@ class Repairer:
                                 for s, r in zip(scores, reports)])
             if not regions.any():
                 break
-            region = torch.from_numpy(regions)
-            y, y_nll = x.clone(), nll.clone()
-            for i in range(self.passes):
-                if cancel is not None and cancel():
-                    return None
-                u = rng.uniform(x.shape[1], x.shape[2], num_classes + 1)
-                inner = region & (u[..., num_classes] < self.schedule(i, self.passes))
-                logits = model(y, inner).float()
-                drawn = sampler(logits, u[..., :num_classes])
-                y = torch.where(inner, drawn, y)
-                y_nll = torch.where(inner, _drawn_nll(logits, drawn), y_nll)
-                step += 1
-                if on_step is not None:
-                    on_step(StepInfo(step, total, y, inner, y_nll))
+            index = np.flatnonzero(regions.any(axis=(1, 2)))
+            proposal = self._propose(model, x, nll, torch.from_numpy(regions), index, rng, cond,
+                                     on_step, step, total, cancel)
+            if proposal is None:
+                return None
+            y, y_nll = proposal
+            step += self.passes
             proposed = to_scores(y)
-            for k in np.flatnonzero(regions.any(axis=(1, 2))):
+            for k in index:
                 report = check_score(proposed[k])
                 if len(report.findings) < len(reports[k].findings):
                     x[k], nll[k] = y[k], y_nll[k]
@@ -139,3 +135,58 @@ class Repairer:
             on_step(StepInfo(total, total, x, torch.zeros(x.shape, dtype=torch.bool), nll))
         return x, nll
 
+    def _propose(self, model, x, nll, region, index, rng, cond, on_step, step, total, cancel):
+        """One round's proposals: `passes` annealed Gibbs passes over the regions of the variants
+        in `index`, on the window of those regions; full (N, 4, T) drafts and NLLs, or None."""
+        num_classes = model.config.num_classes
+        sampler = IndependentSampler(self.temperature)
+        rows_t = torch.as_tensor(index, dtype=torch.long)
+        window = model_window(model, region[rows_t], self.window)
+
+        def crop(tensor):
+            return tensor if window is None else window.crop(tensor)
+
+        y, y_nll, part = crop(x[rows_t]), crop(nll[rows_t]), crop(region[rows_t])
+        part_cond = rows(cond, rows_t)
+        part_cond = part_cond if window is None else window.crop_cond(part_cond)
+        generators = [rng.generators[k] for k in index]
+        full_y, full_nll = x.clone(), nll.clone()
+
+        def publish(changed):
+            """Paste the window's drafts into the full board (also what on_step sees)."""
+            for tensor, values in ((full_y, y), (full_nll, y_nll)):
+                rows_full = tensor[rows_t]
+                tensor[rows_t] = values if window is None else window.paste(rows_full, values)
+            if changed is None:
+                return None
+            full_changed = torch.zeros(x.shape, dtype=torch.bool)
+            rows_changed = full_changed[rows_t]
+            full_changed[rows_t] = changed if window is None else window.paste(rows_changed, changed)
+            return full_changed
+
+        for i in range(self.passes):
+            if cancel is not None and cancel():
+                return None
+            u = _region_noise(generators, part, num_classes + 1)
+            inner = part & (u[..., num_classes] < self.schedule(i, self.passes))
+            logits = run_net(model, y, inner, part_cond).float()
+            drawn = sampler(logits, u[..., :num_classes])
+            y = torch.where(inner, drawn, y)
+            y_nll = torch.where(inner, _drawn_nll(logits, drawn), y_nll)
+            if on_step is not None:
+                changed = publish(inner)
+                on_step(StepInfo(step + i + 1, total, full_y, changed, full_nll))
+        publish(None)
+        return full_y, full_nll
+
+
+def _region_noise(generators, region: torch.Tensor, size: int) -> torch.Tensor:
+    """(n, 4, W, size) uniforms: each variant draws from its own generator for the steps of its
+    own region only (0.5 elsewhere, never used), so a window draws what the whole piece draws."""
+    n, voices, width = region.shape
+    out = torch.full((n, voices, width, size), 0.5)
+    for k, generator in enumerate(generators):
+        columns = masked_columns(region[k])
+        if len(columns):
+            out[k][:, columns] = torch.rand((voices, len(columns), size), generator=generator)
+    return out

@@ -10,6 +10,12 @@ Tensors are in the model's class space: `classes` (N, 4, T) long, masks (N, 4, T
 to be generated. N variants run in one batch; variant k draws all its randomness from its own
 `torch.Generator` seeded with `seeds[k]`, so a variant's music depends on its seed alone.
 Cells outside the caller's mask are never written.
+
+Windowing (engine/coconet/window.py): by default a sampler runs the network only on the masked
+steps plus the receptive field each side, so its cost follows the region, not the piece. Random
+numbers are drawn for the masked steps alone, so the windowed and the whole-tensor runs draw the
+same numbers and give the same music. `cond` is optional conditioning planes (N or 1, C, T, P),
+cropped like the rest.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from engine.coconet.window import masked_columns, model_window, rows, run_net, spread
 
 # Variants are scored by pseudo-likelihood with the generated cells split into this many groups.
 SCORE_GROUPS = 8
@@ -105,6 +113,7 @@ class Draw:
 
     classes: torch.Tensor
     cell_nll: torch.Tensor
+    passes: int = 0  # forward passes actually run (fewer than planned after an early stop)
 
 
 StepCallback = Callable[[StepInfo], None]
@@ -119,6 +128,35 @@ def _drawn_nll(logits: torch.Tensor, drawn: torch.Tensor) -> torch.Tensor:
 def _batch(classes: torch.Tensor, mask: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(4, T) inputs -> (n, 4, T) copies, one per variant."""
     return classes.unsqueeze(0).repeat(n, 1, 1), mask.unsqueeze(0).expand(n, -1, -1).clone()
+
+
+class _Board:
+    """The full (N, 4, T) drafts a sampler reports, kept in step with the window it works on."""
+
+    def __init__(self, classes: torch.Tensor, mask: torch.Tensor, n: int, window) -> None:
+        self.window = window
+        self.classes, _ = _batch(classes, mask, n)
+        self.cell_nll = torch.zeros(self.classes.shape)
+
+    def crop(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor if self.window is None else self.window.crop(tensor)
+
+    def update(self, x: torch.Tensor, cell_nll: torch.Tensor, changed: torch.Tensor):
+        """Full-length (classes, changed, cell_nll) of the current windowed state."""
+        if self.window is None:
+            return x, changed, cell_nll
+        self.window.paste(self.classes, x)
+        self.window.paste(self.cell_nll, cell_nll)
+        full_changed = torch.zeros(self.classes.shape, dtype=torch.bool)
+        return self.classes, self.window.paste(full_changed, changed), self.cell_nll
+
+
+def _forward_rows(model, x, inner, cond, active: torch.Tensor | None) -> torch.Tensor:
+    """Logits of the rows of `active` only (all rows when None): finished variants cost nothing."""
+    if active is None:
+        return run_net(model, x, inner, cond).float()
+    index = active.nonzero().flatten()
+    return run_net(model, x[index], inner[index], rows(cond, index)).float()
 
 
 class GibbsSampler:
@@ -136,18 +174,22 @@ class GibbsSampler:
         schedule: YaoSchedule | None = None,
         masker: BernoulliMasker | None = None,
         sampler: IndependentSampler | None = None,
+        patience: int | None = None,
     ) -> None:
         if steps < 0:
             raise ValueError(f"steps must be 0 or more; got {steps}")
+        if patience is not None and patience < 1:
+            raise ValueError(f"patience must be 1 or more (or None); got {patience}")
         self.steps = int(steps)
         self.schedule = schedule or YaoSchedule()
         self.masker = masker or BernoulliMasker()
         self.sampler = sampler or IndependentSampler()
+        self.patience = patience
 
     def __repr__(self) -> str:
         return (
             f"GibbsSampler(steps={self.steps}, schedule={self.schedule!r},"
-            f" masker={self.masker!r}, sampler={self.sampler!r})"
+            f" masker={self.masker!r}, sampler={self.sampler!r}, patience={self.patience!r})"
         )
 
     def passes(self, num_masked: int, fill: bool = True) -> int:
@@ -164,36 +206,61 @@ class GibbsSampler:
         fill: bool = True,
         on_step: StepCallback | None = None,
         cancel: CancelCheck | None = None,
+        cond: torch.Tensor | None = None,
+        window: bool = True,
     ) -> Draw | None:
         """Sample len(seeds) variants of (4, T) `classes` in the cells of (4, T) `mask`.
 
-        Returns None if `cancel()` became true (checked before every pass).
+        Returns None if `cancel()` became true (checked before every pass). With `patience`, a
+        variant stops once that many rewriting passes in a row changed none of its cells.
         """
         n = len(seeds)
         rng = VariantRandom(seeds)
-        x, outer = _batch(classes, mask, n)
+        board = _Board(classes, mask, n, model_window(model, mask, window))
+        x, outer = _batch(board.crop(classes), board.crop(mask), n)
+        cond = None if cond is None else (cond if board.window is None else board.window.crop_cond(cond))
+        columns = masked_columns(outer[0])
         num_classes = model.config.num_classes
-        _, voices, length = x.shape
+        _, voices, width = x.shape
         cell_nll = torch.zeros(x.shape)
         total = self.passes(int(mask.sum()), fill)
+        running = torch.ones(n, dtype=torch.bool)
+        quiet = torch.zeros(n, dtype=torch.long)
+        k = 0
         for k in range(total):
             if cancel is not None and cancel():
                 return None
             if fill and k == 0:
                 inner = outer
-                noise = rng.uniform(voices, length, num_classes)
+                noise = spread(rng.uniform(voices, len(columns), num_classes), columns, width)
             else:
                 i = k - 1 if fill else k
-                u = rng.uniform(voices, length, num_classes + 1)
+                u = spread(rng.uniform(voices, len(columns), num_classes + 1), columns, width)
                 inner = self.masker(outer, self.schedule(i, self.steps), u[..., num_classes])
                 noise = u[..., :num_classes]
-            logits = model(x, inner).float()
-            drawn = self.sampler(logits, noise)
+            some = None if bool(running.all()) else running
+            inner = inner & running.view(n, 1, 1)
+            logits = _forward_rows(model, x, inner, cond, some)
+            index = slice(None) if some is None else some.nonzero().flatten()
+            drawn = x.clone()
+            drawn[index] = self.sampler(logits, noise[index])
+            nll = cell_nll.clone()
+            nll[index] = _drawn_nll(logits, drawn[index])
+            rewritten = (inner & (drawn != x)).flatten(1).any(1)
             x = torch.where(inner, drawn, x)
-            cell_nll = torch.where(inner, _drawn_nll(logits, drawn), cell_nll)
+            cell_nll = torch.where(inner, nll, cell_nll)
             if on_step is not None:
-                on_step(StepInfo(k + 1, total, x, inner, cell_nll))
-        return Draw(x, cell_nll)
+                on_step(StepInfo(k + 1, total, *board.update(x, cell_nll, inner)))
+            if self.patience is not None and not (fill and k == 0):
+                quiet = torch.where(rewritten, 0, quiet + 1)
+                running &= quiet < self.patience
+                if not running.any():
+                    break
+        passes = k + 1 if total else 0
+        if on_step is not None and passes < total:  # stopped early: the progress reaches its end
+            on_step(StepInfo(total, total, *board.update(x, cell_nll, torch.zeros_like(x, dtype=torch.bool))))
+        full, _, full_nll = board.update(x, cell_nll, torch.zeros_like(x, dtype=torch.bool))
+        return Draw(full, full_nll, passes)
 
 
 class AncestralSampler:
@@ -229,14 +296,21 @@ class AncestralSampler:
         fill: bool = True,
         on_step: StepCallback | None = None,
         cancel: CancelCheck | None = None,
+        cond: torch.Tensor | None = None,
+        window: bool = True,
     ) -> Draw | None:
         """Like GibbsSampler.run; `fill` is ignored (every masked cell is drawn exactly once)."""
         n = len(seeds)
         rng = VariantRandom(seeds)
-        x, remaining = _batch(classes, mask, n)
+        board = _Board(classes, mask, n, model_window(model, mask, window))
+        mask = board.crop(mask)
+        x, remaining = _batch(board.crop(classes), mask, n)
+        cond = None if cond is None else (cond if board.window is None else board.window.crop_cond(cond))
+        columns = masked_columns(mask)
         num_classes = model.config.num_classes
-        _, voices, length = x.shape
+        _, voices, width = x.shape
         cell_nll = torch.zeros(x.shape)
+        # Cells are numbered voice-major in time order, the same in a window as in the whole.
         cells = mask.flatten().nonzero().squeeze(1)  # flat indices of the masked cells
         order = cells[rng.permutation(len(cells))] if len(cells) else cells.view(n, 0)
         block = self.block_size(len(cells))
@@ -244,25 +318,28 @@ class AncestralSampler:
         for k in range(total):
             if cancel is not None and cancel():
                 return None
-            noise = rng.uniform(voices, length, num_classes)
-            chosen = torch.zeros(n, voices * length, dtype=torch.bool)
+            noise = spread(rng.uniform(voices, len(columns), num_classes), columns, width)
+            chosen = torch.zeros(n, voices * width, dtype=torch.bool)
             chosen.scatter_(1, order[:, k * block : (k + 1) * block], True)
-            chosen = chosen.view(n, voices, length)
-            logits = model(x, remaining).float()
+            chosen = chosen.view(n, voices, width)
+            logits = run_net(model, x, remaining, cond).float()
             drawn = self.sampler(logits, noise)
             x = torch.where(chosen, drawn, x)
             cell_nll = torch.where(chosen, _drawn_nll(logits, drawn), cell_nll)
             remaining = remaining & ~chosen
             if on_step is not None:
-                on_step(StepInfo(k + 1, total, x, chosen, cell_nll))
-        return Draw(x, cell_nll)
+                on_step(StepInfo(k + 1, total, *board.update(x, cell_nll, chosen)))
+        full, _, full_nll = board.update(x, cell_nll, torch.zeros_like(x, dtype=torch.bool))
+        return Draw(full, full_nll, total)
 
 
-def make_sampler(name: str, steps: int, temperature: float) -> GibbsSampler | AncestralSampler:
-    """"gibbs" or "ancestral" with the default schedule and the given temperature."""
+def make_sampler(name: str, steps: int, temperature: float, patience: int | None = None
+                 ) -> GibbsSampler | AncestralSampler:
+    """"gibbs" or "ancestral" with the default schedule and the given temperature (`patience`:
+    Gibbs' early stop, see GibbsSampler.run)."""
     inner = IndependentSampler(temperature)
     if name == "gibbs":
-        return GibbsSampler(steps, sampler=inner)
+        return GibbsSampler(steps, sampler=inner, patience=patience)
     if name == "ancestral":
         return AncestralSampler(steps, sampler=inner)
     raise ValueError(f"sampler must be 'gibbs' or 'ancestral'; got {name!r}")
@@ -275,6 +352,10 @@ def pseudo_nll(
     mask: torch.Tensor,
     groups: int = SCORE_GROUPS,
     seed: int = 0,
+    *,
+    cond: torch.Tensor | None = None,
+    window: bool = True,
+    region: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """-log p(x_cell | the other cells) for every cell of (4, T) `mask`, (N, 4, T); 0 elsewhere.
 
@@ -282,6 +363,8 @@ def pseudo_nll(
     into `groups` random groups (fixed `seed`, the same for every variant, so rankings compare
     like with like) and each group is blanked in turn: a cell is judged given all cells outside
     its group (about 1/groups of the generated cells hidden at once, like Gibbs' last steps).
+    The passes run on the window of the masked steps (see the module docstring); given `region`
+    ((4, T) bool), only its cells are computed (exactly as in the whole run), on its window.
     """
     n = classes.shape[0]
     cells = mask.flatten().nonzero().squeeze(1)
@@ -292,16 +375,22 @@ def pseudo_nll(
     group_of = torch.full((mask.numel(),), -1, dtype=torch.long)
     group_of[cells[torch.randperm(len(cells), generator=generator)]] = torch.arange(len(cells)) % groups
     group_of = group_of.view(mask.shape)
+    win = model_window(model, mask if region is None else region, window)
+    if win is not None:
+        group_of, classes = win.crop(group_of), win.crop(classes)
+        cond = win.crop_cond(cond)
+    part_result = torch.zeros(classes.shape)
     group_masks = [group_of == g for g in range(min(groups, len(cells)))]
     jobs = [(g, v) for g in range(len(group_masks)) for v in range(n)]
     for start in range(0, len(jobs), SCORE_CHUNK):
         part = jobs[start : start + SCORE_CHUNK]
         x = torch.stack([classes[v] for _, v in part])
         m = torch.stack([group_masks[g] for g, _ in part])
-        nll = _drawn_nll(model(x, m), x)
+        nll = _drawn_nll(run_net(model, x, m, rows(cond, [v for _, v in part])), x)
         for row, (g, v) in enumerate(part):
-            result[v] = torch.where(group_masks[g], nll[row], result[v])
-    return result
+            part_result[v] = torch.where(group_masks[g], nll[row], part_result[v])
+    result = part_result if win is None else win.paste(result, part_result)
+    return result if region is None else result * region
 
 
 def mean_over(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,104 @@
+"""Placing kept notes in the model's range (MIDI 36..81) and back, for the Composer.
+
+Kept notes outside the range are moved by whole octaves into it before sampling and everything is
+moved back afterwards. When every kept voice fits with one common shift, the whole texture moves
+with it; otherwise each kept voice gets its own shift. A voice wider than the range: PitchRangeError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.errors import PitchRangeError
+from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW, to_classes, to_pitches
+from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
+
+
+def _octaves_text(semitones: int) -> str:
+    octaves = abs(semitones) // 12
+    amount = "an octave" if octaves == 1 else f"{octaves} octaves"
+    return f"{'down' if semitones < 0 else 'up'} {amount}"
+
+
+def _names(voices: Sequence[int]) -> str:
+    names = [VOICE_NAMES[v].lower() for v in voices]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _octave_shift(low: int, high: int) -> int | None:
+    """Smallest octave shift (semitones) moving low..high inside the model range, or None."""
+    fits = [12 * k for k in range(-11, 12) if low + 12 * k >= MODEL_LOW and high + 12 * k <= MODEL_HIGH]
+    return min(fits, key=abs) if fits else None
+
+
+def place_in_range(score: Score, mask: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Per-voice semitone offsets that bring the kept notes into 36..81, and messages saying so."""
+    kept = (~mask) & (score.pitches >= 0)
+    spans = {}
+    for v in range(NUM_VOICES):
+        notes = score.pitches[v][kept[v]]
+        if notes.size:
+            spans[v] = (int(notes.min()), int(notes.max()))
+    offsets = np.zeros(NUM_VOICES, dtype=np.int32)
+    outside = [v for v, (lo, hi) in spans.items() if lo < MODEL_LOW or hi > MODEL_HIGH]
+    if not outside:
+        return offsets, []
+    for v in outside:
+        lo, hi = spans[v]
+        if hi - lo > MODEL_HIGH - MODEL_LOW:
+            raise PitchRangeError(
+                f"the {VOICE_NAMES[v].lower()} spans {lo}..{hi} ({hi - lo} semitones), wider than"
+                f" the model's range {MODEL_LOW}..{MODEL_HIGH}: split it or move its extreme notes"
+            )
+    common = _octave_shift(min(lo for lo, _ in spans.values()), max(hi for _, hi in spans.values()))
+    if common is not None:
+        offsets[:] = common
+        message = (
+            f"{_names(outside)} shifted {_octaves_text(common)} into the model's range"
+            f" {MODEL_LOW}..{MODEL_HIGH}; the whole result was shifted back"
+        )
+        return offsets, [message]
+    messages = []
+    for v in outside:
+        shift = _octave_shift(*spans[v])
+        if shift is None:
+            lo, hi = spans[v]
+            raise PitchRangeError(
+                f"the {VOICE_NAMES[v].lower()} ({lo}..{hi}) cannot be moved by octaves into the"
+                f" model's range {MODEL_LOW}..{MODEL_HIGH}: transpose the piece a few semitones"
+            )
+        offsets[v] = shift
+        messages.append(
+            f"{VOICE_NAMES[v].lower()} shifted {_octaves_text(shift)} into the model's range"
+            f" {MODEL_LOW}..{MODEL_HIGH} and shifted back afterwards"
+        )
+    return offsets, messages
+
+
+def _fold(pitches: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Move sounding pitches by octaves until they lie in low..high (high - low >= 11)."""
+    p = pitches.astype(np.int32)
+    sounding = p >= 0
+    below = sounding & (p < low)
+    p[below] += 12 * ((low - p[below] + 11) // 12)
+    above = sounding & (p > high)
+    p[above] -= 12 * ((p[above] - high + 11) // 12)
+    return p
+
+
+def _model_input(score: Score, mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Class indices (4, T) with the offsets applied; masked cells folded into range (for polish)."""
+    p = score.pitches.astype(np.int32)
+    p = np.where(p >= 0, p + offsets[:, None], -1)
+    p = np.where(mask, _fold(p, MODEL_LOW, MODEL_HIGH), p)
+    return to_classes(p)
+
+
+def _user_pitches(classes: np.ndarray, offsets: np.ndarray, original: np.ndarray, mask: np.ndarray):
+    """(N, 4, T) model classes -> MIDI pitches in the user's octaves; kept cells from `original`."""
+    p = to_pitches(classes).astype(np.int32)
+    p = np.where(p >= 0, p - offsets[None, :, None], -1)
+    p = _fold(p, 0, 127)
+    return np.where(mask, p, original).astype(np.int16)

@@ -1,0 +1,126 @@
+"""How many CPU threads the sampler uses, and whether bf16 pays off: decided once per machine.
+
+Timing the network on all cores and on one costs most of a second, so it is done once and the
+choice is kept in `$XDG_CACHE_HOME/cantor/threads.json` (else `~/.cache/cantor/`), keyed by the
+machine's core count, torch's version and the network's shape. Deleting the file is safe: the next
+start measures again. At every start a cheap rule still applies: when the load average says the
+cores are already busy, one thread is used (OpenMP threads that share cores with other busy
+processes wait on each other and can be several times slower than one thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+CACHE_NAME = "threads.json"
+
+
+def cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "cantor" / CACHE_NAME
+
+
+def bf16_is_native() -> bool:
+    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX), so autocast pays off."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def machine_key(model, precision: str) -> str:
+    import torch
+
+    c = model.config
+    return (f"cores={cores()} torch={torch.__version__} precision={precision}"
+            f" net={c.depth}x{c.width}k{c.kernel}")
+
+
+def busy() -> bool:
+    """The load average says other processes already hold the cores."""
+    try:
+        return os.getloadavg()[0] >= cores() - 0.5
+    except OSError:
+        return False
+
+
+def measure_threads(model, precision_context) -> int:
+    """Whichever of all cores or one runs a 2-bar forward pass faster right now (sets torch)."""
+    import torch
+
+    classes = torch.zeros(1, 4, 32, dtype=torch.long)
+    mask = torch.ones(1, 4, 32, dtype=torch.bool)
+    timings = {}
+    for threads in (torch.get_num_threads(), 1):
+        torch.set_num_threads(threads)
+        with torch.inference_mode(), precision_context():
+            model(classes, mask)  # warm-up: kernels are chosen on the first call
+            # A sustained run, not the best single pass: descheduled threads show up over time.
+            began = time.perf_counter()
+            for _ in range(8):
+                model(classes, mask)
+        timings[threads] = time.perf_counter() - began
+    best = min(timings, key=timings.get)
+    torch.set_num_threads(best)
+    return best
+
+
+def read_cache(key: str) -> int | None:
+    try:
+        data = json.loads(cache_path().read_text(encoding="utf-8"))
+        threads = int(data[key])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return threads if 1 <= threads <= 1024 else None
+
+
+def write_cache(key: str, threads: int) -> None:
+    """Remember the choice; a cache that cannot be written is not an error (next start measures)."""
+    from engine.errors import CantorError
+    from engine.fileio import atomic_output
+
+    path = cache_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data = data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        data = {}
+    data[key] = int(threads)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path, "thread cache", error=CantorError, sync=False) as temporary:
+            Path(temporary).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    except (OSError, CantorError):
+        pass
+
+
+def choose_threads(model, precision: str, precision_context) -> int:
+    """Set torch's thread count for this machine: cached choice (measured once), one when busy."""
+    import torch
+
+    if torch.get_num_threads() <= 1:
+        return 1
+    key = machine_key(model, precision)
+    threads = read_cache(key)
+    if threads is None:
+        threads = measure_threads(model, precision_context)
+        write_cache(key, threads)
+    if busy():
+        threads = 1
+    torch.set_num_threads(threads)
+    return threads
+
+
+__all__ = ["bf16_is_native", "cache_path", "choose_threads", "measure_threads"]
