@@ -1,0 +1,112 @@
+"""What a melody suggests of itself: its key and where its phrases end (fast enough for the UI).
+
+`estimate_key` is the Krumhansl–Schmuckler method: the duration-weighted pitch-class histogram of
+the melody is correlated with the 24 rotations of the Krumhansl–Kessler major and minor profiles,
+and the best key wins. A melody alone often fits its relative major/minor almost equally well, so
+the final note (which usually is the tonic) and the first note are weighted extra. numpy only: the
+composer calls it on every change, and music21's analysis would cost its import (seconds).
+
+`guess_phrase_ends` marks the steps of the soprano notes a musician would hear as phrase ends: in
+each group of two bars (counted from bar 1; a pickup belongs to bar 1's group), the longest note
+starting in the group's second bar that lasts at least a beat and is longer than the note before
+it and not shorter than the note after; plus the final note. The result uses `Score.fermatas`'
+convention: True on every step of a marked note.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.music.score import Score
+
+# Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
+MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+# Key names as cantor stores them (mido's spelling of key signatures).
+MAJOR_KEYS = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MINOR_KEYS = ("Cm", "C#m", "Dm", "Ebm", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "Bbm", "Bm")
+FINAL_WEIGHT = 0.25  # share of the sounding length added to the last note's pitch class
+FIRST_WEIGHT = 0.1  # ... and to the first note's
+
+
+def _rotated_profiles() -> np.ndarray:
+    """(24, 12): rows 0-11 major keys on C..B, rows 12-23 minor keys, each centred."""
+    rows = [np.roll(np.asarray(p, dtype=float), tonic)
+            for p in (MAJOR_PROFILE, MINOR_PROFILE) for tonic in range(12)]
+    profiles = np.stack(rows)
+    profiles -= profiles.mean(axis=1, keepdims=True)
+    return profiles / np.linalg.norm(profiles, axis=1, keepdims=True)
+
+
+_PROFILES = _rotated_profiles()
+
+
+def estimate_key(score: Score, voices: tuple[int, ...] = (0,)) -> str | None:
+    """The key the notes of `voices` suggest ("F", "Dm"); None when nothing sounds."""
+    rows = score.pitches[list(voices)]
+    sounding = rows[rows >= 0].astype(np.int64) % 12
+    if not sounding.size:
+        return None
+    histogram = np.bincount(sounding, minlength=12).astype(float)
+    total = histogram.sum()
+    first, last = _first_and_last_pitch(rows)
+    histogram[last % 12] += FINAL_WEIGHT * total
+    histogram[first % 12] += FIRST_WEIGHT * total
+    centred = histogram - histogram.mean()
+    norm = np.linalg.norm(centred)
+    if norm == 0:
+        return None
+    best = int(np.argmax(_PROFILES @ (centred / norm)))
+    return MAJOR_KEYS[best] if best < 12 else MINOR_KEYS[best - 12]
+
+
+def _first_and_last_pitch(rows: np.ndarray) -> tuple[int, int]:
+    """The first and last sounding pitch of the lowest listed voice that sounds at those steps."""
+    steps = np.flatnonzero((rows >= 0).any(axis=0))
+    first_col, last_col = rows[:, steps[0]], rows[:, steps[-1]]
+    first = int(first_col[first_col >= 0][-1])  # lowest listed voice: a bass line names the tonic
+    last = int(last_col[last_col >= 0][-1])
+    return first, last
+
+
+def key_description(name: str | None) -> str:
+    """"F" -> "F major", "F#m" -> "F# minor"; "" for None."""
+    if not name:
+        return ""
+    if name.endswith("m"):
+        return f"{name[:-1]} minor"
+    return f"{name} major"
+
+
+def beat_length(score: Score) -> int:
+    """Steps of the felt beat: a dotted quarter in 6/8, 9/8, 12/8; else the denominator's note."""
+    num, den = score.time_signature
+    if den >= 8 and num % 3 == 0 and num > 3:
+        return 3 * score.steps_per_beat
+    return score.steps_per_beat
+
+
+def guess_phrase_ends(score: Score, voice: int = 0) -> np.ndarray:
+    """Bool (T,): steps of the notes of `voice` that end phrases, by the rule in the module docstring."""
+    ends = np.zeros(score.num_steps, dtype=bool)
+    notes = score.notes(voice)
+    if not notes:
+        return ends
+    beat = beat_length(score)
+    best: dict[int, tuple[int, int]] = {}  # group -> (length, index) of the best note so far
+    for i, (start, length, _pitch) in enumerate(notes):
+        bar = score.location(start)[0]
+        if bar < 1 or bar % 2 or length < beat:
+            continue
+        before = notes[i - 1][1] if i > 0 and notes[i - 1][0] + notes[i - 1][1] == start else 0
+        after = notes[i + 1][1] if i + 1 < len(notes) else 0
+        if length <= before or length < after:
+            continue
+        group = bar // 2
+        if group not in best or length >= best[group][0]:  # ties: the later note
+            best[group] = (length, i)
+    chosen = {i for _, i in best.values()} | {len(notes) - 1}
+    for i in chosen:
+        start, length, _ = notes[i]
+        ends[start : start + length] = True
+    return ends
