@@ -12,8 +12,16 @@ from commands import command_modules
 __version__ = "0.1.0"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line, `cantor: error: ...`, and exit status 2 (no usage block)."""
+
+    def error(self, message: str):
+        print(f"cantor: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cantor",
         description="Compose four-part counterpoint with a neural model, in the terminal.",
     )

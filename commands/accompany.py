@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from commands.generate import _int_in
+from commands.generate import _int_in, seed_number
 
 
 def register(subparsers) -> None:
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
                         " (default 0: instant; cantor harmonize uses 8)")
     parser.add_argument("--refine", type=_steps, default=10, metavar="STEPS",
                         help="steps fitting the predicted codes to the melody (default 10; 0 = fastest)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed_number, default=0, help="random seed (default 0)")
     parser.add_argument("--voice", default=None, metavar="S|A|T|B",
                         help="voice holding the melody (default: the only voice with notes, else S)")
     parser.add_argument("--checkpoint", metavar="CKPT",

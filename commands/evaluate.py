@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from commands.generate import seed_number
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -22,7 +24,7 @@ def register(subparsers) -> None:
                         help="score the per-voice pitch-frequency baseline (fit on train) instead")
     parser.add_argument("--draws", type=_positive_int, default=8, metavar="K",
                         help="random masks per piece (default 8)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the masks (default 0)")
+    parser.add_argument("--seed", type=seed_number, default=0, help="seed of the masks (default 0)")
     parser.add_argument("--threads", type=_positive_int, metavar="N", help="torch threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)

@@ -70,7 +70,7 @@ def _add_sampling_options(parser) -> None:
                         " ancestral: at most N passes")
     parser.add_argument("--temperature", type=_temperature, default=0.99, metavar="T",
                         help="sampling temperature, lower = safer (default 0.99)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S",
+    parser.add_argument("--seed", type=seed_number, default=0, metavar="S",
                         help="random seed; variant k uses S+k-1 (default 0)")
     parser.add_argument("--repair", type=_int_in(0, MAX_REPAIR, "repair"), default=DEFAULT_ROUNDS,
                         metavar="N", help="voice-leading repair rounds after sampling: redraw the"
@@ -84,6 +84,14 @@ def _add_sampling_options(parser) -> None:
 
 
 # --- argument types ------------------------------------------------------------------------
+
+
+MAX_SEED = 2**32 - 1  # variant seeds S+k-1 stay far inside what torch's generators take
+
+
+def seed_number(text: str) -> int:
+    """A --seed value: a whole number 0..2^32-1 (larger ones were tracebacks in torch)."""
+    return _int_in(0, MAX_SEED, "seed")(text)
 
 
 def _int_in(low: int, high: int, what: str):

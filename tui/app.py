@@ -116,10 +116,17 @@ class CantorApp(App):
         if self._settings_notice:
             self.notify(self._settings_notice, title="Settings", severity="warning", timeout=10)
         if self.autosave:
+            recovery.AUTOSAVE.connect(self._autosave_told)
             self.call_after_refresh(self._offer_recovery, document)
         if self.load_model:
             # After the first frame: importing torch must not delay it.
             self.set_timer(0.05, self._load_composer)
+
+    def _autosave_told(self, message: str, failed: bool) -> None:
+        if failed:
+            self.notify(message, title="Autosave failed", severity="error", timeout=15)
+        else:
+            self.notify(message, title="Autosave")
 
     def _offer_recovery(self, document: Document) -> None:
         found = recovery.read_recovery(document.path)

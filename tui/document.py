@@ -130,11 +130,8 @@ class Document:
     def _after_change(self) -> None:
         self.version += 1
         self.step = min(self.step, max(0, self.score.num_steps - 1))
-        if self.autosave:
-            try:
-                recovery.write_recovery(self.path, self.score, self.erased)
-            except OSError:
-                pass  # a full or read-only state directory must not stop editing
+        if self.autosave:  # a failure never stops editing; it is told once, then retried
+            recovery.AUTOSAVE.save(self.path, self.score, self.erased)
 
     def mark_saved(self, path: Path) -> None:
         """The content now equals the file at `path`; the recovery file is no longer needed."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.fileio import atomic_write_text
+from engine.fileio import atomic_write_text, os_reason
 from engine.music.score import Score
 
 FORMAT = 1
@@ -91,6 +91,42 @@ def write_recovery(document: Path | None, score: Score, erased: np.ndarray) -> P
     text = json.dumps(payload, separators=(",", ":"))
     atomic_write_text(path, text, "recovery file", error=None, sync=False)
     return path
+
+
+class Autosaver:
+    """Writes the recovery file at every edit. A failure (full or read-only state folder) is told
+    once through `tell(message, failed)`, every later edit tries again, and a success after
+    failures is told too, so edits are never lost in silence."""
+
+    def __init__(self) -> None:
+        self.tell = None  # set by the app: (message, failed) -> None
+        self.failure: str | None = None
+
+    def connect(self, tell) -> None:
+        """Report to `tell` from now on (a new app starts with a clean slate)."""
+        self.tell, self.failure = tell, None
+
+    def save(self, document: Path | None, score: Score, erased: np.ndarray) -> bool:
+        """Autosave; False when it failed (editing goes on either way)."""
+        try:
+            path = write_recovery(document, score, erased)
+        except OSError as exc:
+            if self.failure is None:
+                self.failure = f"cannot autosave to {recovery_path(document).parent}: {os_reason(exc)}"
+                self._tell(f"{self.failure}; edits are not protected against a crash until it"
+                           " works again (cantor keeps trying at every edit)", True)
+            return False
+        if self.failure is not None:
+            self.failure = None
+            self._tell(f"autosave works again ({path.parent})", False)
+        return True
+
+    def _tell(self, message: str, failed: bool) -> None:
+        if self.tell is not None:
+            self.tell(message, failed)
+
+
+AUTOSAVE = Autosaver()
 
 
 def read_recovery(document: Path | None) -> Recovered | None:

@@ -1,17 +1,34 @@
-"""Small modal dialogs: ask for a path, ask a question with lettered answers."""
+"""Small modal dialogs: ask for a path, ask a question with lettered answers.
+
+Each dialog takes exactly one answer: keys that arrive together ("yy", two Enters, three Escapes)
+must not dismiss it twice, since a second dismiss would pop the screen beneath (the editor) and
+leave a blank screen. Later keys are consumed until the dialog is gone."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 
-class PathPrompt(ModalScreen[str | None]):
+class OneAnswer(ModalScreen):
+    """A modal screen that can be dismissed once only."""
+
+    answered = False
+
+    def dismiss(self, result=None) -> AwaitComplete:
+        if self.answered or self.app.screen is not self:
+            return AwaitComplete()  # answered already: popping again would pop the editor
+        self.answered = True
+        return super().dismiss(result)
+
+
+class PathPrompt(OneAnswer):
     """Ask for a file name; enter confirms, escape cancels (returns None)."""
 
     BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "cancel", "cancel")]
@@ -39,7 +56,7 @@ class PathPrompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class Choice(ModalScreen[str]):
+class Choice(OneAnswer):
     """A question with answers chosen by one key each, e.g. {"s": "save", "d": "discard"}."""
 
     DEFAULT_CSS = """
@@ -60,7 +77,9 @@ class Choice(ModalScreen[str]):
 
     def on_key(self, event) -> None:
         event.stop()
-        if event.key in self.answers:
+        if self.answered:
+            event.prevent_default()  # a key typed after the answer belongs to no one
+        elif event.key in self.answers:
             self.dismiss(event.key)
         elif event.key == "escape":
             self.dismiss("escape")
