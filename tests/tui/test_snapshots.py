@@ -3,9 +3,18 @@
 Update them after an intended change with `pytest tests/tui/test_snapshots.py --snapshot-update`.
 """
 
+import pytest
+
 from engine.coconet.composer import Variant
 from tui.app import CantorApp
 from tui.default_score import default_score
+from tui.playback import PlaybackActions
+
+
+@pytest.fixture(autouse=True)
+def no_sound_route(monkeypatch):
+    """Where sound goes depends on the machine (and arrives from a thread): not in snapshots."""
+    monkeypatch.setattr(PlaybackActions, "detect_sound", lambda self: None)
 
 
 def chorale_app(**kw) -> CantorApp:
