@@ -23,7 +23,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cantor",
-        description="Compose four-part counterpoint with a neural model, in the terminal.",
+        usage="cantor [FILE] [--ascii] [--checkpoint CKPT]\n       cantor COMMAND ...",
+        description="Compose four-part counterpoint with a neural model, in the terminal."
+        " `cantor FILE` opens the composer on a MIDI file (a Bach chorale when no FILE is"
+        " given); --ascii draws it with plain ASCII characters only.",
+        epilog="`cantor open --help` lists the composer's options.",
     )
     parser.add_argument("--version", action="version", version=f"cantor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -32,12 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Options of the composer that may come first: `cantor --ascii song.mid`.
+COMPOSER_OPTIONS = ("--ascii", "--checkpoint")
+
+
 def _wants_composer(argv: list[str], commands: set[str]) -> bool:
-    """`cantor` or `cantor FILE`: no subcommand given."""
+    """`cantor`, `cantor FILE` or `cantor --ascii [FILE]`: no subcommand given."""
     if not argv:
         return True
     first = argv[0]
-    return not first.startswith("-") and first not in commands
+    if first.startswith("-"):
+        return first.split("=", 1)[0] in COMPOSER_OPTIONS
+    return first not in commands
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import locale
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import ClassVar
 
 from textual import work
+from textual._context import active_app
 from textual.app import App, SystemCommand
 from textual.screen import Screen
+from textual.scrollbar import ScrollBar, ScrollBarRender
 
 from engine.errors import CantorError
 from engine.music.score import Score
@@ -26,15 +30,62 @@ from tui.settings_store import load_settings, save_settings, user_settings_path
 NEW_SCORE_BARS = 8
 
 
-def plain_ascii_terminal() -> bool:
+def _locale_coerced(environ) -> bool:
+    """True when Python itself set LC_CTYPE=C.UTF-8 at start-up (PEP 538) over a C locale.
+
+    Python coerces only a C/POSIX locale, and then also turns on UTF-8 mode (PEP 540) unless
+    PYTHONUTF8 or -X utf8 decide it; a user's own LC_CTYPE=C.UTF-8 leaves UTF-8 mode off.
+    """
+    ctype = environ.get("LC_CTYPE", "").lower().replace("-", "")
+    return (
+        ctype == "c.utf8"
+        and not environ.get("LC_ALL")
+        and sys.flags.utf8_mode == 1
+        and "PYTHONUTF8" not in environ
+        and "utf8" not in sys._xoptions
+    )
+
+
+def plain_ascii_terminal(environ=None) -> bool:
     """True when the terminal cannot be trusted with UTF-8 (or the user asks for ASCII)."""
-    if os.environ.get("CANTOR_ASCII", "") not in ("", "0"):
+    environ = os.environ if environ is None else environ
+    if environ.get("CANTOR_ASCII", "") not in ("", "0"):
         return True
-    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
-        value = os.environ.get(name)
+    # The locale the user set, not the C.UTF-8 Python substitutes for a C locale.
+    names = ("LANG",) if _locale_coerced(environ) else ("LC_ALL", "LC_CTYPE", "LANG")
+    for name in names:
+        value = environ.get(name)
         if value:
             return "utf-8" not in value.lower() and "utf8" not in value.lower()
+    if names == ("LANG",):
+        return True  # coerced from no locale at all: the C locale
     return "utf" not in locale.getpreferredencoding(False).lower()
+
+
+def palette_title(action: str, description: str) -> str:
+    """"Harmonize: keep the ..." - the palette finds an action by the name the key bar uses."""
+    base = action.split("(")[0]
+    name = keys.SHORT.get(base, base if base in ("transpose", "zoom", "heatmap") else "")
+    if not name or name.lower() in description.lower():
+        return description[0].upper() + description[1:]
+    return f"{name.capitalize()}: {description}"
+
+
+class _AsciiScrollBarRender(ScrollBarRender):
+    """Scrollbars of an ASCII composer: a reversed blank thumb, no eighth-block glyphs."""
+
+    VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
+    HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
+
+    @classmethod
+    def render_bar(cls, *args, **kwargs):
+        if getattr(active_app.get(None), "ascii_only", False):
+            return super().render_bar(*args, **kwargs)
+        return ScrollBarRender.render_bar(*args, **kwargs)
+
+
+# Textual picks one renderer for every scrollbar; this one asks the running app which glyphs to use.
+ScrollBar.renderer = _AsciiScrollBarRender
 
 
 class CantorApp(App):
@@ -233,7 +284,7 @@ class CantorApp(App):
             if not key.action or key.action in ("command_palette",) or key.description in seen:
                 continue
             seen.add(key.description)
-            title = key.description[0].upper() + key.description[1:]
+            title = palette_title(key.action, key.description)
 
             def run(action: str = key.action) -> None:
                 self.call_later(editor.run_action, action)

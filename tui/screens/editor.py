@@ -89,7 +89,7 @@ class EditorScreen(
     def update_status(self, progress: tuple[int, int] | None = None) -> None:
         """File, position, voice and mode first: a narrow terminal cuts the end of the line."""
         doc, score = self.doc, self.doc.score
-        name = doc.path.name if doc.path else "untitled"
+        name = doc.path.name if doc.path else (score.title or "untitled")
         if progress is not None and self.busy:
             step, total = progress
             width = 16

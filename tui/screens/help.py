@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -12,6 +11,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.keys import VARIANT_KEYS, help_rows
+
+
+def escape(text: str) -> str:
+    """Every `[` escaped: Textual's markup reads a lone `[` before a tag as the tag's start."""
+    return text.replace("[", "\\[")
 
 
 def help_text() -> str:
