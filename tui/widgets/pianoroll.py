@@ -227,8 +227,8 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
     def _gutter(self, key: int) -> list[Segment]:
         g, doc = self.glyphs, self.document
         if key == -1:
-            text = "bar" if self.zoom == 1 else "bar*2"
-            return [Segment(f"{text:<{GUTTER}}", self.palette.header)]
+            # Always "bar" plus a gap: a wider label ran into the first bar number ("bar*21").
+            return [Segment(f"{'bar':<{GUTTER}}", self.palette.header)]
         if key < -1:
             voice = -2 - key
             mark = ">" if voice == doc.voice else " "
@@ -298,7 +298,10 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
                     length = 1
                     while s + length < w1 and row[s + length] == row[s] and not on[s + length]:
                         length += 1
-                    text = name[: max(1, length * z)]
+                    cells = length * z
+                    if len(name) >= cells:  # no gap after it: the pitch class alone ("C#B=A=")
+                        name = name.rstrip("-0123456789")
+                    text = name[: max(1, cells)]
                     chars.extend(text)
                     styles.append(onset_style)
                     styles.extend(held_style for _ in text[1:])
@@ -334,9 +337,11 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
             else:
                 style = pal.held[v]
             c = LETTERS[v] if onset else g.held[v]
-            if conf is not None:
+            if conf is not None:  # onsets keep the voice's letter; held cells show the digit
                 level = min(9, int(conf[v, s] * 10))
-                c, style = str(level), pal.heat(level)
+                style = pal.heat(level)
+                if not onset:
+                    c = str(level)
             if changed is not None and changed[v, s]:
                 style = pal.changed
             if findings is not None and findings[v, s]:

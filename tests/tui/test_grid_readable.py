@@ -1,0 +1,53 @@
+"""The grid stays readable: short notes at zoom 1, the zoomed header, the heatmap over the voices."""
+
+import numpy as np
+
+from engine.music.score import Score
+from tui.document import Document
+from tui.widgets.pianoroll import FIXED_ROWS, GUTTER, HIGH
+
+from .test_pianoroll import RollApp
+
+
+def eighths() -> Score:
+    pitches = np.full((4, 16), -1, dtype=np.int16)
+    pitches[0, 0:2], pitches[0, 2:4], pitches[0, 4:6] = 73, 71, 69  # C#5 B4 A4 as eighths
+    pitches[0, 6:10] = 72
+    return Score(pitches)
+
+
+def lane(roll, voice: int = 0) -> str:
+    return "".join(s.text for s in roll.render_line(1 + voice))[GUTTER:]
+
+
+async def test_short_notes_at_zoom_1_do_not_glue_their_names():
+    app = RollApp(Document(eighths(), autosave=False), ascii_only=True, colour=False)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        shown = lane(app.roll)
+        assert shown.startswith("C#B=A=C5=="), shown
+        app.roll.set_zoom(2)
+        await pilot.pause()
+        assert lane(app.roll).startswith("C#5=B4==A4==C5"), lane(app.roll)
+
+
+async def test_the_zoomed_header_keeps_bar_numbers_apart():
+    app = RollApp(Document(eighths(), autosave=False), ascii_only=True, colour=False)
+    async with app.run_test(size=(60, 20)) as pilot:
+        app.roll.set_zoom(2)
+        await pilot.pause()
+        header = "".join(s.text for s in app.roll.render_line(0))
+        assert header.startswith("bar  1"), header
+
+
+async def test_the_heatmap_keeps_each_voice_s_letter_at_its_onsets():
+    score = eighths()
+    app = RollApp(Document(score, autosave=False), ascii_only=True, colour=False)
+    async with app.run_test(size=(60, 30)) as pilot:
+        await pilot.pause()
+        app.roll.confidence = np.full((4, 16), 0.75)
+        app.roll.invalidate()
+        await pilot.pause()
+        y = FIXED_ROWS + (HIGH - 72) - app.roll.scroll_offset.y
+        row = "".join(s.text for s in app.roll.render_line(y))[GUTTER:]
+        assert row[6:10] == "S777", row  # the soprano's onset, then its confidence per step
