@@ -22,11 +22,22 @@ def register(subparsers) -> None:
     play = subparsers.add_parser(
         "play",
         help="play a MIDI file through the sound card (Ctrl-C stops)",
-        description="Play a MIDI file through FluidSynth and the default output device.",
+        description="Play a MIDI file through FluidSynth: to a forwarded sound server (--server or"
+        " $PULSE_SERVER, e.g. your laptop's through an SSH tunnel) or this machine's output device;"
+        " with --wav-to, write a WAV to fetch with scp instead.",
     )
     play.add_argument("input", metavar="IN.mid", help="MIDI file to play")
     play.add_argument("--from-bar", type=int, metavar="N", help="start at bar N (default: 1)")
     play.add_argument("--loop", action="store_true", help="repeat until Ctrl-C")
+    play.add_argument(
+        "--server", metavar="SERVER",
+        help="PulseAudio/PipeWire server to play through, e.g. tcp:localhost:24713 at the end of"
+        " an `ssh -R 24713:localhost:4713` tunnel (default: $PULSE_SERVER, else this machine)",
+    )
+    play.add_argument(
+        "--wav-to", metavar="DIR",
+        help="play nothing: write the WAV into DIR and print the scp command that fetches it",
+    )
     _add_sound_options(play)
     play.set_defaults(func=run_play)
 
@@ -130,9 +141,29 @@ def run_render(args) -> int:
     return 0
 
 
+def run_wav_to(args, score, start: int, options: dict) -> int:
+    """`cantor play --wav-to DIR`: nothing to hear here, so a WAV to fetch and the scp line."""
+    from pathlib import Path
+
+    from engine.audio.playback import WavFileError, render_wav
+    from engine.audio.sink import fetch_command
+
+    folder = Path(args.wav_to).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WavFileError(f"cannot make the folder {folder} ({exc.strerror})") from None
+    target = folder / (Path(args.input).stem + ".wav")
+    path = render_wav(score, target, start=start, soundfont=args.soundfont, **options)
+    print(f"wrote {path}")
+    print(f"fetch it with: {fetch_command(path)}")
+    return 0
+
+
 def run_play(args) -> int:
     from engine.audio.playback import Player
-    from engine.errors import ScoreError
+    from engine.audio.sink import in_ssh_session, is_loopback
+    from engine.errors import AudioUnavailable, ScoreError
 
     score, options = _load(args)
     if score.num_steps == 0:
@@ -140,11 +171,21 @@ def run_play(args) -> int:
     start = 0
     if args.from_bar is not None:
         start = score.bar_range(args.from_bar, args.from_bar)[0]
-    player = Player(args.soundfont)
+    if args.wav_to:
+        return run_wav_to(args, score, start, options)
+    try:
+        player = Player(args.soundfont, server=args.server)
+    except AudioUnavailable as exc:
+        raise AudioUnavailable(f"{exc}; or fetch a WAV: `cantor play IN.mid --wav-to DIR`") from None
+    where = ""
+    if player.server:
+        tunnel = in_ssh_session() and is_loopback(player.server)
+        where = f" to {player.server}{' via SSH tunnel' if tunnel else ''}"
     show = sys.stdout.isatty()  # a moving bar:beat counter only on a terminal
     try:
         player.play(score, start, loop=args.loop, **options)
-        print(f"playing {args.input} with {player.soundfont.name} (Ctrl-C stops)", flush=True)
+        print(f"playing {args.input} with {player.soundfont.name}{where} (Ctrl-C stops)",
+              flush=True)
         while player.is_playing:
             step = player.position()
             if show and step is not None:
@@ -152,6 +193,8 @@ def run_play(args) -> int:
             time.sleep(0.05)
         if show:
             print()
+        if player.failure:
+            raise AudioUnavailable(player.failure)
     except KeyboardInterrupt:
         step = player.position()
         player.stop()

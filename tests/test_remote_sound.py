@@ -230,3 +230,50 @@ def test_sound_through_an_ssh_tunnel_that_breaks_and_comes_back(tmp_path, pulse,
         tunnel.terminate()
         tunnel.wait(10)
     assert np.median(latencies) <= 150  # the goal: space to first sound over a loopback tunnel
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def cantor(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: PLW1510 (the exit code is checked)
+        [sys.executable, "-m", "cli", *args], cwd=REPO, capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, "CANTOR_SOUNDFONT": str(TINY_SOUNDFONT), **(env or {})},
+    )
+
+
+def test_cli_play_wav_to_writes_the_wav_and_one_scp_line(tmp_path):
+    song = tmp_path / "chord.mid"
+    save_midi(chord_score(1), song)
+    folder = tmp_path / "out" / "new"
+    result = cantor("play", str(song), "--wav-to", str(folder),
+                    env={"SSH_CONNECTION": "10.1.2.3 5000 10.9.8.7 22", "USER": "ada"})
+    assert result.returncode == 0, result.stderr
+    wav = folder / "chord.wav"
+    assert result.stdout.splitlines() == [f"wrote {wav}", f"fetch it with: scp ada@10.9.8.7:{wav} ."]
+    with wave.open(str(wav)) as handle:
+        assert handle.getnframes() > 44100 * 4  # a bar at 60 bpm
+
+
+def test_cli_play_through_a_forwarded_server(tmp_path, pulse):
+    song = tmp_path / "chord.mid"
+    save_midi(chord_score(1), song)
+    recorder = pulse.recorder()
+    try:
+        mark = recorder.mark()
+        result = cantor("play", str(song), "--server", pulse.address)
+    finally:
+        recorder.close()
+    assert result.returncode == 0, result.stderr
+    assert f"to {pulse.address}" in result.stdout
+    assert_chord(recorder.steady_sound(mark, length=2.0), CHORD, ABSENT)
+
+
+def test_cli_play_with_the_server_gone_is_one_line(tmp_path):
+    song = tmp_path / "chord.mid"
+    save_midi(chord_score(1), song)
+    result = cantor("play", str(song), env={"PULSE_SERVER": f"tcp:127.0.0.1:{free_port()}"})
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cantor: error: the sound server")
+    assert "cannot be reached" in lines[0] and "--wav-to DIR" in lines[0]
