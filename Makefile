@@ -4,14 +4,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.system-packages
-APT_PACKAGES := libfluidsynth3 libportaudio2 timgm6mb-soundfont tmux openssh-server chromium chromium-driver
+APT_PACKAGES := libfluidsynth3 libportaudio2 libpulse0 timgm6mb-soundfont tmux openssh-server openssh-client chromium chromium-driver
+# Only for `make test` (the listener in the remote-sound tests): a desktop running PipeWire keeps it.
+TEST_APT_PACKAGES := pulseaudio pulseaudio-utils
+TESTSTAMP := $(VENV)/.test-packages
 
 .PHONY: run test setup system-packages lint bench clean
 
 run: setup
 	$(VENV)/bin/cantor
 
-test: setup
+test: setup $(TESTSTAMP)
 	$(PY) -m pytest
 
 lint: setup
@@ -23,8 +26,12 @@ bench: setup
 setup: $(SYSSTAMP) $(STAMP)
 
 # System libraries: installed through apt when we are root or have sudo, else the command is printed.
-$(SYSSTAMP):
+$(SYSSTAMP): Makefile
 	@bash scripts/system-packages.sh $(APT_PACKAGES)
+	@mkdir -p $(VENV) && touch $@
+
+$(TESTSTAMP): Makefile
+	@bash scripts/system-packages.sh $(TEST_APT_PACKAGES)
 	@mkdir -p $(VENV) && touch $@
 
 $(VENV)/bin/python:
