@@ -21,12 +21,13 @@ N beats inferred from the music", or none when the evidence is not clear or the 
 and ignored.
 Length: a cantor file keeps its length (trailing silence included); other files end with their
 last note.
+Fermatas: markers "fermata" / "fermata end" (see `engine/music/midi_fermatas.py`); a file without
+them leaves the fermatas unknown.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ from engine.fileio import (  # noqa: F401 (atomic_output re-exported)
     os_reason,
     read_limited,
 )
+from engine.music.midi_fermatas import fermata_text, fermatas_from_marks
+from engine.music.midi_repair import parse_tolerant
 from engine.music.midi_write import (  # noqa: F401 (re-exported: the public MIDI API lives here)
     PICKUP_MARKER,
     SIGNATURE,
@@ -126,9 +129,11 @@ def _size_text(path: Path) -> str:
 def parse_midi(data: bytes, *, infer_pickup: bool = True) -> tuple[Score, LoadReport]:
     """A Score and a LoadReport from the bytes of a MIDI file; raises MidiFileError."""
     tpq = _check_header(data)
-    midi = _mido_parse(data)
+    midi, repairs = _mido_parse(data)
     try:
-        return _read(midi, tpq, infer_pickup)
+        score, report = _read(midi, tpq, infer_pickup)
+        report.changes[:0] = repairs
+        return score, report
     except CantorError as exc:
         raise MidiFileError(str(exc)) from None
 
@@ -154,10 +159,9 @@ def _check_header(data: bytes) -> int:
 
 
 def _mido_parse(data: bytes):
-    import mido
-
+    """(mido.MidiFile, repairs made): slight damage is repaired and reported (midi_repair.py)."""
     try:
-        return mido.MidiFile(file=io.BytesIO(data))
+        return parse_tolerant(data)
     except EOFError:
         raise MidiFileError("the file is truncated (it ends in the middle of a track)") from None
     except Exception as exc:  # noqa: BLE001 - mido raises OSError, ValueError, KeyError...
@@ -216,6 +220,8 @@ def _read(midi, tpq: int, infer_pickup: bool) -> tuple[Score, LoadReport]:
         pickup = pickup_from_music(pitches, onsets, meter)
         if pickup:
             changes.append(f"pickup of {_beats(pickup, meter)} inferred from the music")
+    marks = [(_step(tick, tpq), text) for tick, text in events["fermata_marks"]]
+    fermatas = fermatas_from_marks(marks, pitches, onsets)
     programs = _programs(voice_lines, events["programs"], events["names"])
     title = (
         events["title"] if (is_cantor or midi.type == 0 or not events["track0_has_notes"]) else ""
@@ -230,6 +236,7 @@ def _read(midi, tpq: int, infer_pickup: bool) -> tuple[Score, LoadReport]:
         key=key,
         programs=programs,
         title=title,
+        fermatas=fermatas,
     )
     report = LoadReport(
         source,
@@ -257,6 +264,7 @@ def _collect(midi) -> dict:
         "unclosed": 0,
         "zero_length": 0,
         "track0_has_notes": False,
+        "fermata_marks": [],
     }
     for t, track in enumerate(midi.tracks):
         tick = 0
@@ -299,6 +307,8 @@ def _collect(midi) -> dict:
                 out["names"].setdefault(t, _from_latin1(msg.name))
                 if t == 0:
                     out["title"] = out["names"][t]
+            elif kind in ("marker", "text") and fermata_text(msg.text):
+                out["fermata_marks"].append((tick, fermata_text(msg.text)))
             elif kind == "text" and msg.text == SIGNATURE:
                 out["signature"] = True
             elif kind == "marker" and msg.text.startswith(PICKUP_MARKER):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.errors import MidiFileError
 from engine.fileio import atomic_output
+from engine.music.midi_fermatas import fermata_markers
 from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 
 TICKS_PER_QUARTER = 480
@@ -46,6 +47,8 @@ def midi_bytes(score: Score) -> bytes:
         conductor.append(mido.MetaMessage("key_signature", key=midi_key_name(score.key), time=0))
     conductor.append(mido.MetaMessage("set_tempo", tempo=round(60e6 / score.tempo_bpm), time=0))
     conductor.append(_time_signature(num, den, score.pickup * TICKS_PER_STEP))
+    conductor += fermata_markers(score.fermatas, TICKS_PER_STEP)
+    conductor.sort(key=lambda msg: msg.time)  # stable: events at one tick keep their order
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER)
     midi.tracks.append(_track(conductor, end_tick))
     for v in range(NUM_VOICES):
