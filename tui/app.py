@@ -135,6 +135,13 @@ class CantorApp(App):
         if self.ascii_only:
             self.add_class("-ascii")
 
+    def run(self, *args, **kwargs):
+        """Run in the terminal; C libraries' stderr (ALSA's "underrun occurred") stays off screen."""
+        from engine.audio.synth import detach_native_stderr
+
+        detach_native_stderr()
+        return super().run(*args, **kwargs)
+
     # --- start ---------------------------------------------------------------------------------
 
     def _first_document(self) -> tuple[Document, str | None]:

@@ -10,6 +10,7 @@ from textual.message import Message
 
 from engine.errors import CantorError
 from tui.screens.prompt import PathPrompt
+from tui.widgets.pianoroll import GUTTER
 
 
 class PlayerReady(Message):
@@ -36,6 +37,7 @@ class PlaybackActions:
     _audio_told = False
     _playing = False
     _playhead_timer = None
+    _request = None  # (score, start, end, loop) of the current playback
     sound_route = None  # engine.audio.sink.SoundRoute once known
     _wav_folder: str | None = None
 
@@ -102,6 +104,16 @@ class PlaybackActions:
         )
         self.roll.invalidate()
         self.update_status()
+        if self._playing and self._player is not None and self._request is not None:
+            self._replay_from_playhead()
+
+    def _replay_from_playhead(self) -> None:
+        """Mute/solo changed while playing: go on from the step being heard, with the new mix."""
+        score, start, end, loop = self._request
+        here = self._player.position()
+        if not loop and here is not None:
+            start = here
+        self._start_playing((score, start, end, loop))
 
     def play_score(self, score, start: int, end: int | None, loop: bool = False) -> None:
         """Play part of a score; the player is made (in a thread) on first use."""
@@ -180,6 +192,7 @@ class PlaybackActions:
 
     def _start_playing(self, request) -> None:
         score, start, end, loop = request
+        self._request = request
         try:
             self._player.play(
                 score,
@@ -209,7 +222,16 @@ class PlaybackActions:
         position = player.position()
         if position is not None and position != self.roll.playhead:  # None: not started yet
             self.roll.playhead = position
+            self._keep_in_view(position)
             self.roll.refresh()
+
+    def _keep_in_view(self, step: int) -> None:
+        """Turn the page when the playhead leaves the visible steps."""
+        roll = self.roll
+        width = max(1, roll.size.width - GUTTER)
+        column, left = step * roll.zoom, roll.scroll_offset.x
+        if not left <= column < left + width:
+            roll.scroll_to(x=max(0, column - 2 * roll.zoom), animate=False, immediate=True)
 
     def stop_playback(self) -> None:
         if self._player is not None:
