@@ -50,7 +50,6 @@ DAMAGED = {
     "unknown format": _header(fmt=7) + GOOD_TRACK,
     "missing track": _header(ntracks=2) + GOOD_TRACK,
     "not a track chunk": _header() + b"MTrx" + GOOD_TRACK[4:],
-    "data byte above 127": _header() + _track(bytes([0, 0x90, 200, 80, 0, 0xFF, 0x2F, 0])),
     "undefined status": _header() + _track(bytes([0, 0xF4, 0, 0xFF, 0x2F, 0])),
     "bad key signature": _header() + _track(bytes([0, 0xFF, 0x59, 2, 20, 0, 0, 0xFF, 0x2F, 0])),
 }
