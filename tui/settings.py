@@ -5,15 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from engine.coconet.defaults import DEFAULT_REPAIR, MAX_REPAIR
+from engine.coconet.defaults import (
+    DEFAULT_REPAIR,
+    MAX_REPAIR,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_TEMPERATURE,
+    MAX_VARIANTS,
+    MIN_TEMPERATURE,
+)
 
-# name: (type, lowest, highest); the form and the settings file obey the same limits.
+# name: (type, lowest, highest); the form, the settings file and the command line obey the same
+# limits (engine/coconet/defaults.py).
 LIMITS: dict[str, tuple[type, float, float]] = {
-    "temperature": (float, 0.05, 3.0),
-    "steps": (int, 1, 2000),
-    "variants": (int, 1, 16),
-    "seed": (int, 0, 2**31 - 1),
-    "polish": (int, 0, 2000),
+    "temperature": (float, MIN_TEMPERATURE, MAX_TEMPERATURE),
+    "steps": (int, 1, MAX_STEPS),
+    "variants": (int, 1, MAX_VARIANTS),
+    "seed": (int, 0, MAX_SEED),
+    "polish": (int, 0, MAX_STEPS),
     "repair": (int, 0, MAX_REPAIR),
 }
 SAVED = (*LIMITS, "soundfont")
@@ -49,7 +58,7 @@ class Settings:
     _requests: int = 0
 
     def next_seed(self) -> int:
-        seed = self.seed + self._requests * 1000
+        seed = (self.seed + self._requests * 1000) % (MAX_SEED + 1)
         self._requests += 1
         return seed
 
@@ -83,6 +92,24 @@ class Settings:
         if self.on_applied is not None:
             self.on_applied(self)
         return []
+
+
+def form_problems(values: dict[str, str]) -> list[str]:
+    """Everything wrong in the settings form's text values (empty when they can be applied)."""
+    problems = Settings().update({k: v for k, v in values.items() if k in LIMITS})
+    if "programs" in values:
+        try:
+            parse_programs(values["programs"])
+        except ValueError as exc:
+            problems.append(str(exc))
+    if "tempo" in values:
+        try:
+            tempo = float(values["tempo"])
+        except ValueError:
+            tempo = None
+        if tempo is None or not 10 <= tempo <= 400:
+            problems.append("tempo must be a number in range 10..400 BPM")
+    return problems
 
 
 def parse_programs(text: str) -> tuple[int, ...]:

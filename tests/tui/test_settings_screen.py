@@ -65,7 +65,7 @@ async def test_bad_file_starts_with_defaults_and_is_left_until_applied():
         assert app.settings.steps == 96 and app.settings.variants == 3
         [notice] = [n for n in app._notifications if n.title == "Settings"]
         assert str(path) in notice.message and "\n" not in notice.message
-        assert "steps must be in range 1..2000" in notice.message and "colour" in notice.message
+        assert "steps must be in range 1..10000" in notice.message and "colour" in notice.message
         await pilot.press("comma", "escape")  # looking at the form is not applying it
         await pilot.pause()
     assert path.read_text() == text

@@ -114,14 +114,14 @@ def test_wrong_types_are_ignored_one_by_one():
 
 
 def test_out_of_range_values_are_ignored():
-    text = '{"temperature": 5, "steps": 0, "variants": 17, "seed": -1, "polish": 2000}'
+    text = '{"temperature": 50, "steps": 0, "variants": 65, "seed": -1, "polish": 2000}'
     path = write(user_settings_path(), text)
     settings, notice = load_settings(path)
     assert settings == Settings(polish=2000)
-    assert "temperature must be in range 0.05..3.0; got 5" in notice
-    assert "steps must be in range 1..2000; got 0" in notice
-    assert "variants must be in range 1..16; got 17" in notice
-    assert "seed must be in range 0..2147483647; got -1" in notice
+    assert "temperature must be in range 0.01..10.0; got 50" in notice
+    assert "steps must be in range 1..10000; got 0" in notice
+    assert "variants must be in range 1..64; got 65" in notice
+    assert "seed must be in range 0..4294967295; got -1" in notice
     path = write(path, '{"temperature": NaN, "steps": 12}')
     settings, notice = load_settings(path)
     assert settings == Settings(steps=12) and "temperature must be in range" in notice

@@ -12,10 +12,12 @@ from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from tui.settings import LIMITS, form_problems
+
 FIELDS = (
-    ("temperature", "Temperature (0.05-3)"),
+    ("temperature", f"Temperature ({LIMITS['temperature'][1]:g}-{LIMITS['temperature'][2]:g})"),
     ("steps", "Gibbs steps"),
-    ("variants", "Variants at once (1-16)"),
+    ("variants", f"Variants at once (1-{LIMITS['variants'][2]})"),
     ("seed", "First seed"),
     ("polish", "Accompaniment polish steps"),
     ("repair", "Voice-leading repair rounds (0: off)"),
@@ -70,7 +72,16 @@ class SettingsScreen(ModalScreen[dict | None]):
             self.focus_next()
 
     def action_apply(self) -> None:
-        self.dismiss({name: self.query_one(f"#{name}", Input).value for name, _ in FIELDS})
+        """Apply when every value fits; otherwise say what is wrong and keep the form as typed."""
+        values = {name: self.query_one(f"#{name}", Input).value for name, _ in FIELDS}
+        problems = form_problems(values)
+        if problems:
+            self.app.notify("\n".join(problems), title="Settings not applied", severity="error")
+            bad = next((n for n, _ in FIELDS if any(p.startswith(n) for p in problems)), None)
+            if bad is not None:
+                self.query_one(f"#{bad}", Input).focus()
+            return
+        self.dismiss(values)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
