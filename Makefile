@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.system-packages
 APT_PACKAGES := libfluidsynth3 libportaudio2 libpulse0 timgm6mb-soundfont tmux openssh-server openssh-client chromium chromium-driver
 # Only for `make test` (the listener in the remote-sound tests): a desktop running PipeWire keeps it.
-TEST_APT_PACKAGES := pulseaudio pulseaudio-utils
+TEST_APT_PACKAGES := pulseaudio pulseaudio-utils pipewire pipewire-pulse wireplumber dbus
 TESTSTAMP := $(VENV)/.test-packages
 
 .PHONY: run test setup system-packages lint bench clean

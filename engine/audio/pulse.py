@@ -143,7 +143,9 @@ def server_info(server: str, timeout: float = 3.0) -> dict[str, str]:
                 operation = pulse.pa_context_get_server_info(context, got, None)
             left = deadline - time.monotonic()
             if left <= 0:
-                raise AudioUnavailable(_unreachable(server, "no answer in time"))
+                raise AudioUnavailable(_unreachable(
+                    server, "no answer in time; PipeWire wants auth-anonymous=1, not auth-ip-acl"
+                ))
             # prepare/poll/dispatch instead of iterate: iterate could wait for ever.
             if pulse.pa_mainloop_prepare(loop, int(min(left, 0.1) * 1e6)) < 0:
                 break

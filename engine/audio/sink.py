@@ -19,6 +19,7 @@ from engine.audio.pulse import PulseStream, SoundPathBroken, server_info
 from engine.errors import AudioUnavailable
 
 BLOCK_FRAMES = 441  # 10 ms at 44.1 kHz: a stop is heard within one block
+PROBE_SECONDS = 3.0  # how long a sound server may take to answer before it counts as gone
 TARGET_LATENCY = 0.05  # seconds of sound queued at the server: small, yet safe on a loopback tunnel
 LOOPBACK_HOSTS = ("localhost", "::1", "ip6-localhost")
 NO_DEVICE = (
@@ -130,14 +131,20 @@ class PulseOutput:
     def __init__(self, server: str, sample_rate: int, latency: float = TARGET_LATENCY):
         self.server, self.sample_rate, self.latency = server, sample_rate, latency
         self.failure: str | None = None
-        self._stream: PulseStream | None = PulseStream(server, sample_rate, latency=latency)
+        self._stream: PulseStream | None = self._connect()
         self._thread: threading.Thread | None = None
         self._halt = threading.Event()
+
+    def _connect(self) -> PulseStream:
+        # The probe has a timeout; libpulse-simple has none, and a server that holds a client
+        # waiting for permission (PipeWire with auth-ip-acl) would hang it for ever.
+        server_info(self.server, PROBE_SECONDS)
+        return PulseStream(self.server, self.sample_rate, latency=self.latency)
 
     def start(self, session) -> None:
         self.failure = None
         if self._stream is None:
-            self._stream = PulseStream(self.server, self.sample_rate, latency=self.latency)
+            self._stream = self._connect()
         self._halt = threading.Event()
         self._thread = threading.Thread(
             target=self._feed, args=(session, self._stream, self._halt), name="cantor-pulse",
@@ -163,8 +170,7 @@ class PulseOutput:
                         raise
                     # The link died while idle (a tunnel closed and reopened): connect again once.
                     stream.close()
-                    stream = self._stream = PulseStream(self.server, self.sample_rate,
-                                                        latency=self.latency)
+                    stream = self._stream = self._connect()
                     stream.write(frames)
                 written += 1
                 session.latency_frames = round(stream.latency() * self.sample_rate)

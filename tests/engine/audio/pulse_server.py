@@ -181,3 +181,49 @@ def assert_chord(mono: np.ndarray, chord, absent) -> None:
     weakest = min(strengths[p] for p in chord)
     strongest_absent = max(strengths[p] for p in absent)
     assert weakest > 0.1 and weakest > 4 * strongest_absent, strengths
+
+
+PIPEWIRE = [shutil.which(n) for n in ("dbus-run-session", "pipewire", "wireplumber",
+                                      "pipewire-pulse", "pactl")]
+# PipeWire 0.3.65 keeps a client admitted by auth-ip-acl waiting for a permission that a headless
+# session never grants; auth-anonymous on the loopback address lets it in (the README says so).
+PIPEWIRE_TCP = "listen=127.0.0.1 auth-anonymous=1"
+
+
+class PipeWireServer(PulseServer):
+    """PipeWire with WirePlumber and pipewire-pulse in a private D-Bus session (WirePlumber needs
+    one), a null sink and the pulse protocol on a loopback port: a current Linux desktop's stack."""
+
+    def start(self) -> None:
+        if None in PIPEWIRE:
+            pytest.skip("pipewire, pipewire-pulse, wireplumber or dbus are not installed")
+        script = "pipewire & sleep 0.5; wireplumber & sleep 0.5; pipewire-pulse & wait"
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                ["dbus-run-session", "--", "sh", "-c", script], env=self.env, stdout=log,
+                stderr=log, start_new_session=True,  # one process group: stop() ends them all
+            )
+        native = Path(self.env["XDG_RUNTIME_DIR"]) / "pulse" / "native"
+        end = time.monotonic() + 20
+        while not native.exists() and time.monotonic() < end:
+            time.sleep(0.1)
+        for module in (f"module-null-sink sink_name={SINK}",
+                       f"module-native-protocol-tcp port={self.port} {PIPEWIRE_TCP}"):
+            loaded = subprocess.run(["pactl", "load-module", *module.split()], env=self.env,
+                                    capture_output=True, text=True, timeout=20, check=False)
+            if loaded.returncode != 0:
+                self.stop()
+                pytest.skip(f"pipewire-pulse did not start here: {loaded.stderr[-300:]}")
+        if not wait_for_port(self.port, process=self.process):
+            self.stop()
+            pytest.skip("pipewire-pulse does not listen on its TCP port")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(10)
+        self.process = None

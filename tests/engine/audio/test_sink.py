@@ -22,7 +22,7 @@ from engine.audio.sink import (
 from engine.audio.tiny_soundfont import TINY_SOUNDFONT
 from engine.errors import AudioUnavailable
 from engine.music.score import Score
-from tests.engine.audio.pulse_server import PulseServer, assert_chord, free_port
+from tests.engine.audio.pulse_server import PipeWireServer, PulseServer, assert_chord, free_port
 
 CHORD = (72, 67, 64, 48)  # C major: soprano C5, alto G4, tenor E4, bass C3
 ABSENT = (61, 63, 66, 70)  # neither chord tones nor their low harmonics
@@ -178,3 +178,26 @@ def test_a_server_gone_mid_play_is_reported_and_play_reconnects(pulse):
             assert_chord(recorder.steady_sound(mark), CHORD, ABSENT)
         finally:
             recorder.close()
+
+
+def test_a_chord_arrives_through_pipewire_pulse(tmp_path):
+    """The same path into PipeWire's pulse server (with WirePlumber), as on current desktops."""
+    server = PipeWireServer(tmp_path / "pipewire")
+    try:
+        assert "PipeWire" in server_info(server.address)["server_name"]
+        recorder = server.recorder()
+        try:
+            with Player(TINY_SOUNDFONT, server=server.address) as player:
+                mark = recorder.mark()
+                began = time.perf_counter()
+                player.play(chord_score(), 0, 16)
+                heard = recorder.wait_for_sound(mark)
+                assert heard is not None, "nothing reached PipeWire's null sink"
+                time.sleep(1.0)
+                player.stop()
+            assert_chord(recorder.steady_sound(mark), CHORD, ABSENT)
+        finally:
+            recorder.close()
+        print(f"PipeWire: play -> first sound {1000 * (heard - began):.0f} ms")
+    finally:
+        server.stop()
