@@ -23,10 +23,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cantor",
-        usage="cantor [FILE] [--ascii] [--checkpoint CKPT]\n       cantor COMMAND ...",
         description="Compose four-part counterpoint with a neural model, in the terminal."
-        " `cantor FILE` opens the composer on a MIDI file (a Bach chorale when no FILE is"
-        " given); --ascii draws it with plain ASCII characters only.",
+        " `cantor [FILE] [--ascii] [--checkpoint CKPT]` opens the composer on a MIDI file"
+        " (a Bach chorale when no FILE is given); --ascii draws it with plain ASCII only.",
         epilog="`cantor open --help` lists the composer's options.",
     )
     parser.add_argument("--version", action="version", version=f"cantor {__version__}")

@@ -7,7 +7,16 @@ import re
 import sys
 from pathlib import Path
 
-from engine.coconet.defaults import DEFAULT_REPAIR, MAX_REPAIR, SAMPLERS
+from engine.coconet.defaults import (
+    DEFAULT_REPAIR,
+    MAX_REPAIR,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_TEMPERATURE,
+    MAX_VARIANTS,
+    MIN_TEMPERATURE,
+    SAMPLERS,
+)
 
 DEFAULT_ROUNDS = DEFAULT_REPAIR
 
@@ -63,9 +72,9 @@ def _add_output(parser) -> None:
 
 
 def _add_sampling_options(parser) -> None:
-    parser.add_argument("--variants", type=_int_in(1, 64, "variants"), default=1, metavar="N",
+    parser.add_argument("--variants", type=_int_in(1, MAX_VARIANTS, "variants"), default=1, metavar="N",
                         help="write N variants, best first by the model's own score (default 1)")
-    parser.add_argument("--steps", type=_int_in(1, 10000, "steps"), default=96, metavar="N",
+    parser.add_argument("--steps", type=_int_in(1, MAX_STEPS, "steps"), default=96, metavar="N",
                         help="Gibbs rewriting passes after the first fill (default 96);"
                         " ancestral: at most N passes")
     parser.add_argument("--temperature", type=_temperature, default=0.99, metavar="T",
@@ -84,9 +93,6 @@ def _add_sampling_options(parser) -> None:
 
 
 # --- argument types ------------------------------------------------------------------------
-
-
-MAX_SEED = 2**32 - 1  # variant seeds S+k-1 stay far inside what torch's generators take
 
 
 def seed_number(text: str) -> int:
@@ -112,8 +118,10 @@ def _temperature(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 < value <= 10:
-        raise argparse.ArgumentTypeError(f"temperature must be a number in range (0, 10]; got {text!r}")
+    if not MIN_TEMPERATURE <= value <= MAX_TEMPERATURE:
+        raise argparse.ArgumentTypeError(
+            f"temperature must be a number in range {MIN_TEMPERATURE}..{MAX_TEMPERATURE}; got {text!r}"
+        )
     return value
 
 
