@@ -17,6 +17,10 @@ class MidiFileError(CantorError):
     """A MIDI file cannot be read or written."""
 
 
+class MusicXMLError(CantorError):
+    """A MusicXML file cannot be read."""
+
+
 class CheckpointError(CantorError):
     """A model checkpoint is missing, damaged, or of the wrong kind."""
 

@@ -1,4 +1,9 @@
-"""MusicXML export through music21 (imported only when used, it is slow to import)."""
+"""MusicXML export through music21 (imported only when used, it is slow to import).
+
+Fermatas: every note (or the part of it in a bar) that lies inside a fermata span and starts
+there (or at the span's start) carries a fermata, in every voice, as Bach's chorales mark them.
+Reading MusicXML is `engine/music/musicxml_read.py`.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +70,7 @@ def _bars(score: Score) -> list[tuple[int, int, int]]:
 
 
 def _measure(score: Score, voice: int, number: int, start: int, end: int):
-    from music21 import key, meter, note, stream, tempo
+    from music21 import expressions, key, meter, note, stream, tempo
 
     measure = stream.Measure(number=number)
     if number == 0 or (number == 1 and not score.pickup):
@@ -86,6 +91,8 @@ def _measure(score: Score, voice: int, number: int, start: int, end: int):
         if a > cursor:
             measure.append(note.Rest(quarterLength=(a - cursor) / 4))
         n = note.Note(pitch, quarterLength=(b - a) / 4)
+        if _under_fermata(score, a, b, a == onset):
+            n.expressions.append(expressions.Fermata())
         if onset < start or onset + length > end:  # held over a bar line: tie the pieces
             from music21 import tie
 
@@ -100,6 +107,14 @@ def _measure(score: Score, voice: int, number: int, start: int, end: int):
     if end > cursor:
         measure.append(note.Rest(quarterLength=(end - cursor) / 4))
     return measure
+
+
+def _under_fermata(score: Score, start: int, end: int, struck: bool) -> bool:
+    """Steps [start, end) lie in one fermata span, and start a note there or start the span."""
+    marks = score.fermatas
+    if marks is None or not marks[start:end].all():
+        return False
+    return struck or start == 0 or not marks[start - 1]
 
 
 def _music21_key(name: str | None) -> str | None:
