@@ -179,14 +179,16 @@ def _place(order: list[int], notes: list[Note], ids: np.ndarray, a: int, b: int)
 
 def _main_lines(ids: np.ndarray, notes: list[Note]) -> list:
     """For each voice, the line most of its cells came from (for its program), or None."""
+    codes: dict[tuple[int, int], int] = {}
+    line_of_note = np.array([codes.setdefault(n.line, len(codes)) for n in notes], dtype=np.int64)
+    lines = list(codes)
     result = []
     for row in ids:
         cells = row[row >= 0]
         if not cells.size:
             result.append(None)
             continue
-        lines = [notes[i].line for i in cells]
-        result.append(max(set(lines), key=lines.count))
+        result.append(lines[int(np.argmax(np.bincount(line_of_note[cells])))])
     return result
 
 
