@@ -69,10 +69,11 @@ def run(args) -> int:
     from commands.generate import variant_paths
     from engine.accompany.predict import accompany, load_accompany
     from engine.fileio import checked_output
-    from engine.music.midi import load_midi, save_midi
+    from engine.music.load import load_score
+    from engine.music.midi import save_midi
 
     output = checked_output(args.output, "MIDI file", inputs=[args.melody])  # before the model
-    score = load_midi(args.melody)
+    score = load_score(args.melody)
     voice = melody_voice(score, args.voice)
     model = load_accompany(args.checkpoint)
     if not model.is_chorale:

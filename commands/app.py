@@ -57,9 +57,9 @@ def _check_file(path: str | None):
     file = Path(path).expanduser()
     if not file.exists():
         return None, None
-    from engine.music.midi import load_midi_report
+    from engine.music.load import load_score_report
 
-    score, report = load_midi_report(file)
+    score, report = load_score_report(file)
     return score, report.summary()
 
 

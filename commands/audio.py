@@ -95,10 +95,10 @@ def _velocity(text: str) -> int:
 
 def _load(args):
     """The score of IN.mid with --tempo/--programs applied, and the mute/solo voice sets."""
-    from engine.music.midi import load_midi
+    from engine.music.load import load_score
     from engine.music.score import parse_voices
 
-    score = load_midi(args.input)
+    score = load_score(args.input)
     if args.tempo is not None:
         score = score.replace(tempo_bpm=args.tempo)
     if args.programs is not None:

@@ -19,9 +19,9 @@ def run_check(args) -> int:
     import json
 
     from engine.music.counterpoint import KIND_NAMES, KINDS, check_score
-    from engine.music.midi import load_midi
+    from engine.music.load import load_score
 
-    score = load_midi(args.input)
+    score = load_score(args.input)
     report = check_score(score)
     if args.json:
         print(json.dumps({"file": str(args.input), **report.to_dict()}, indent=2))

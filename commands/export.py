@@ -22,10 +22,10 @@ def register(subparsers) -> None:
 
 
 def run_export(args) -> int:
-    from engine.music.midi import load_midi_report
+    from engine.music.load import load_score_report
     from engine.music.musicxml import save_musicxml
 
-    score, report = load_midi_report(args.input)
+    score, report = load_score_report(args.input)
     path = save_musicxml(score, args.output)
     print(f"wrote {path} ({score.num_bars} bars; read as {report.summary()})")
     return 0

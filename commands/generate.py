@@ -146,14 +146,14 @@ def meter(text: str) -> tuple[int, int]:
 
 def run_harmonize(args) -> int:
     from engine.errors import ScoreError
-    from engine.music.midi import load_midi
+    from engine.music.load import load_score
     from engine.music.score import VOICE_NAMES, parse_voices
 
     keep = parse_voices(args.keep)
     from engine.fileio import checked_output
 
     checked_output(args.output, "MIDI file", inputs=[args.input])  # fail before sampling
-    score = load_midi(args.input)
+    score = load_score(args.input)
     if not any((score.pitches[v] >= 0).any() for v in keep):
         names = " or ".join(VOICE_NAMES[v].lower() for v in keep)
         raise ScoreError(f"{Path(args.input).name} has no notes in the {names}: nothing to harmonize")
@@ -165,14 +165,14 @@ def run_harmonize(args) -> int:
 
 
 def run_infill(args) -> int:
-    from engine.music.midi import load_midi
+    from engine.music.load import load_score
     from engine.music.score import parse_voices
 
     voices = parse_voices(args.voices)
     from engine.fileio import checked_output
 
     checked_output(args.output, "MIDI file", inputs=[args.input])  # fail before sampling
-    score = load_midi(args.input)
+    score = load_score(args.input)
     start, end = score.bar_range(*args.bars)
     mask = score.region_mask(start, end, voices)
     result = _composer(args).infill(score, mask, **_options(args))

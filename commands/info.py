@@ -26,10 +26,10 @@ def note_name(pitch: int) -> str:
 
 def describe(path) -> dict:
     """Everything `cantor info` shows, as plain data."""
-    from engine.music.midi import load_midi_report
+    from engine.music.load import load_score_report
     from engine.music.score import VOICE_NAMES
 
-    score, report = load_midi_report(path)
+    score, report = load_score_report(path)
     voices = []
     for v, name in enumerate(VOICE_NAMES):
         low_high = score.pitch_range(v)

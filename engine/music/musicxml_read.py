@@ -264,7 +264,7 @@ def _tempo(stream, changes: list[str]) -> float:
     from music21 import tempo
 
     marks = list(stream.recurse().getElementsByClass(tempo.MetronomeMark))
-    bpms = [m.getQuarterBPM() for m in marks if m.number is not None]
+    bpms = [bpm for bpm in (m.getQuarterBPM() for m in marks) if bpm]  # written or sounding
     if not bpms:
         return 90.0
     bpm = float(bpms[0])
