@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from commands._batch import add_jobs_argument, is_batch, run_batch
 from commands.generate import _int_in, seed_number
 
 
@@ -15,9 +16,11 @@ def register(subparsers) -> None:
         "into the other three voices; --polish lets the Coconet model refine them.",
         epilog="example: cantor accompany tune.mid -o chorale.mid --variants 3 --polish 32",
     )
-    parser.add_argument("melody", metavar="MELODY.mid", help="MIDI file holding the melody")
+    parser.add_argument("melody", nargs="+", metavar="MELODY.mid",
+                        help="MIDI file(s) holding the melody (several: -o names a folder)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.mid",
-                        help="MIDI file to write (OUT-1.mid ... OUT-N.mid with --variants N)")
+                        help="MIDI file to write (OUT-1.mid ... OUT-N.mid with --variants N);"
+                        " a folder (OUTDIR/) for several input files")
     parser.add_argument("--variants", type=_count, default=1, metavar="N",
                         help="number of accompaniments to write, best first (default 1)")
     parser.add_argument("--polish", type=_steps, default=0, metavar="STEPS",
@@ -34,6 +37,7 @@ def register(subparsers) -> None:
                         help="accompaniment model (default: the shipped engine/weights/accompany.pt)")
     parser.add_argument("--coconet", metavar="CKPT",
                         help="Coconet model used by --polish (default: the shipped one)")
+    add_jobs_argument(parser, _int_in)
     parser.set_defaults(func=run)
 
 
@@ -66,6 +70,23 @@ def melody_voice(score, choice: str | None) -> int:
 
 
 def run(args) -> int:
+    inputs = list(args.melody) if isinstance(args.melody, (list, tuple)) else [args.melody]
+    if is_batch(inputs, args.output):
+        return run_batch(args, inputs, "melody", accompany_one)
+    args.melody = inputs[0]
+    return accompany_one(args)
+
+
+_MODELS: dict = {}  # loaded once for a batch of files
+
+
+def _cached(key, make):
+    if key not in _MODELS:
+        _MODELS[key] = make()
+    return _MODELS[key]
+
+
+def accompany_one(args) -> int:
     from commands.generate import variant_paths
     from engine.accompany.predict import accompany, load_accompany
     from engine.fileio import checked_output
@@ -75,14 +96,14 @@ def run(args) -> int:
     output = checked_output(args.output, "MIDI file", inputs=[args.melody])  # before the model
     score = load_score(args.melody)
     voice = melody_voice(score, args.voice)
-    model = load_accompany(args.checkpoint)
+    model = _cached(("accompany", args.checkpoint), lambda: load_accompany(args.checkpoint))
     if not model.is_chorale:
         return _run_trio(args, model, score, voice)
     composer = None
     if args.polish or args.repair:
         from engine.coconet.composer import Composer
 
-        composer = Composer(checkpoint=args.coconet)
+        composer = _cached(("coconet", args.coconet), lambda: Composer(checkpoint=args.coconet))
     result = accompany(score, voice, variants=args.variants, polish=args.polish, seed=args.seed,
                        checkpoint=model, composer=composer, refine=args.refine,
                        repair=args.repair)

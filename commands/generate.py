@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from commands._batch import add_jobs_argument, is_batch, run_batch
 from engine.coconet.defaults import (
     DEFAULT_REPAIR,
     MAX_REPAIR,
@@ -28,11 +29,13 @@ def register(subparsers) -> None:
         description="Harmonize a MIDI melody: the kept voices stay as written, the model writes"
         " the others. A single-line file is read as the soprano.",
     )
-    harmonize.add_argument("input", metavar="MELODY.mid", help="MIDI file with the melody")
+    harmonize.add_argument("input", nargs="+", metavar="MELODY.mid",
+                           help="MIDI file(s) with the melody (several: -o names a folder)")
     _add_output(harmonize)
     harmonize.add_argument("--keep", default="S", metavar="VOICES",
                            help="voices to keep as written, letters from S,A,T,B (default S)")
     _add_sampling_options(harmonize)
+    add_jobs_argument(harmonize, _int_in)
     harmonize.set_defaults(func=run_harmonize)
 
     infill = subparsers.add_parser(
@@ -41,13 +44,15 @@ def register(subparsers) -> None:
         description="Erase bars A to B of the given voices and let the model write them anew,"
         " in keeping with everything around them.",
     )
-    infill.add_argument("input", metavar="IN.mid", help="MIDI file to work on")
+    infill.add_argument("input", nargs="+", metavar="IN.mid",
+                        help="MIDI file(s) to work on (several: -o names a folder)")
     _add_output(infill)
     infill.add_argument("--bars", required=True, type=bar_span, metavar="A-B",
                         help="bars to rewrite, e.g. 3-4 or 5 (bar 0 is a pickup)")
     infill.add_argument("--voices", default="SATB", metavar="VOICES",
                         help="voices to rewrite, letters from S,A,T,B (default all)")
     _add_sampling_options(infill)
+    add_jobs_argument(infill, _int_in)
     infill.set_defaults(func=run_infill)
 
     compose = subparsers.add_parser(
@@ -68,7 +73,8 @@ def register(subparsers) -> None:
 
 def _add_output(parser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT.mid",
-                        help="MIDI file to write (OUT-1.mid ... OUT-N.mid with --variants N)")
+                        help="MIDI file to write (OUT-1.mid ... OUT-N.mid with --variants N);"
+                        " a folder (OUTDIR/) for several input files")
 
 
 def _add_sampling_options(parser) -> None:
@@ -89,7 +95,8 @@ def _add_sampling_options(parser) -> None:
                         help="annealed blocked Gibbs (default) or ancestral")
     parser.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint (default: shipped)")
     parser.add_argument("--threads", type=_int_in(1, 256, "threads"), metavar="N",
-                        help="CPU threads (default: all cores or one, whichever is faster now)")
+                        help="CPU threads (default: the choice measured once on this machine,"
+                        " one when the cores are busy)")
 
 
 # --- argument types ------------------------------------------------------------------------
@@ -145,6 +152,23 @@ def meter(text: str) -> tuple[int, int]:
 
 
 def run_harmonize(args) -> int:
+    return _dispatch(args, harmonize_one)
+
+
+def run_infill(args) -> int:
+    return _dispatch(args, infill_one)
+
+
+def _dispatch(args, handler) -> int:
+    """One input file: its handler; several (or -o OUTDIR/): the batch, model loaded once."""
+    inputs = list(args.input) if isinstance(args.input, (list, tuple)) else [args.input]
+    if is_batch(inputs, args.output):
+        return run_batch(args, inputs, "input", handler)
+    args.input = inputs[0]
+    return handler(args)
+
+
+def harmonize_one(args) -> int:
     from engine.errors import ScoreError
     from engine.music.load import load_score
     from engine.music.score import VOICE_NAMES, parse_voices
@@ -164,7 +188,7 @@ def run_harmonize(args) -> int:
     return _write(result, args.output)
 
 
-def run_infill(args) -> int:
+def infill_one(args) -> int:
     from engine.music.load import load_score
     from engine.music.score import parse_voices
 
@@ -195,10 +219,16 @@ def run_compose(args) -> int:
     return _write(result, args.output)
 
 
+_COMPOSERS: dict = {}  # one loaded model per (checkpoint, threads) for a batch of files
+
+
 def _composer(args):
     from engine.coconet.composer import Composer
 
-    return Composer(checkpoint=args.checkpoint, threads=args.threads).load()
+    key = (args.checkpoint, args.threads)
+    if key not in _COMPOSERS:
+        _COMPOSERS[key] = Composer(checkpoint=args.checkpoint, threads=args.threads).load()
+    return _COMPOSERS[key]
 
 
 def _options(args) -> dict:
@@ -209,7 +239,8 @@ def _options(args) -> dict:
         "seed": args.seed,
         "sampler": args.sampler,
         "repair": args.repair,
-        "progress": _progress_line if sys.stderr.isatty() else None,
+        "progress": _progress_line if sys.stderr.isatty() and not getattr(args, "quiet", False)
+        else None,
     }
 
 

@@ -32,6 +32,14 @@ class GenerationDone(Message):
         self.kind, self.result, self.error, self.region = kind, result, error, region
 
 
+class VariantReady(Message):
+    """A finished variant, sent before the run is done (the first one arrives well before the rest)."""
+
+    def __init__(self, variant, count: int) -> None:
+        super().__init__()
+        self.variant, self.count = variant, count
+
+
 class ConfidenceReady(Message):
     def __init__(self, version: int, confidence: np.ndarray | None, error: str | None = None):
         super().__init__()
@@ -49,6 +57,7 @@ class GenerationActions:
     busy = False
     variants_showing = False
     _run_started = 0.0
+    first_variant = None  # the first finished variant, previewed while the others are written
 
     # --- starting a run --------------------------------------------------------------------
 
@@ -70,6 +79,7 @@ class GenerationActions:
         self._run_started = time.monotonic()
         self._run_kind = kind
         self._run_mask = mask
+        self.first_variant = None
         self.update_status(progress=(0, self.app.settings.steps))
         self._generate(kind, self.doc.score, mask, tuple(keep), self._options())
 
@@ -111,6 +121,7 @@ class GenerationActions:
 
     def cancel_generation(self) -> None:
         self.app.workers.cancel_group(self, "generate")
+        self.first_variant = None
         self._clear_preview()
         self.busy = False
         self.app.notify("Cancelled: the score is as it was.", timeout=2)
@@ -136,6 +147,8 @@ class GenerationActions:
             if kind != "accompany":
                 # The live heatmap needs the model's probabilities at every step.
                 options["want_confidence"] = self.heat_on
+                count = options["variants"]
+                options["on_variant"] = lambda v: self.post_message(VariantReady(v, count))
             if kind == "infill":
                 result = composer.infill(score, mask, **options)
             elif kind == "harmonize":
@@ -171,10 +184,25 @@ class GenerationActions:
 
     # --- messages back on the UI thread ------------------------------------------------------
 
+    def on_variant_ready(self, message: VariantReady) -> None:
+        if not self.busy or self.first_variant is not None or message.count < 2:
+            return
+        self.first_variant = message.variant
+        score = message.variant.score
+        self.roll.preview = (score.pitches, score.onsets)
+        self.roll.changed = None
+        self.roll.confidence = None
+        self.roll.invalidate()
+        more = message.count - 1
+        self.app.notify(f"First variant ready; {more} more coming (Esc cancels them).", timeout=3)
+
     def on_generation_step(self, message: GenerationStep) -> None:
         if not self.busy:
             return  # a late frame of a cancelled run
         p = message.progress
+        if self.first_variant is not None:  # the grid keeps showing the first variant
+            self.update_status(progress=(p.step, p.total))
+            return
         best = int(np.argmin(p.scores)) if len(p.scores) else 0
         pitches = p.pitches[best]
         if pitches.shape != self.doc.score.pitches.shape:  # compose: a new length
@@ -195,6 +223,7 @@ class GenerationActions:
         if not self.busy:
             return
         self.busy = False
+        self.first_variant = None
         self._clear_preview()
         if message.error:
             self.app.notify(

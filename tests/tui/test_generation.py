@@ -171,7 +171,7 @@ async def test_compose_replaces_the_score_as_one_step(tiny_checkpoint):
     app = make_app(tiny_checkpoint, variants=1, score=chorale_bar(2))
     async with app.run_test(size=SIZE) as pilot:
         editor = app.editor
-        await pilot.press("ctrl+n")
+        await pilot.press("ctrl+n", "y")  # it asks first: the new piece replaces this one
         assert await wait_until(pilot, lambda: not editor.busy)
         doc = editor.doc
         assert doc.score.num_steps == 8 * 16
@@ -189,3 +189,21 @@ async def test_palette_finds_and_runs_an_action(tiny_checkpoint):
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert app.editor.roll.zoom == 2
+
+
+async def test_the_first_variant_is_previewed_before_the_others_arrive(tiny_checkpoint):
+    app = make_app(tiny_checkpoint, steps=300, variants=3)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        await pilot.press("right_curly_bracket", "V", "x", "i")
+        assert await wait_until(pilot, lambda: editor.first_variant is not None, 60)
+        first = editor.first_variant
+        assert not editor.variants_showing and editor.busy  # the others are still being written
+        assert np.array_equal(editor.roll.preview[0], first.score.pitches)
+        await pilot.pause(0.2)  # later animation frames do not replace the preview
+        if editor.busy:
+            assert np.array_equal(editor.roll.preview[0], first.score.pitches)
+        assert await wait_until(pilot, lambda: editor.variants_showing, 120)
+        panel = editor.query_one(VariantsPanel)
+        assert len(panel.variants) == 3 and first.seed in [v.seed for v in panel.variants]
+        assert editor.first_variant is None

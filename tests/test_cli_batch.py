@@ -1,0 +1,111 @@
+"""Many files in one command, and the quick start: subprocesses of the real `cantor`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.coconet.checkpoint import save_checkpoint
+from engine.coconet.model import Coconet, CoconetConfig
+from engine.music.midi import load_midi, save_midi
+from engine.music.score import Score
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cantor(*args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=ROOT, check=False,
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def melody_file(path: Path, notes) -> Path:
+    pitches = np.full((4, 4 * len(notes)), -1, dtype=np.int16)
+    pitches[0] = np.repeat(notes, 4)
+    save_midi(Score(pitches), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("batch")
+    torch.manual_seed(0)
+    model = Coconet(CoconetConfig(depth=2, width=8))
+    checkpoint = folder / "tiny.pt"
+    save_checkpoint(checkpoint, {
+        "kind": "coconet", "config": model.config.to_dict(), "state_dict": model.state_dict(),
+        "step": 0, "metrics": {}, "data": {"source": "test"}})
+    a = melody_file(folder / "a.mid", [72, 74, 76, 77])
+    b = folder / "b.mid"
+    b.write_bytes(b"MThd this is not a MIDI file")
+    c = melody_file(folder / "c.mid", [67, 69, 71, 72, 74])
+    return checkpoint, a, b, c
+
+
+def test_batch_harmonize_writes_the_good_files_and_names_the_bad_one(files, tmp_path):
+    checkpoint, a, b, c = files
+    out = tmp_path / "out"
+    run = cantor("harmonize", a, b, c, "-o", f"{out}/", "--steps", "2", "--repair", "1",
+                 "--checkpoint", checkpoint)
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("cantor: error:")]
+    assert len(errors) == 1 and str(b) in errors[0], run.stderr
+    assert "Traceback" not in run.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.mid", "c.mid"]
+    for source in (a, c):
+        written = load_midi(out / source.name)
+        assert np.array_equal(written.pitches[0], load_midi(source).pitches[0])
+        assert (written.pitches[1:] >= 0).any()
+    assert "2 of 3 files written" in run.stdout
+
+
+def test_batch_with_two_processes_gives_what_one_process_gives(files, tmp_path):
+    checkpoint, a, _, c = files
+    runs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        run = cantor("infill", a, c, "-o", out, "--bars", "1", "--voices", "A,T", "--steps", "3",
+                     "--repair", "0", "--jobs", jobs, "--checkpoint", checkpoint)
+        assert run.returncode == 0, run.stderr
+        runs[jobs] = {p.name: load_midi(p).pitches for p in out.iterdir()}
+    assert sorted(runs[1]) == ["a.mid", "c.mid"]
+    for name in runs[1]:
+        assert np.array_equal(runs[1][name], runs[2][name])
+
+
+def test_batch_refuses_two_inputs_with_one_name(files, tmp_path):
+    checkpoint, a, _, _ = files
+    twin = tmp_path / "other"
+    twin.mkdir()
+    copy = melody_file(twin / "a.mid", [60, 62])
+    run = cantor("harmonize", a, copy, "-o", tmp_path / "out", "--checkpoint", checkpoint)
+    assert run.returncode == 1 and "both be written to a.mid" in run.stderr
+    assert not (tmp_path / "out" / "a.mid").exists()
+
+
+SHOW_MODULES = (
+    "import sys, runpy; sys.argv = ['cantor'] + sys.argv[1:]\n"
+    "import cli\n"
+    "try:\n    code = cli.main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+    "import json; print(json.dumps({'torch': 'torch' in sys.modules, 'code': code}),"
+    " file=sys.stderr)\n"
+)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["info", "{a}"], ["check", "{a}"],
+                                  ["info", "{a}", "--json"], ["harmonize", "--help"]])
+def test_quick_commands_never_import_torch(files, args):
+    _, a, _, _ = files
+    run = subprocess.run(
+        [sys.executable, "-c", SHOW_MODULES, *[x.format(a=a) for x in args]], cwd=ROOT,
+        capture_output=True, text=True, timeout=120, check=False)
+    facts = json.loads(run.stderr.strip().splitlines()[-1])
+    assert facts == {"torch": False, "code": 0}, run.stderr
