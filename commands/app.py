@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -63,7 +64,17 @@ def _check_file(path: str | None):
     return score, report.summary()
 
 
+def _check_checkpoint(path: str | None) -> None:
+    """A missing checkpoint is a one-line error before the screen opens (a bad one is told at
+    once in the composer, which loads it in the background)."""
+    if path and not Path(path).expanduser().is_file():
+        from engine.errors import CantorError
+
+        raise CantorError(f"checkpoint {path} does not exist: give a .pt file from cantor train")
+
+
 def open_composer(args: argparse.Namespace) -> int:
+    _check_checkpoint(args.checkpoint)
     score, report = _check_file(args.file)
     from tui.app import CantorApp
 
@@ -76,7 +87,12 @@ def open_composer(args: argparse.Namespace) -> int:
     )
     app.root = Path(args.root).resolve() if getattr(args, "root", None) else None
     app.run()
-    return int(app.return_code or 0)
+    code = int(app.return_code or 0)
+    # Leave at once: the interpreter's teardown (torch's, a model still loading in a daemon
+    # thread) took seconds after q. Everything the user saved is already on disk.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _port(value: str) -> int:

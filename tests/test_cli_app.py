@@ -65,3 +65,24 @@ def test_serve_answers_on_localhost(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_help_says_how_to_open_the_composer_and_ascii():
+    result = cantor("--help")
+    assert result.returncode == 0
+    assert "--ascii" in result.stdout and "opens the composer" in result.stdout
+
+
+def test_composer_options_may_come_first(tmp_path):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi at all")
+    result = cantor("--ascii", str(bad))  # routed to the composer, which reads the file first
+    assert result.returncode == 1 and result.stderr.startswith("cantor: error: ")
+    assert "invalid choice" not in result.stderr
+
+
+def test_a_missing_checkpoint_is_reported_before_the_screen_opens(tmp_path):
+    result = cantor("--checkpoint", str(tmp_path / "nope.pt"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("cantor: error: checkpoint") and "nope.pt" in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
 from textual._context import active_app
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -149,9 +148,9 @@ class CantorApp(App):
         if self.initial_score is not None:
             score = self.initial_score
         elif self.path is not None and self.path.exists():
-            from engine.music.midi import load_midi_report
+            from engine.music.load import load_score_report
 
-            score, report = load_midi_report(self.path)
+            score, report = load_score_report(self.path)
             self.report = report.summary()
         elif self.path is not None:
             score = Score.empty(NEW_SCORE_BARS * 16, title=self.path.stem)
@@ -178,7 +177,7 @@ class CantorApp(App):
             self.call_after_refresh(self._offer_recovery, document)
         if self.load_model:
             # After the first frame: importing torch must not delay it.
-            self.set_timer(0.05, self._load_composer)
+            self.set_timer(0.05, self._start_loading)
 
     def _autosave_told(self, message: str, failed: bool) -> None:
         if failed:
@@ -228,9 +227,23 @@ class CantorApp(App):
 
     # --- the model, loaded in a thread -------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="model", exit_on_error=False)
+    def _start_loading(self) -> None:
+        # A daemon thread, not a Textual worker: quitting must not wait for torch to import.
+        threading.Thread(target=self._load_composer, name="cantor-model", daemon=True).start()
+
     def _load_composer(self) -> None:
         self._load_composer_now()
+        if self._composer_error:  # say so now, not when the user first asks the model
+            try:
+                self.call_from_thread(
+                    self.notify,
+                    f"{self._composer_error}\nEditing, playing and saving still work.",
+                    title="Model not loaded",
+                    severity="error",
+                    timeout=12,
+                )
+            except RuntimeError:
+                pass  # the app has already quit
 
     def _load_composer_now(self) -> None:
         """Load the model once, in whichever thread asks first."""
@@ -266,10 +279,10 @@ class CantorApp(App):
     # --- files -------------------------------------------------------------------------------
 
     def open_file(self, path: Path) -> None:
-        from engine.music.midi import load_midi_report
+        from engine.music.load import load_score_report
 
         try:
-            score, report = load_midi_report(path)
+            score, report = load_score_report(path)
         except CantorError as exc:
             self.notify(str(exc), title="Cannot open", severity="error", timeout=8)
             return

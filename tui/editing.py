@@ -7,6 +7,7 @@ from engine.music.counterpoint import RANGES
 from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW
 from engine.music.score import VOICE_NAMES
 from tui.document import NOTE_LETTERS, Document
+from tui.screens.prompt import Choice
 from tui.widgets.pianoroll import pitch_name
 
 
@@ -118,11 +119,22 @@ class EditingActions:
             self._moved()
 
     def action_beats(self, count: int) -> None:
-        self.doc.move_beats(count)
-        self._snapped()
+        self._grid_move(self.doc.move_beats, count)
 
     def action_bars(self, count: int) -> None:
-        self.doc.move_bars(count)
+        self._grid_move(self.doc.move_bars, count)
+
+    def _grid_move(self, move, count: int) -> None:
+        """Jump by beats or bars; a selection growing forward stops before the next grid line,
+        so `v }` selects exactly one bar (16 steps in 4/4), not 17."""
+        doc = self.doc
+        if doc.anchor is None or count < 0 or doc.step < doc.anchor[0]:
+            move(count)
+        else:
+            doc.goto(doc.step + 1)
+            move(count)
+            if doc.step < doc.score.num_steps - 1:
+                doc.goto(doc.step - 1)
         self._snapped()
 
     def action_goto_start(self) -> None:
@@ -140,6 +152,22 @@ class EditingActions:
     def action_cycle_voice(self, delta: int) -> None:
         self.doc.set_voice(self.doc.voice + delta)
         self._moved()
+
+    def action_compose(self) -> None:
+        """ctrl+n writes a new piece over this one: ask first."""
+
+        def answered(key: str) -> None:
+            if key == "y":
+                super(EditingActions, self).action_compose()
+
+        self.app.push_screen(
+            Choice(
+                "Compose a new score? Its variants replace this one when you accept one"
+                " (u undoes that).",
+                {"y": "compose"},
+            ),
+            answered,
+        )
 
     # --- notes ----------------------------------------------------------------------------
 
