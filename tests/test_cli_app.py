@@ -86,3 +86,23 @@ def test_a_missing_checkpoint_is_reported_before_the_screen_opens(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("cantor: error: checkpoint") and "nope.pt" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_a_wav_given_as_midi_is_not_a_midi_file_whatever_its_size(tmp_path):
+    wav = tmp_path / "take.wav"
+    wav.write_bytes(b"RIFF" + bytes(3 * 2**20))  # 3 MB: over the MIDI size limit too
+    result = cantor(str(wav))
+    assert result.returncode == 1 and "not a MIDI file" in result.stderr, result.stderr
+    assert "MB" not in result.stderr
+
+
+def test_voices_by_name_or_letter():
+    import pytest
+
+    from engine.errors import ScoreError
+    from engine.music.score import parse_voices
+
+    assert parse_voices("alto") == (1,) and parse_voices("soprano, bass") == (0, 3)
+    assert parse_voices("S,A") == (0, 1) and parse_voices("satb") == (0, 1, 2, 3)
+    with pytest.raises(ScoreError, match="unknown voice 'altos'"):
+        parse_voices("altos")

@@ -104,6 +104,8 @@ def load_midi_report(path, *, infer_pickup: bool = True) -> tuple[Score, LoadRep
         if path.is_dir():
             raise MidiFileError(f"{path} is a folder, not a MIDI file")
         data = read_limited(path, MAX_FILE_BYTES)  # a device or FIFO has no size to check first
+        if data[:4] != b"MThd" and data:  # a WAV or a text file: say what it is not, not its size
+            raise MidiFileError(f"{path}: not a MIDI file (it does not start with an MThd header)")
         if len(data) > MAX_FILE_BYTES:
             raise MidiFileError(f"{path} is {_size_text(path)}; cantor reads MIDI files up to"
                                 f" {MAX_FILE_BYTES // 2**20} MB")

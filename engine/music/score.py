@@ -31,6 +31,16 @@ ALLOWED_DENOMINATORS = (1, 2, 4, 8, 16)
 
 def parse_voices(text: str) -> tuple[int, ...]:
     """Voice letters such as "S,A" or "SATB" (case-insensitive) -> sorted voice indices."""
+    words = [w for w in text.replace(",", " ").split() if w]
+    named = [w for w in words if w.capitalize() in VOICE_NAMES]  # --voices alto,bass
+    if named and len(named) == len(words):
+        text = "".join(w[0] for w in named)
+    elif any(len(w) > 1 and not set(w.upper()) <= set(VOICE_LETTERS) for w in words):
+        bad = next(w for w in words if len(w) > 1 and not set(w.upper()) <= set(VOICE_LETTERS))
+        raise ScoreError(
+            f"unknown voice {bad!r}: use soprano, alto, tenor, bass or letters from S, A, T, B"
+            " (e.g. S,A)"
+        )
     letters = [c for c in text.upper() if c not in ", "]
     if not letters:
         raise ScoreError("no voices given: use letters from S, A, T, B (e.g. S,A)")
