@@ -59,13 +59,17 @@ def run(args) -> int:
         if importlib.util.find_spec("engine.training.accompany") is None:
             raise CantorError("training the accompaniment model is not available in this build "
                               "(engine/training/accompany.py is missing)")
-        from engine.training.accompany import train_accompany
+        from engine.training.accompany import read_config_spec, train_accompany
 
+        if args.config:
+            read_config_spec(args.config)  # a bad --config is refused before any data loads
         args.out = args.out or "runs/accompany"
         result = train_accompany(args)
     else:
-        from engine.training.coconet import train_coconet
+        from engine.training.coconet import parse_config, train_coconet
 
+        if args.config:
+            parse_config(args.config)  # a bad --config is refused before any data loads
         args.out = args.out or "runs/coconet"
         result = train_coconet(args)
     if isinstance(result, dict) and os.environ.get("RANK", "0") == "0":  # once under torchrun

@@ -106,3 +106,13 @@ def test_voices_by_name_or_letter():
     assert parse_voices("S,A") == (0, 1) and parse_voices("satb") == (0, 1, 2, 3)
     with pytest.raises(ScoreError, match="unknown voice 'altos'"):
         parse_voices("altos")
+
+
+def test_train_refuses_an_unknown_preset_before_reading_data(tmp_path):
+    result = cantor(
+        "train", "coconet", "--data", f"jsb16:{tmp_path / 'absent.json'}",
+        "--config", "nosuchpreset", "--out", str(tmp_path / "run"),
+    )
+    assert result.returncode == 1, result.stderr
+    assert "--config must be a preset" in result.stderr and "absent.json" not in result.stderr
+    assert not (tmp_path / "run").exists()
