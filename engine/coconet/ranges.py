@@ -2,7 +2,8 @@
 
 Kept notes outside the range are moved by whole octaves into it before sampling and everything is
 moved back afterwards. When every kept voice fits with one common shift, the whole texture moves
-with it; otherwise each kept voice gets its own shift. A voice wider than the range: PitchRangeError.
+with it; otherwise each kept voice gets its own shift. A voice the model wrote whole moves back only
+when that suits its own range. A voice wider than the range: PitchRangeError.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.errors import PitchRangeError
+from engine.music.counterpoint import RANGES
 from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW, to_classes, to_pitches
 from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 
@@ -57,7 +59,7 @@ def place_in_range(score: Score, mask: np.ndarray) -> tuple[np.ndarray, list[str
         offsets[:] = common
         message = (
             f"{_names(outside)} shifted {_octaves_text(common)} into the model's range"
-            f" {MODEL_LOW}..{MODEL_HIGH}; the whole result was shifted back"
+            f" {MODEL_LOW}..{MODEL_HIGH} and shifted back; the written voices stay in their ranges"
         )
         return offsets, [message]
     messages = []
@@ -97,8 +99,21 @@ def _model_input(score: Score, mask: np.ndarray, offsets: np.ndarray) -> np.ndar
 
 
 def _user_pitches(classes: np.ndarray, offsets: np.ndarray, original: np.ndarray, mask: np.ndarray):
-    """(N, 4, T) model classes -> MIDI pitches in the user's octaves; kept cells from `original`."""
-    p = to_pitches(classes).astype(np.int32)
-    p = np.where(p >= 0, p - offsets[None, :, None], -1)
+    """(N, 4, T) model classes -> MIDI pitches in the user's octaves; kept cells from `original`.
+
+    A voice the model wrote whole goes back with the kept voices only if that suits its own range
+    (engine.music.counterpoint.RANGES) at least as well: a melody at D6-A6 keeps a tenor in C3-G4.
+    """
+    model = to_pitches(classes).astype(np.int32)
+    p = np.where(model >= 0, model - offsets[None, :, None], -1)
+    for v in range(NUM_VOICES):
+        if offsets[v] == 0 or not mask[v].all():
+            continue  # a voice with kept notes must meet them in their octave
+        low, high = RANGES[v]
+        for n in range(p.shape[0]):
+            back, here = p[n, v][p[n, v] >= 0], model[n, v][model[n, v] >= 0]
+            fits_back = np.count_nonzero((back >= low) & (back <= high))
+            if np.count_nonzero((here >= low) & (here <= high)) > fits_back:
+                p[n, v] = model[n, v]
     p = _fold(p, 0, 127)
     return np.where(mask, p, original).astype(np.int16)

@@ -10,6 +10,7 @@ from engine.coconet.checkpoint import save_checkpoint
 from engine.coconet.composer import Composer, Progress, place_in_range
 from engine.coconet.model import Coconet, CoconetConfig
 from engine.errors import CheckpointError, PitchRangeError, ScoreError
+from engine.music.counterpoint import RANGES
 from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW
 from engine.music.score import Score
 
@@ -87,16 +88,44 @@ def test_generated_notes_are_merged_into_held_notes(composer):
     assert not out.onsets[1][1:][held & (alto[1:] >= 0)].any()
 
 
+def test_written_voices_return_to_their_own_ranges_not_the_melody_s_octave():
+    from engine.coconet.ranges import _user_pitches
+    from engine.music.pianoroll import to_classes
+
+    melody = np.array([86, 88, 91, 93])  # D6..A6: moved down an octave for the model
+    written = np.array([[74, 76, 79, 81], [69, 72, 74, 72], [61, 64, 67, 71], [50, 52, 55, 43]])
+    written[0] = melody - 12
+    classes = to_classes(written)[None]
+    mask = np.ones((4, 4), dtype=bool)
+    mask[0] = False
+    original = np.full((4, 4), -1, dtype=np.int16)
+    original[0] = melody
+    out = _user_pitches(classes, np.full(4, -12), original, mask)[0]
+    assert list(out[0]) == list(melody)
+    assert list(out[2]) == [61, 64, 67, 71]  # the tenor stays at C#4-B4, inside C3-G4 mostly
+    assert list(out[3]) == [50, 52, 55, 43]
+    assert list(out[1]) == [69, 72, 74, 72]
+
+
 def test_a_high_melody_is_shifted_in_and_back_and_reported(composer):
     high = melody_score([86, 88, 91, 93, 91, 88])
     result = composer.harmonize(high, variants=1, steps=3)
     assert result.messages == [
-        "soprano shifted down an octave into the model's range 36..81; the whole result was shifted back"
+        (
+            "soprano shifted down an octave into the model's range 36..81 and shifted back;"
+            " the written voices stay in their ranges"
+        )
     ]
     out = result.variants[0].score
     assert np.array_equal(out.pitches[0], high.pitches[0])
-    lower = out.pitches[1:][out.pitches[1:] >= 0]
-    assert lower.min() >= MODEL_LOW + 12  # the generated voices moved back up with the melody
+    # Each written voice is wherever more of its notes lie in its own range (up with the melody,
+    # or where the model wrote it): never a tenor pushed up to C#5-B5 when C#4-B4 fits.
+    for v in (1, 2, 3):
+        low, high_ = RANGES[v]
+        notes = out.pitches[v][out.pitches[v] >= 0]
+        inside = np.count_nonzero((notes >= low) & (notes <= high_))
+        other = notes + (-12 if notes.min() >= MODEL_LOW + 12 else 12)
+        assert inside >= np.count_nonzero((other >= low) & (other <= high_))
 
 
 def test_voices_needing_different_shifts_get_their_own():
