@@ -192,14 +192,17 @@ class CantorApp(App):
         when = time.strftime("%H:%M:%S", time.localtime(found.saved_at))
 
         def answered(key: str) -> None:
+            own = recovery.recovery_path(document.path)
             if key == "y":
-                document.commit(found.score, found.erased, "recover")
+                document.commit(found.score, found.erased, "recover")  # autosaves to `own`
+                if found.path != own:  # an ended untitled session's file: now ours
+                    found.path.unlink(missing_ok=True)
                 self.editor.set_document(document)
                 self.notify("Recovered your unsaved edits (u undoes that).", timeout=4)
             elif key == "n":
-                recovery.discard_recovery(document.path)
+                found.path.unlink(missing_ok=True)
             else:  # undecided: the next autosave would overwrite them, so keep them aside
-                kept = recovery.set_aside(document.path)
+                kept = recovery.set_aside(document.path, found.path)
                 if kept is not None:
                     self.notify(f"Unsaved edits kept in {kept}", timeout=8)
 

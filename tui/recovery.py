@@ -26,9 +26,9 @@ def state_dir() -> Path:
 
 
 def recovery_path(document: Path | None) -> Path:
-    """One recovery file per document path ("untitled" for a new score)."""
+    """One recovery file per document path; an untitled score's is this session's own."""
     if document is None:
-        name = "untitled"
+        name = f"untitled-{os.getpid()}"  # two untitled sessions must not overwrite each other
     else:
         resolved = str(Path(document).expanduser().resolve())
         digest = hashlib.sha1(resolved.encode()).hexdigest()[:12]
@@ -129,9 +129,38 @@ class Autosaver:
 AUTOSAVE = Autosaver()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _orphaned_untitled() -> Path | None:
+    """The newest untitled recovery file whose session has ended (crashed or was killed)."""
+    folder = state_dir() / "recovery"
+    found = []
+    for path in folder.glob("untitled*.json"):
+        pid = path.stem[len("untitled-") :] if path.stem.startswith("untitled-") else ""
+        if path.stem == "untitled" or (pid.isdigit() and int(pid) != os.getpid()
+                                        and not _alive(int(pid))):
+            try:
+                found.append((path.stat().st_mtime, path))
+            except OSError:
+                continue
+    return max(found)[1] if found else None
+
+
 def read_recovery(document: Path | None) -> Recovered | None:
-    """The recovery file of a document when it exists and is newer than the document; else None."""
-    path = recovery_path(document)
+    """The recovery file of a document when it exists and is newer than the document; else None.
+
+    For an untitled score: the newest one left by a session that has ended."""
+    path = recovery_path(document) if document is not None else _orphaned_untitled()
+    if path is None:
+        return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         score = score_from_dict(data["score"])
@@ -153,10 +182,11 @@ def discard_recovery(document: Path | None) -> None:
     recovery_path(document).unlink(missing_ok=True)
 
 
-def set_aside(document: Path | None) -> Path | None:
-    """Move a recovery file out of the way (timestamped), so new autosaves do not replace it."""
-    path = recovery_path(document)
-    target = path.with_name(f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+def set_aside(document: Path | None, path: Path | None = None) -> Path | None:
+    """Move a recovery file (by default the document's) out of the way, timestamped, so new
+    autosaves do not replace it and no later session offers it again."""
+    path = path or recovery_path(document)
+    target = path.with_name(f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.kept.json")
     try:
         os.replace(path, target)
     except OSError:

@@ -2,6 +2,7 @@
 
 import errno
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,8 +34,9 @@ def test_full_disk_keeps_the_last_autosave(tmp_path, monkeypatch):
 
 def test_autosave_does_not_wait_for_the_disk(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", fail_with(errno.EIO))  # any fsync would fail the write
-    path = recovery.write_recovery(None, chorale_bar(1), np.zeros((4, 16), bool))
-    found = recovery.read_recovery(None)
+    song = tmp_path / "song.mid"  # never written: the recovery file is all there is
+    path = recovery.write_recovery(song, chorale_bar(1), np.zeros((4, 16), bool))
+    found = recovery.read_recovery(song)
     assert found is not None and found.path == path and found.score.same_notes(chorale_bar(1))
 
 
@@ -50,3 +52,26 @@ def test_editing_goes_on_when_autosave_fails(tmp_path, monkeypatch):
     assert doc.erased.any()
     assert path.read_bytes() == saved
     assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_untitled_sessions_each_have_their_own_file_and_recover_an_ended_one(tmp_path):
+    import subprocess
+    import sys
+
+    mine = recovery.write_recovery(None, chorale_bar(1), np.zeros((4, 16), bool))
+    assert str(os.getpid()) in mine.name
+    assert recovery.read_recovery(None) is None  # this session's own edits are not offered
+    # Another untitled session writes its own file, then dies: its edits are offered here.
+    script = (
+        "import numpy as np; from tui import recovery; from tests.tui.conftest import chorale_bar;"
+        " print(recovery.write_recovery(None, chorale_bar(2), np.zeros((4, 32), bool)))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2],
+    ).stdout.strip()
+    assert other != str(mine) and Path(other).exists() and Path(mine).exists()
+    found = recovery.read_recovery(None)
+    assert found is not None and str(found.path) == other and found.score.num_steps == 32
+    kept = recovery.set_aside(None, found.path)
+    assert kept is not None and recovery.read_recovery(None) is None  # offered once only
