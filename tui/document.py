@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import PitchRangeError, ScoreError
+from engine.music.analysis import estimate_key, guess_phrase_ends
 from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW
 from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 from tui import recovery
@@ -75,6 +76,7 @@ class Document:
         self._saved_ident = 0
         self._undo: list[_State] = []
         self._redo: list[_State] = []
+        self._derived: dict[str, tuple[Score, object]] = {}  # guesses, cached per score
 
     # --- history --------------------------------------------------------------------------
 
@@ -420,6 +422,49 @@ class Document:
         self.clear_selection()
         self.goto(0)
         self.pitch = self._pitch_near(self.voice, 0)
+
+    # --- phrase ends and key ----------------------------------------------------------------
+
+    def _cached(self, name: str, compute):
+        found = self._derived.get(name)
+        if found is None or found[0] is not self.score:
+            found = self._derived[name] = (self.score, compute(self.score))
+        return found[1]
+
+    def phrase_marks(self) -> tuple[np.ndarray, bool]:
+        """(fermata steps shown, guessed): the score's own, else the guess from the soprano."""
+        if self.score.fermatas is not None:
+            return self.score.fermatas, False
+        return self._cached("phrase_ends", guess_phrase_ends), True
+
+    def toggle_fermata(self) -> bool:
+        """A fermata at the cursor on/off (the guess becomes the score's own set); True = on."""
+        marks = self.phrase_marks()[0].copy()
+        step = self.step
+        if marks[step]:
+            start, end = step, step + 1
+            while start > 0 and marks[start - 1]:
+                start -= 1
+            while end < marks.size and marks[end]:
+                end += 1
+            marks[start:end] = False
+        else:  # over the melody note at the cursor, else the current voice's, else this step
+            note = self.note_at(0, step) or self.note_at(self.voice, step)
+            start, end = (note[0], note[0] + note[1]) if note else (step, step + 1)
+            marks[start:end] = True
+        self.commit(self.score.replace(fermatas=marks), label="fermata")
+        return bool(marks[step])
+
+    def key_info(self) -> tuple[str | None, bool]:
+        """(key name, estimated): the score's key, else the melody's estimate (None: no notes)."""
+        if self.score.key:
+            return self.score.key, False
+        return self._cached("key", estimate_key), True
+
+    def set_key(self, key: str | None) -> None:
+        """Give the score a key ("F", "F#m"), or None to go back to the estimate."""
+        if key != self.score.key:
+            self.commit(self.score.replace(key=key), label="key")
 
     def status(self) -> str:
         return f"{self.score.location_text(self.step)} {VOICE_NAMES[self.voice]}"

@@ -24,7 +24,10 @@ class FileActions:
             self.save_to(self.doc.path)
 
     def action_save_as(self, then=None) -> None:
-        default = shown_path(self.app, self.doc.path) if self.doc.path else "untitled.mid"
+        path = self.doc.path
+        if path is not None and path.suffix.lower() not in MIDI_SUFFIXES:
+            path = path.with_suffix(".mid")  # an opened MusicXML file is saved as MIDI beside it
+        default = shown_path(self.app, path) if path else "untitled.mid"
 
         def chosen(value: str | None) -> None:
             path = self.prompted_path(value and _midi_name(value))
@@ -66,7 +69,7 @@ class FileActions:
                 self.app.open_file(path)
 
         def ask() -> None:
-            self.app.push_screen(PathPrompt("Open a MIDI file", ""), chosen)
+            self.app.push_screen(PathPrompt("Open a MIDI file (or MusicXML)", ""), chosen)
 
         self.confirm_discard("open another file", ask)
 

@@ -86,6 +86,8 @@ KEYS: tuple[Key, ...] = (
     Key("8", "length(8)", "note length: half", NOTES),
     Key("9", "length(16)", "note length: whole", NOTES),
     Key("full_stop", "dotted", "dotted length on/off", NOTES),
+    Key("F", "fermata", "fermata (phrase end) at the cursor on/off", NOTES),
+    Key("T", "set_key", "key of the score (tonality): set it, or estimate it", NOTES),
     Key("v", "visual", "select: start/stop (moves extend it)", SELECT, footer=True),
     Key("V", "visual_bars", "select whole bars, all voices", SELECT),
     Key("shift+left", "extend(-1,0)", "extend the selection a step earlier", SELECT),
@@ -123,7 +125,7 @@ KEYS: tuple[Key, ...] = (
     Key("ctrl+p", "command_palette", "command palette (every action)", VIEW),
     Key("ctrl+s", "save", "save (MIDI)", FILES, footer=True),
     Key("S", "save_as", "save as", FILES),
-    Key("ctrl+o", "open", "open a MIDI file", FILES),
+    Key("ctrl+o", "open", "open a MIDI or MusicXML file", FILES),
     Key("ctrl+e", "export", "export WAV, MusicXML or MIDI (by extension)", FILES),
     Key("q,ctrl+q", "quit", "quit (asks when there are unsaved changes)", FILES, footer=True),
 )

@@ -46,6 +46,7 @@ def score_to_dict(score: Score) -> dict:
         "key": score.key,
         "programs": list(score.programs),
         "title": score.title,
+        "fermatas": None if score.fermatas is None else score.fermatas.astype(int).tolist(),
     }
 
 
@@ -61,6 +62,7 @@ def score_from_dict(data: dict) -> Score:
         key=data.get("key"),
         programs=tuple(data["programs"]),
         title=data.get("title", ""),
+        fermatas=None if data.get("fermatas") is None else np.asarray(data["fermatas"], dtype=bool),
     )
 
 

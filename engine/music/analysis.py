@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.errors import CantorError, ScoreError
 from engine.music.score import Score
 
 # Krumhansl & Kessler (1982) probe-tone ratings, tonic first.
@@ -76,6 +77,23 @@ def key_description(name: str | None) -> str:
     if name.endswith("m"):
         return f"{name[:-1]} minor"
     return f"{name} major"
+
+
+def parse_key_name(text: str) -> str:
+    """A key as the user types it ("f", "F#m", "d minor", "Bb major", "B- major") -> "F", "F#m"."""
+    from engine.music.midi_write import midi_key_name
+
+    words = text.strip().split()
+    if words:
+        words[0] = words[0][:1].upper() + words[0][1:]
+        if len(words) == 1 and len(words[0]) > 1 and words[0][-1] == "M":
+            words[0] = words[0][:-1] + "m"  # "DM" typed with caps lock
+    try:
+        return midi_key_name(" ".join(w.lower() if i else w for i, w in enumerate(words)))
+    except CantorError:
+        raise ScoreError(
+            f"unknown key {text.strip()!r}: use a name such as F, Bb, F#m or D minor"
+        ) from None
 
 
 def beat_length(score: Score) -> int:

@@ -8,16 +8,18 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from engine.music.score import VOICE_NAMES
+from engine.music.spelling import spell
 from tui import keys
 from tui.document import Document
 from tui.editing import EditingActions
 from tui.files import FileActions
 from tui.findings import FindingActions
 from tui.generation import GenerationActions
+from tui.phrases import PhraseActions, key_status
 from tui.playback import PlaybackActions
 from tui.screens.help import HelpScreen
 from tui.variants import VariantActions
-from tui.widgets.pianoroll import PianoRoll, pitch_name
+from tui.widgets.pianoroll import PianoRoll
 
 LENGTH_NAMES = {
     1: "16th",
@@ -39,6 +41,7 @@ class EditorScreen(
     PlaybackActions,
     FileActions,
     FindingActions,
+    PhraseActions,
     Screen,
 ):
     BINDINGS = keys.bindings()
@@ -113,10 +116,11 @@ class EditorScreen(
         parts = [
             f"{name}{'*' if doc.dirty else ''}",
             score.location_text(doc.step),
-            f"{VOICE_NAMES[doc.voice]} {pitch_name(doc.pitch)}",
+            f"{VOICE_NAMES[doc.voice]} {spell(doc.pitch, score.key, ascii_only=self.app.ascii_only)}",
             mode,
             LENGTH_NAMES.get(doc.entry_length, f"{doc.entry_length} steps"),
             f"{score.time_signature[0]}/{score.time_signature[1]} {score.tempo_bpm:g} bpm",
+            f"key: {key_status(doc)}",
         ]
         if self.app.muted:
             parts.append("mute " + "".join("SATB"[v] for v in sorted(self.app.muted)))

@@ -33,6 +33,9 @@ def help_text() -> str:
         "\n  Upper-case letter = a note starts; a line after it = the note is held"
         "\n  (= ~ - _ for S A T B in ASCII). Shaded or : cells = erased, waiting for the model;"
         "\n  digits 0-9 = the model's confidence (t); ! = a counterpoint finding (w)."
+        "\n  Header: bar numbers, ' = beats, a fermata sign (^ in ASCII) = a phrase end; dim ="
+        "\n  guessed from the melody (F sets or removes one, and the set becomes yours)."
+        "\n  The status line shows the key (T sets it; estimated from the melody when unset)."
     )
     return "\n".join(lines).lstrip("\n")
 

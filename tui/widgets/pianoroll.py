@@ -1,6 +1,7 @@
 """The pianoroll grid: a Line API `ScrollView` drawing four voices over pitch x 16th-note steps.
 
-Layout (top to bottom): a header row with bar numbers and beat marks, one lane per voice that
+Layout (top to bottom): a header row with bar numbers, beat marks and fermatas (phrase ends:
+the document's own, or its guess drawn dim), one lane per voice that
 spells its notes (readable even in plain ASCII), then one row per pitch from the model's top
 pitch down. The left gutter names lanes and pitches. Rows are cached per document version and
 only the overlays (cursor, selection, playhead) are applied per frame.
@@ -17,6 +18,8 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from tui.widgets.header import FERMATA, FERMATA_ASCII, draw_fermatas, header_row
 
 LOW, HIGH = 36, 81  # the model's pitch range (engine.music.pianoroll); the widget stays engine-free
 FIXED_ROWS = 5  # header + four voice lanes
@@ -42,10 +45,11 @@ class Glyphs:
     gutter: str
     cursor_mark: str
     playhead_mark: str
+    fermata: str
 
 
-UNICODE = Glyphs(("━", "═", "─", "┅"), "│", "·", "░", "│", "▼", "▶")
-ASCII = Glyphs(("=", "~", "-", "_"), "|", ".", ":", "|", "v", ">")
+UNICODE = Glyphs(("━", "═", "─", "┅"), "│", "·", "░", "│", "▼", "▶", FERMATA)
+ASCII = Glyphs(("=", "~", "-", "_"), "|", ".", ":", "|", "v", ">", FERMATA_ASCII)
 
 
 class Palette:
@@ -59,6 +63,8 @@ class Palette:
             self.erased = Style(color="#e06c75", bgcolor="#3a2328")
             self.gutter = Style(color="#abb2bf", bgcolor="#161719")
             self.header = Style(color="#e5c07b", bgcolor="#161719", bold=True)
+            self.fermata = Style(color="#ffffff", bgcolor="#161719", bold=True)
+            self.fermata_guess = Style(color="#6b7280", bgcolor="#161719")
             self.onset = tuple(Style(color="#101010", bgcolor=c, bold=True) for c in COLOURS)
             self.held = tuple(Style(color=c, bgcolor="#1e2127", bold=True) for c in COLOURS)
             self.muted = Style(color="#5c6370", bgcolor="#1e2127")
@@ -73,6 +79,8 @@ class Palette:
             self.erased = Style(bold=True)
             self.gutter = plain
             self.header = Style(bold=True)
+            self.fermata = Style(bold=True)
+            self.fermata_guess = Style(dim=True)
             self.onset = tuple(Style(bold=True) for _ in COLOURS)
             self.held = tuple(plain for _ in COLOURS)
             self.cursor = Style(reverse=True)
@@ -269,17 +277,15 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
         width = (w1 - w0) * z
         chars: list[str] = []
         styles: list[Style] = []
-        if key == -1:  # header: bar numbers and beat marks
-            chars = [" "] * width
-            for s in range(w0, w1):
-                if self._grid_char(s, score) == g.beat:
-                    chars[(s - w0) * z] = "'"
-            for bar in range(score.location(w0)[0], score.location(max(w0, w1 - 1))[0] + 1):
-                start = (score.bar_start(bar) - w0) * z
-                for i, c in enumerate(str(bar)):
-                    if 0 <= start + i < width:
-                        chars[start + i] = c
-            return chars, [pal.header] * width
+        if key == -1:  # header: bar numbers, beat marks, fermatas
+            chars, styles, digits = header_row(
+                score, w0, w1, z, g.beat, self._grid_char, pal.header
+            )
+            marks, guessed = self.document.phrase_marks()
+            if marks.shape[0] == steps:  # not while a preview of another length shows
+                style = pal.fermata_guess if guessed else pal.fermata
+                draw_fermatas(chars, styles, digits, marks, w0, w1, z, g.fermata, style)
+            return chars, styles
         known = self.document.erased.shape[1] == steps
         if key < -1:  # a voice lane, spelling its notes
             voice = -2 - key
