@@ -77,3 +77,13 @@ async def test_transpose_keys_act_on_the_note_and_leave_no_hidden_pitch():
         await pilot.press("less_than_sign", "K")
         assert doc.pitch == before
         assert any("No note under the cursor" in n.message for n in app._notifications)
+
+
+async def test_the_status_line_spells_the_cursor_pitch_for_the_key():
+    score = chorale_bar(1).replace(key="F")
+    app = make_app(score=score)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.editor.doc.pitch = 70
+        app.editor.update_status()
+        assert "Soprano Bb4" in status(app)
