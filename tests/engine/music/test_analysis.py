@@ -7,7 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from engine.music.analysis import estimate_key, guess_phrase_ends, key_description
+from engine.errors import ScoreError
+from engine.music.analysis import (
+    estimate_key,
+    guess_phrase_ends,
+    key_description,
+    parse_key_name,
+)
 from engine.music.score import Score
 
 NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -135,3 +141,17 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate([[False], mask, [False]]).astype(int)
     edges = np.flatnonzero(np.diff(padded))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [("f", "F"), ("F#m", "F#m"), ("d minor", "Dm"), ("Bb major", "Bb"), ("B- major", "Bb"),
+     ("ebm", "Ebm"), ("C#M", "C#m")],
+)
+def test_key_names_as_users_type_them(typed, key):
+    assert parse_key_name(typed) == key
+
+
+def test_an_unknown_key_name_says_what_to_type():
+    with pytest.raises(ScoreError, match="unknown key 'H dur': use a name such as F, Bb"):
+        parse_key_name("H dur")
