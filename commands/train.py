@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     parser.add_argument("--minutes", type=_positive_float, metavar="M",
                         help="stop after M minutes of wall time")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--init", metavar="CKPT",
+                        help="coconet: start from this checkpoint's weights (a plain Coconet grows"
+                        " zero-weighted structure inputs when the config asks for them)")
     parser.add_argument("--max-steps", type=_positive_int, metavar="N", help="stop after N steps")
     parser.add_argument("--batch-size", type=_positive_int, metavar="B",
                         help="examples per step and process")

@@ -1,7 +1,9 @@
 """Coconet: a fully convolutional network over (time x pitch) that fills in masked cells.
 
 Input: for each of the four voices, the one-hot pianoroll with masked cells zeroed, plus the mask
-itself broadcast over pitch: 8 channels over a (T, P) image. Output: logits per (voice, step, class).
+itself broadcast over pitch: 8 channels over a (T, P) image, then `cond_planes` structure planes
+(piece boundaries, metric position, fermatas, key: engine/coconet/structure.py), zero when unknown.
+Output: logits per (voice, step, class).
 With `silence_class`, the last class on the pitch axis is silence (see engine/music/pianoroll.py).
 """
 
@@ -38,6 +40,8 @@ class CoconetConfig:
     """Depthwise-separable hidden convolutions (depthwise kxk, then pointwise 1x1)."""
     silence_class: bool = True
     """Silence is an extra class on the pitch axis; otherwise a silent cell is an all-zero row."""
+    cond_planes: int = 0
+    """Structure planes read besides the notes (0 = a plain Coconet; see engine/coconet/structure.py)."""
 
     def __post_init__(self) -> None:
         self.dilation = tuple(int(d) for d in self.dilation)
@@ -47,6 +51,8 @@ class CoconetConfig:
             raise ValueError("width must be >= 1 and kernel an odd number >= 1")
         if not self.dilation or min(self.dilation) < 1:
             raise ValueError(f"dilation must be positive integers; got {self.dilation}")
+        if not 0 <= self.cond_planes <= 64:
+            raise ValueError(f"cond_planes must be in range 0..64; got {self.cond_planes}")
 
     @property
     def num_classes(self) -> int:
@@ -87,41 +93,55 @@ class Coconet(nn.Module):
         super().__init__()
         self.config = config
         k, width = config.kernel, config.width
-        self.inp = nn.Conv2d(2 * NUM_VOICES, width, k, padding=k // 2, bias=False)
+        self.inp = nn.Conv2d(2 * NUM_VOICES + config.cond_planes, width, k, padding=k // 2, bias=False)
         self.inp_norm = nn.BatchNorm2d(width)
         dilations = [config.dilation[i % len(config.dilation)] for i in range(config.depth)]
         self.layers = nn.ModuleList(ConvLayer(config, d) for d in dilations)
         self.out = nn.Conv2d(width, NUM_VOICES, k, padding=k // 2)
 
-    def encode_input(self, classes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, 4, T) classes + (B, 4, T) bool mask -> (B, 8, T, P) float input image."""
+    def encode_input(self, classes: torch.Tensor, mask: torch.Tensor,
+                     cond: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 4, T) classes + (B, 4, T) bool mask [+ (B, C, T, P) planes] -> (B, 8 + C, T, P)."""
         n = self.config.num_classes
         known = ~mask
         # Silent cells without a silence class are all-zero rows; class index n is dropped.
         onehot = F.one_hot(classes.clamp(max=n), n + 1)[..., :n].to(torch.float32)
         onehot = onehot * known.unsqueeze(-1)
         mask_plane = mask.to(torch.float32).unsqueeze(-1).expand(-1, -1, -1, n)
-        return torch.cat([onehot, mask_plane], dim=1)
+        parts = [onehot, mask_plane]
+        c = self.config.cond_planes
+        if c:
+            b, _, t = classes.shape
+            if cond is None:  # nothing known: the planes of "unknown" are zero
+                cond = torch.zeros(b, c, t, n)
+            elif cond.shape[1:] != (c, t, n) or cond.shape[0] not in (1, b):
+                raise ValueError(f"cond must have shape (B, {c}, {t}, {n}); got {tuple(cond.shape)}")
+            parts.append(cond.to(torch.float32).expand(b, -1, -1, -1))
+        return torch.cat(parts, dim=1)
 
-    def forward(self, classes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, classes: torch.Tensor, mask: torch.Tensor,
+                cond: torch.Tensor | None = None) -> torch.Tensor:
         if not torch.is_grad_enabled():
-            return self._infer(classes, mask)
-        x = F.relu(self.inp_norm(self.inp(self.encode_input(classes, mask))))
+            return self._infer(classes, mask, cond)
+        x = F.relu(self.inp_norm(self.inp(self.encode_input(classes, mask, cond))))
         for i in range(0, len(self.layers), 2):
             h = F.relu(self.layers[i](x))
             x = F.relu(self.layers[i + 1](h) + x)  # residual every two layers
         return self.out(x)  # (B, 4, T, P): voices are output channels
 
-    def _infer(self, classes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _infer(self, classes: torch.Tensor, mask: torch.Tensor,
+               cond: torch.Tensor | None = None) -> torch.Tensor:
         """The forward pass without autograd: in-place activations, cache-sized batches."""
         batch, _, steps = classes.shape
         example_bytes = 4 * self.config.width * steps * self.config.num_classes
         # fp32 activations of a long batch spill out of the L2 cache; one example at a time was
         # measured faster (T=128, batch 4). Under bf16 autocast the whole batch is faster.
         if batch > 1 and example_bytes >= SPLIT_BYTES and not torch.is_autocast_enabled("cpu"):
-            return torch.cat([self._infer(classes[i:i + 1], mask[i:i + 1])
-                              for i in range(batch)])
-        x = self.inp_norm(self.inp(self.encode_input(classes, mask))).relu_()
+            return torch.cat([
+                self._infer(classes[i:i + 1], mask[i:i + 1],
+                            None if cond is None else cond[min(i, cond.shape[0] - 1)][None])
+                for i in range(batch)])
+        x = self.inp_norm(self.inp(self.encode_input(classes, mask, cond))).relu_()
         for i in range(0, len(self.layers), 2):
             h = self.layers[i](x).relu_()
             x = self.layers[i + 1](h).add_(x).relu_()
@@ -159,9 +179,25 @@ def _fold_batchnorm(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> nn.Conv2d:
     return out
 
 
+def with_cond_planes(model: Coconet, planes: int) -> Coconet:
+    """A copy of a plain Coconet that also reads `planes` structure planes, with zero weights on them:
+    it computes exactly what the original did until training teaches it to use them."""
+    if model.config.cond_planes:
+        raise ValueError("the model already reads structure planes")
+    config = CoconetConfig(**{**model.config.to_dict(), "cond_planes": planes})
+    grown = Coconet(config)
+    state = dict(model.state_dict())
+    old = state["inp.weight"]
+    new = torch.zeros(old.shape[0], old.shape[1] + planes, *old.shape[2:], dtype=old.dtype)
+    new[:, :old.shape[1]] = old
+    state["inp.weight"] = new
+    grown.load_state_dict(state)
+    return grown
+
+
 def config_from_dict(data: dict) -> CoconetConfig:
     known = {f for f in CoconetConfig.__dataclass_fields__}
     return CoconetConfig(**{k: v for k, v in data.items() if k in known})
 
 
-__all__ = ["Coconet", "CoconetConfig", "config_from_dict"]
+__all__ = ["Coconet", "CoconetConfig", "config_from_dict", "with_cond_planes"]

@@ -34,7 +34,9 @@ from engine.coconet.model import Coconet, CoconetConfig, config_from_dict
 from engine.errors import CantorError
 from engine.training.datasets import CropSampler, DataError, load_data, pieces_to_classes
 from engine.training.distributed import Distributed, git_commit
+from engine.training.ema import WeightAverage
 from engine.training.evaluate import format_nll, orderless_nll
+from engine.training.structure_setup import initial_weights, structured_samplers
 
 TRAIN_STATE_KIND = "coconet-train"
 
@@ -82,6 +84,14 @@ class TrainSettings:
     """Validate on the first N valid pieces (0 = all); `cantor evaluate` scores whole splits."""
     grad_clip: float = 10.0
     """Gradient norm clipping (a guard against rare spikes)."""
+    structure: bool = False
+    """Train with piece boundaries, metric position, fermatas and key (needs cond_planes and jsb16 data)."""
+    drop_meta: float = 0.3
+    """Chance that each kind of metadata (meter, fermatas, key) is hidden from a training crop."""
+    ema: float = 0.0
+    """Decay of the exponential moving average of the weights that is validated and saved (0 = off)."""
+    schedule_minutes: float = 0.0
+    """Length of one cosine schedule over all resumed sessions (0 = one cosine per session)."""
 
 
 class TrainError(CantorError):
@@ -166,9 +176,18 @@ class TrainRun:
         seed = int(getattr(args, "seed", 0) or 0)
         torch.manual_seed(seed)  # same initial weights in every process
         self.model = Coconet(config)
-        self.sampler = CropSampler(self.train_pieces, self.settings.crop, self.settings.max_shift)
+        init = getattr(args, "init", None)
+        if init and state is None:
+            self.model = initial_weights(init, config)
+        self.structures = self.valid_structures = None
+        if self.settings.structure:
+            self.sampler, self.valid_structures = structured_samplers(
+                args.data, self.data, self.settings, config)
+        else:
+            self.sampler = CropSampler(self.train_pieces, self.settings.crop, self.settings.max_shift)
         self.generator = torch.Generator().manual_seed(seed * 1_000_003 + self.dist.rank)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.settings.lr)
+        self.average = WeightAverage(self.model, self.settings.ema)
         if state is not None:
             self._restore(state)
         self.net = self.dist.wrap(self.model)
@@ -188,6 +207,7 @@ class TrainRun:
             self.generator.set_state(generators[self.dist.rank])
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
         self.history, self.best = list(state["history"]), state["best"]
+        self.average.load_state_dict(state.get("ema_state_dict"))
 
     def command(self) -> str:
         """The command line of this run as a user would type it."""
@@ -211,14 +231,15 @@ class TrainRun:
             improved = self.best is None or val["nll_per_cell"] < self.best
             if improved:
                 self.best = val["nll_per_cell"]
-                payload = coconet_payload(self.model, step=self.step, metrics=metrics,
+                payload = coconet_payload(self.average.model, step=self.step, metrics=metrics,
                                           data=self.provenance())
                 save_checkpoint(self.out / "best.pt", payload)
         state = coconet_payload(self.model, step=self.step, metrics=metrics,
                                 data=self.provenance())
         state.update(kind=TRAIN_STATE_KIND, optimizer=self.optimizer.state_dict(),
                      settings=asdict(self.settings), seconds=self.seconds,
-                     history=self.history, best=self.best, generators=generators)
+                     history=self.history, best=self.best, generators=generators,
+                     ema_state_dict=self.average.state_dict())
         save_checkpoint(self.out / "last.pt", state)
 
     def _generators(self) -> list:
@@ -231,24 +252,31 @@ class TrainRun:
     # -- loop --------------------------------------------------------------------------------
     def train_step(self, fraction: float) -> float:
         s = self.settings
-        classes = torch.from_numpy(self.sampler.sample(s.batch_size, self.generator))
-        mask = make_mask(s.mask, s.batch_size, s.crop, self.generator)
+        cond = None
+        if s.structure:
+            classes, inside, cond = self.sampler.sample(s.batch_size, self.generator)
+            mask = make_mask(s.mask, s.batch_size, s.crop, self.generator) & inside
+        else:
+            classes = torch.from_numpy(self.sampler.sample(s.batch_size, self.generator))
+            mask = make_mask(s.mask, s.batch_size, s.crop, self.generator)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(s, self.step, fraction)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s.bf16):
-            logits = self.net(classes, mask)
+            logits = self.net(classes, mask) if cond is None else self.net(classes, mask, cond)
         loss = masked_nll(logits, classes, mask).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
         self.optimizer.step()
+        self.average.update(self.model)
         self.step += 1
         return loss.item()
 
     def validate(self) -> dict:
         pieces = self.valid_pieces[:self.settings.val_pieces or None]
-        return orderless_nll(self.model, pieces, draws=self.settings.val_draws,
-                             seed=self.settings.val_seed)
+        structures = self.valid_structures[:len(pieces)] if self.valid_structures else None
+        return orderless_nll(self.average.model, pieces, draws=self.settings.val_draws,
+                             seed=self.settings.val_seed, structures=structures)
 
     def run(self) -> dict:
         args = self.args
@@ -270,6 +298,8 @@ class TrainRun:
                     break
                 fraction = (elapsed / budget if budget else
                             (self.step - first_step) / max_steps if max_steps else 0.0)
+                if self.settings.schedule_minutes:  # one cosine across resumed sessions
+                    fraction = (self.seconds_at_start + elapsed) / (self.settings.schedule_minutes * 60)
                 loss = self.train_step(fraction)
                 loss_avg = loss if loss_avg is None else 0.98 * loss_avg + 0.02 * loss
                 now = time.perf_counter()

@@ -8,7 +8,7 @@ from engine.coconet.masks import orderless_mask
 from engine.coconet.model import Coconet, CoconetConfig
 from engine.music.pianoroll import SILENCE_CLASS, to_classes
 from engine.training.baseline import VoiceFrequencyBaseline
-from engine.training.evaluate import orderless_nll
+from engine.training.evaluate import orderless_nll, stratified_mask
 
 
 def two_pieces():
@@ -18,13 +18,14 @@ def two_pieces():
     return [a, b]
 
 
-def direct(model, pieces, draws, seed):
-    """The protocol spelled out one draw at a time."""
+def direct(model, pieces, draws, seed, stratified=True):
+    """The protocol spelled out one draw at a time: draws averaged per piece, then pieces averaged."""
     gen = torch.Generator().manual_seed(seed)
-    nonsilent, everything = [], []
+    piece_means, piece_means_all = [], []
     for piece in pieces:
         classes = torch.as_tensor(piece)
-        masks = orderless_mask(draws, piece.shape[1], gen)
+        masks = (stratified_mask if stratified else orderless_mask)(draws, piece.shape[1], gen)
+        nonsilent, everything = [], []
         for mask in masks:
             with torch.no_grad():
                 logp = torch.log_softmax(model(classes[None], mask[None])[0], -1)
@@ -34,7 +35,9 @@ def direct(model, pieces, draws, seed):
             if sounding:
                 nonsilent.append(sum(nll[c] for c in sounding) / len(sounding))
             everything.append(sum(nll.values()) / len(cells))
-    return np.mean(nonsilent), np.mean(everything)
+        piece_means.append(np.mean(nonsilent))
+        piece_means_all.append(np.mean(everything))
+    return np.mean(piece_means), np.mean(piece_means_all)
 
 
 def test_evaluate_equals_direct_computation_for_a_coconet():
@@ -78,3 +81,25 @@ def test_eval_mode_is_restored_and_bad_draws():
     assert model.training
     with pytest.raises(ValueError):
         orderless_nll(model, two_pieces(), draws=0)
+
+
+def test_stratified_mask_sizes_cover_the_range_evenly():
+    gen = torch.Generator().manual_seed(3)
+    masks = stratified_mask(8, 10, gen)  # D = 40 cells
+    sizes = sorted(int(m.sum()) for m in masks)
+    assert sizes == [int(m.sum()) for m in masks]  # drawn in increasing strata
+    # Stratum k holds sizes in [k*D/K + 1, (k+1)*D/K]: one size in each fifth of the range.
+    for k, size in enumerate(sizes):
+        assert k * 5 + 1 <= size <= (k + 1) * 5
+    # Over many pieces every size 1..D appears, as for uniform sizes.
+    seen = {int(m.sum()) for _ in range(200) for m in stratified_mask(8, 10, gen)}
+    assert seen == set(range(1, 41))
+
+
+def test_unstratified_protocol_is_still_available():
+    torch.manual_seed(0)
+    model = Coconet(CoconetConfig(depth=2, width=8)).eval()
+    result = orderless_nll(model, two_pieces(), draws=4, seed=5, stratified=False)
+    nonsilent, _ = direct(model, two_pieces(), 4, 5, stratified=False)
+    assert result["nll_per_cell"] == pytest.approx(nonsilent, abs=1e-5)
+    assert result["stratified"] is False

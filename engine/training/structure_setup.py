@@ -1,0 +1,53 @@
+"""Setting up a structure-aware Coconet run: metadata for the data, and weights to start from."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.coconet.structure import NUM_PLANES
+from engine.errors import CantorError
+from engine.music.pianoroll import in_model_range, to_classes
+from engine.training.structured import StructuredCropSampler, structure_of
+
+
+def piece_metadata(spec: str, data) -> dict:
+    """Per split, per piece: recovered metadata or None (only JSB-16th is matched to music21)."""
+    if spec.startswith("jsb16:"):
+        from engine.training.chorale_meta import load_jsb_metadata
+
+        return load_jsb_metadata(spec[len("jsb16:"):])
+    return {s: [None] * len(data.split(s)) for s in ("train", "valid", "test")}
+
+
+def classes_and_structures(pieces, metas):
+    """Pieces within the model's range as classes, with their structures (same filter as training)."""
+    kept = [(np.asarray(p), m) for p, m in zip(pieces, metas) if in_model_range(np.asarray(p))]
+    return ([to_classes(p) for p, _ in kept], [structure_of(p.shape[1], m) for p, m in kept])
+
+
+def structured_samplers(spec: str, data, settings, config):
+    """The training sampler and the validation structures of a structure-aware run."""
+    if config.cond_planes != NUM_PLANES:
+        raise CantorError(f"structure training needs a model with cond_planes={NUM_PLANES};"
+                          f" this config has {config.cond_planes}")
+    metas = piece_metadata(spec, data)
+    train, train_structures = classes_and_structures(data.split("train"), metas["train"])
+    _, valid_structures = classes_and_structures(data.split("valid"), metas["valid"])
+    sampler = StructuredCropSampler(train, train_structures, settings.crop, settings.max_shift,
+                                    drop=settings.drop_meta)
+    return sampler, valid_structures
+
+
+def initial_weights(path, config):
+    """A model of `config` starting from a checkpoint's weights; a plain Coconet grows zero-weighted
+    structure inputs, so it starts out computing exactly what it computed before."""
+    from engine.coconet.loading import load_coconet
+    from engine.coconet.model import with_cond_planes
+
+    model = load_coconet(path, for_inference=False).train()
+    if model.config.cond_planes == 0 and config.cond_planes:
+        model = with_cond_planes(model, config.cond_planes)
+    if model.config.to_dict() != config.to_dict():
+        raise CantorError(f"--init {path}: its network {model.config.to_dict()} is not the one asked"
+                          f" for {config.to_dict()}")
+    return model
