@@ -27,7 +27,10 @@ started = time.perf_counter()
 try:
     load_coconet(sys.argv[1])
 except CheckpointError as exc:
-    print(f"{time.perf_counter() - started:.3f} {exc}")
+    seconds = time.perf_counter() - started
+    # This process's own peak (VmHWM starts afresh at exec; ru_maxrss would count the parent's).
+    peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+    print(f"{seconds:.3f} {int(peak.split()[1])} {exc}")
 """
 
 
@@ -38,13 +41,12 @@ def test_a_config_bomb_is_refused_in_under_a_second_and_300_mb(tmp_path):
     assert bomb.stat().st_size < 4096
     process = subprocess.Popen([sys.executable, "-c", BOMB_SCRIPT, str(bomb)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)  # this child's own peak memory, not ours
-    out = process.stdout.read()
-    assert status == 0, process.stderr.read()
-    seconds, message = out.split(" ", 1)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    seconds, peak_kib, message = out.split(" ", 2)
     assert float(seconds) < 1.0
     assert "depth must be an integer in range 2..256; got 2000000" in message
-    assert usage.ru_maxrss < 300 * 1024  # KiB
+    assert int(peak_kib) < 300 * 1024
 
 
 @pytest.mark.parametrize("config", [
