@@ -115,21 +115,17 @@ def bach_figures(melodies: list[Melody]) -> tuple[dict, list[Counts]]:
     return {**pooled(counts), **noise}, counts
 
 
-def harmonize_set(composer, melodies: list[Melody], seeds, args, label: str) -> list[list[Counts]]:
-    runs = []
-    for seed in seeds:
-        began, counts = time.perf_counter(), []
-        for i, m in enumerate(melodies):
-            result = composer.harmonize(m.score, keep=(0,), variants=1, steps=args.steps,
-                                        seed=seed, repair=args.repair)
-            counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
-                                  reference=m.bach))
-            print(f"\r  {label} seed {seed}: {i + 1}/{len(melodies)}", end="", file=sys.stderr,
-                  flush=True)
-        seconds = time.perf_counter() - began
-        print(f" ({seconds / max(1, len(melodies)):.1f} s/piece)", file=sys.stderr)
-        runs.append(counts)
-    return runs
+def harmonize_set(composer, melodies: list[Melody], seed: int, args, label: str) -> list[Counts]:
+    began, counts = time.perf_counter(), []
+    for i, m in enumerate(melodies):
+        result = composer.harmonize(m.score, keep=(0,), variants=1, steps=args.steps, seed=seed,
+                                    repair=args.repair)
+        counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
+                              reference=m.bach))
+        print(f"\r  {label} seed {seed}: {i + 1}/{len(melodies)}", end="", file=sys.stderr, flush=True)
+    seconds = time.perf_counter() - began
+    print(f" ({seconds / max(1, len(melodies)):.1f} s/piece)", file=sys.stderr)
+    return counts
 
 
 def spread(per_seed: list[dict]) -> dict[str, tuple[float, float] | None]:
@@ -201,13 +197,14 @@ def main() -> int:
     results = {"settings": vars(args), "bach": bach, "sets": {}}
     for name, (melodies, note) in sets.items():
         print(f"{name}: {len(melodies)} melodies; {note}", file=sys.stderr)
-        runs = harmonize_set(composer, melodies, seeds, args, name)
-        per_seed = [figures(counts, bach_counts) for counts in runs]
-        results["sets"][name] = {"melodies": len(melodies), "note": note,
-                                 "keys": [key_text(m.key) for m in melodies],
-                                 "per_seed": per_seed, "spread": spread(per_seed)}
-        if args.out:
-            Path(args.out).write_text(json.dumps(results, indent=2))
+        per_seed = []
+        for seed in seeds:  # saved after every seed, so a long run that is stopped still tells
+            per_seed.append(figures(harmonize_set(composer, melodies, seed, args, name), bach_counts))
+            results["sets"][name] = {"melodies": len(melodies), "note": note,
+                                     "keys": [key_text(m.key) for m in melodies],
+                                     "per_seed": per_seed, "spread": spread(per_seed)}
+            if args.out:
+                Path(args.out).write_text(json.dumps(results, indent=2))
     print(table(bach, results["sets"]))
     for name, result in results["sets"].items():
         print(f"\n{name}: {result['melodies']} melodies, seeds {args.seeds}; {result['note']}")
