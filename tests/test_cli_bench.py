@@ -48,3 +48,24 @@ def test_an_unknown_benchmark_is_a_one_line_error():
     assert run.returncode == 1
     assert run.stderr.startswith("cantor: error: unknown benchmark 'nosuch': choose from")
     assert "model" in run.stderr
+
+
+FASTPATH_KEYS = {
+    "composer_default_8bar_ms", "composer_first_variant_8bar_ms", "infill_1bar_in_8bar_ms",
+    "infill_1bar_in_64bar_ms", "cli_harmonize_8bar_wall_ms", "cli_info_wall_ms",
+}  # fmt: skip
+
+
+def test_fastpath_bench_reports_every_key(tmp_path):
+    torch.manual_seed(0)
+    model = Coconet(CoconetConfig(depth=2, width=8))
+    path = tmp_path / "tiny.pt"
+    save_checkpoint(path, {"kind": "coconet", "config": model.config.to_dict(),
+                           "state_dict": model.state_dict(), "step": 0, "metrics": {}, "data": {}})
+    env = {**os.environ, "CANTOR_BENCH_CHECKPOINT": str(path), "OMP_NUM_THREADS": "1"}
+    run = cantor("bench", "--json", "--only", "fastpath", "--repeats", "1", env=env)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert FASTPATH_KEYS <= set(data) and "errors" not in data, data
+    assert all(data[k] > 0 for k in FASTPATH_KEYS)
+    assert data["composer_first_variant_8bar_ms"] < data["composer_default_8bar_ms"]
