@@ -182,8 +182,8 @@ class CantorServer(Server):
         await websocket.prepare(request)
         if len(self.sessions) >= self.max_sessions:
             await websocket.send_bytes(
-                f"cantor: {self.max_sessions} sessions are open already (--max-sessions);"
-                " close one and reload this page.\r\n".encode()
+                f"cantor: this server allows {self.max_sessions} session(s) at once"
+                " (--max-sessions) and all are in use; close a tab and reload this page.\r\n".encode()
             )
             await websocket.close(code=BUSY_CLOSE_CODE, message=b"too many sessions")
             return websocket
