@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.music.keys import key_name
 from engine.music.score import STEPS_PER_QUARTER, Score
 from tui.recovery import score_from_dict, score_to_dict
 
@@ -51,7 +52,7 @@ def convert_chorale(name: str = DEFAULT_CHORALE) -> Score:
         time_signature=(ts.numerator, ts.denominator) if ts else (4, 4),
         pickup=pickup,
         tempo_bpm=float(mark.getQuarterBPM()) if mark and mark.getQuarterBPM() else 90.0,
-        key=f"{key.tonic.name} {key.mode}",
+        key=key_name(key.tonic.pitchClass, key.mode == "minor"),
         title=f"Chorale {name.upper().replace('BWV', 'BWV ')}",
     )
 
