@@ -75,11 +75,6 @@ class PlaybackActions:
         return "" if self.sound_route is None else self.sound_route.text
 
     def action_play(self) -> None:
-        if getattr(self.app, "is_web", False):  # under `cantor serve` the browser plays it
-            from tui.web.delivery import toggle_browser_playback
-
-            toggle_browser_playback(self)
-            return
         if self._playing:
             self.stop_playback()
             return
@@ -117,6 +112,11 @@ class PlaybackActions:
 
     def play_score(self, score, start: int, end: int | None, loop: bool = False) -> None:
         """Play part of a score; the player is made (in a thread) on first use."""
+        if getattr(self.app, "is_web", False):  # under `cantor serve` the browser plays it
+            from tui.web.delivery import toggle_browser_playback
+
+            toggle_browser_playback(self, score, start, end, loop)
+            return
         request = (score, start, end, loop)
         if self._audio_error and not self._forwarded_server():  # a tunnel may come back
             self._tell_no_audio()

@@ -68,14 +68,10 @@ def send_file(app, path: Path) -> None:
         )
 
 
-def toggle_browser_playback(screen) -> None:
-    """The play key in a browser: render to WAV and have the page play it (or stop it).
-
-    Like the local player: the selection loops, otherwise play from the cursor to the end.
-    """
-    app, doc = screen.app, screen.doc
-    score, sel = doc.score, doc.selection
-    start, end, loop = (sel.start, sel.end, True) if sel is not None else (doc.step, None, False)
+def toggle_browser_playback(screen, score, start: int, end: int | None, loop: bool) -> None:
+    """Play steps [start, end) in a browser: render to WAV and have the page play it (the
+    same key again while it plays stops it)."""
+    app = screen.app
     if time.monotonic() < getattr(screen, "_browser_playing_until", 0.0):
         screen._browser_playing_until = 0.0
         app.deliver_text("stop", save_filename=STOP_NAME, open_method="browser",
