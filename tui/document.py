@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import PitchRangeError, ScoreError
+from engine.errors import ScoreError
 from engine.music.analysis import estimate_key, guess_phrase_ends
 from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW
 from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 from tui import recovery
+from tui.note_edits import NOTE_LETTERS, Clip, NoteEdits, _fit  # noqa: F401 (re-exported)
 
 # Where the cursor lands in a voice with nothing sounding nearby.
 HOME_PITCH = (72, 64, 57, 48)
-NOTE_LETTERS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 ENTRY_LENGTHS = (1, 2, 3, 4, 6, 8, 12, 16)
 
 
@@ -39,15 +39,6 @@ class Selection:
 
 
 @dataclass(frozen=True)
-class Clip:
-    """Copied notes: rows for `voices`, each (pitches, onsets) over the copied steps."""
-
-    pitches: np.ndarray
-    onsets: np.ndarray
-    voices: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class _State:
     score: Score
     erased: np.ndarray
@@ -55,7 +46,7 @@ class _State:
     ident: int
 
 
-class Document:
+class Document(NoteEdits):
     """A score being edited; every content change is one undo step and is autosaved."""
 
     def __init__(self, score: Score, path: Path | None = None, *, autosave: bool = True) -> None:
@@ -235,173 +226,6 @@ class Document:
             mask[self.voice, note[0] : note[0] + note[1]] = True
         return mask
 
-    # --- notes -----------------------------------------------------------------------------
-
-    def note_at(self, voice: int, step: int) -> tuple[int, int, int] | None:
-        """(start, length, pitch) of the note sounding in `voice` at `step`."""
-        row, on = self.score.pitches[voice], self.score.onsets[voice]
-        if not 0 <= step < row.size or row[step] < 0:
-            return None
-        start = step
-        while start > 0 and not on[start] and row[start - 1] == row[step]:
-            start -= 1
-        end = step + 1
-        while end < row.size and not on[end] and row[end] == row[step]:
-            end += 1
-        return start, end - start, int(row[step])
-
-    def _write(self, voice: int, start: int, length: int, pitch: int, score: Score | None = None):
-        """Score with one note written (extended with whole bars if it runs past the end)."""
-        score = score or self.score
-        end = start + length
-        if end > score.num_steps:
-            bars = -(-(end - score.num_steps) // score.steps_per_bar)
-            score = score.concat(Score.empty(bars * score.steps_per_bar, **score.meta()))
-        pitches, onsets = score.pitches.copy(), score.onsets.copy()
-        pitches[voice, start:end] = pitch
-        onsets[voice, start:end] = False
-        onsets[voice, start] = pitch >= 0
-        if end < score.num_steps and pitches[voice, end] >= 0:
-            onsets[voice, end] = True  # the note after is struck anew
-        return score.replace(pitches=pitches, onsets=onsets)
-
-    def put_note(self, pitch: int | None = None, length: int | None = None) -> None:
-        """Enter a note of the current voice at the cursor and step past it."""
-        pitch = self.pitch if pitch is None else pitch
-        length = length or self.entry_length
-        if not MODEL_LOW <= pitch <= MODEL_HIGH:
-            raise PitchRangeError(f"notes must be in range {MODEL_LOW}..{MODEL_HIGH}; got {pitch}")
-        score = self._write(self.voice, self.step, length, pitch)
-        erased = _fit(self.erased, score.num_steps)
-        erased[self.voice, self.step : self.step + length] = False
-        self.commit(score, erased, "enter note")
-        self.pitch = pitch
-        self.goto(self.step + length)
-
-    def put_note_named(self, letter: str) -> None:
-        """Enter the note with this letter name nearest to the cursor pitch."""
-        pc = NOTE_LETTERS[letter.lower()]
-        ref = self.pitch
-        candidates = [p for p in range(MODEL_LOW, MODEL_HIGH + 1) if p % 12 == pc]
-        self.put_note(min(candidates, key=lambda p: (abs(p - ref), p)))
-
-    def delete_note(self) -> bool:
-        """Silence the note under the cursor in the current voice."""
-        note = self.note_at(self.voice, self.step)
-        if not note:
-            return False
-        mask = np.zeros(self.score.pitches.shape, dtype=bool)
-        mask[self.voice, note[0] : note[0] + note[1]] = True
-        self.commit(self.score.erase(mask), label="delete note")
-        return True
-
-    def delete_previous(self) -> bool:
-        """Backspace while typing: remove the note before the cursor and step back onto it."""
-        if self.step == 0:
-            return False
-        note = self.note_at(self.voice, self.step - 1)
-        if not note:
-            self.move(-1)
-            return False
-        self.goto(note[0])
-        return self.delete_note()
-
-    def resize_note(self, delta: int) -> bool:
-        """Lengthen (delta > 0, over what follows) or shorten the note under the cursor."""
-        note = self.note_at(self.voice, self.step)
-        if not note:
-            return False
-        start, length, pitch = note
-        new_length = max(1, length + delta)
-        if new_length == length:
-            return False
-        score = self.score
-        if new_length < length:
-            mask = np.zeros(score.pitches.shape, dtype=bool)
-            mask[self.voice, start + new_length : start + length] = True
-            score = score.erase(mask)
-        else:
-            score = self._write(self.voice, start, new_length, pitch)
-        self.commit(score, label="lengthen note" if delta > 0 else "shorten note")
-        self.goto(min(self.step, start + new_length - 1))
-        return True
-
-    def shift_note(self, steps: int) -> bool:
-        """Move the note under the cursor earlier or later, keeping its length."""
-        note = self.note_at(self.voice, self.step)
-        if not note:
-            return False
-        start, length, pitch = note
-        new_start = start + steps
-        if new_start < 0:
-            return False
-        mask = np.zeros(self.score.pitches.shape, dtype=bool)
-        mask[self.voice, start : start + length] = True
-        score = self._write(self.voice, new_start, length, pitch, self.score.erase(mask))
-        self.commit(score, label="move note")
-        self.goto(self.step + steps)
-        return True
-
-    def transpose(self, semitones: int) -> bool:
-        """Transpose the selection (or the note under the cursor); stays in the model's range."""
-        mask = self._target_mask() & (self.score.pitches >= 0)
-        if not mask.any():
-            return False
-        moved = self.score.pitches.astype(np.int32) + semitones
-        if moved[mask].min() < MODEL_LOW or moved[mask].max() > MODEL_HIGH:
-            raise PitchRangeError(
-                f"transposing by {semitones:+d} leaves the range {MODEL_LOW}..{MODEL_HIGH}"
-            )
-        pitches = np.where(mask, moved, self.score.pitches)
-        self.commit(
-            self.score.replace(pitches=pitches, onsets=self.score.onsets), label="transpose"
-        )
-        self.pitch = int(np.clip(self.pitch + semitones, MODEL_LOW, MODEL_HIGH))
-        return True
-
-    # --- regions -----------------------------------------------------------------------------
-
-    def erase(self, mask: np.ndarray | None = None) -> bool:
-        """Silence cells and mark them to be generated (the selection by default)."""
-        if mask is None:
-            sel = self.selection
-            if sel is None:
-                return False
-            mask = sel.mask(self.score.pitches.shape)
-        self.commit(self.score.erase(mask), self.erased | mask, "erase")
-        return True
-
-    def copy(self) -> bool:
-        sel = self.selection
-        if sel is None:
-            return False
-        rows = list(sel.voices)
-        clip = self.score.slice(sel.start, sel.end)
-        self.clipboard = Clip(clip.pitches[rows].copy(), clip.onsets[rows].copy(), sel.voices)
-        return True
-
-    def paste(self) -> bool:
-        """Paste the clipboard at the cursor into the voices it was copied from."""
-        clip = self.clipboard
-        if clip is None:
-            return False
-        length = clip.pitches.shape[1]
-        score = self.score
-        end = self.step + length
-        if end > score.num_steps:
-            bars = -(-(end - score.num_steps) // score.steps_per_bar)
-            score = score.concat(Score.empty(bars * score.steps_per_bar, **score.meta()))
-        pitches, onsets = score.pitches.copy(), score.onsets.copy()
-        for row, v in enumerate(clip.voices):
-            pitches[v, self.step : end] = clip.pitches[row]
-            onsets[v, self.step : end] = clip.onsets[row]
-            if end < score.num_steps and pitches[v, end] >= 0:
-                onsets[v, end] = True
-        erased = _fit(self.erased, score.num_steps)
-        erased[list(clip.voices), self.step : end] = False
-        self.commit(score.replace(pitches=pitches, onsets=onsets), erased, "paste")
-        return True
-
     def generation_mask(self) -> np.ndarray:
         """Cells an infill should write: the erased cells, else the selection."""
         if self.erased.any():
@@ -468,11 +292,3 @@ class Document:
 
     def status(self) -> str:
         return f"{self.score.location_text(self.step)} {VOICE_NAMES[self.voice]}"
-
-
-def _fit(mask: np.ndarray, steps: int) -> np.ndarray:
-    """A (4, steps) copy of a mask, cut or padded with False."""
-    out = np.zeros((NUM_VOICES, steps), dtype=bool)
-    n = min(steps, mask.shape[1])
-    out[:, :n] = mask[:, :n]
-    return out
