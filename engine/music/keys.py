@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from engine.music.spelling import LETTER_PC as _LETTERS
+
 MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MINOR_NAMES = ("Cm", "C#m", "Dm", "Ebm", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "Bbm", "Bm")
-_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
 
 def key_name(tonic_pc: int, minor: bool) -> str:

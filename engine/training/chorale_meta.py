@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.fileio import atomic_write_bytes
+from engine.music.analysis import MAJOR_PROFILE, MINOR_PROFILE
 from engine.music.keys import key_name, parse_key
-from engine.training.datasets import SPLITS, DataError, load_jsb16
+from engine.training.datasets import SPLITS, DataError, _part_to_row, load_jsb16
 
 CACHE_VERSION = 1
 MIN_AGREEMENT = 0.9  # share of equal soprano steps for a match (the same tune agrees > 0.95)
@@ -41,15 +42,13 @@ def _chorale_record(chorale) -> dict | None:
     steps = round(float(chorale.highestTime) * 4)
     if steps <= 0:
         return None
-    rows = np.full((4, steps), -1, dtype=np.int16)
+    rows = np.stack([_part_to_row(part, steps) for part in parts])
     fermatas = np.zeros(steps, dtype=bool)
-    for v, part in enumerate(parts):
+    for part in parts:
         for note in part.flatten().notes:
-            start = round(float(note.offset) * 4)
-            end = max(round(float(note.offset + note.quarterLength) * 4), start + 1)
-            rows[v, start:end] = max(p.midi for p in note.pitches) if note.isChord else note.pitch.midi
             if any(isinstance(e, expressions.Fermata) for e in note.expressions):
-                fermatas[start:end] = True
+                start = round(float(note.offset) * 4)
+                fermatas[start:max(round(float(note.offset + note.quarterLength) * 4), start + 1)] = True
     signatures = list(chorale.recurse().getElementsByClass(meter.TimeSignature))
     num, den = (signatures[0].numerator, signatures[0].denominator) if signatures else (4, 4)
     bar = num * 16 // den
@@ -223,11 +222,6 @@ def metadata_for(piece: np.ndarray, record: dict, shift: int, offset: int) -> di
             "key": key_name(tonic + shift, minor), "fermatas": fermatas, "source": record["source"]}
 
 
-# Krumhansl-Kessler key profiles (tonic first).
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
 def key_from_notes(piece: np.ndarray) -> str | None:
     """The key of a four-part piece with no match: tonic = the final bass note (chorales end on the
     tonic), mode = the better-fitting key profile for that tonic over all sounding steps."""
@@ -237,7 +231,7 @@ def key_from_notes(piece: np.ndarray) -> str | None:
     tonic = int(bass[-1]) % 12
     counts = np.bincount(piece[piece >= 0].astype(int) % 12, minlength=12).astype(float)
     rotated = np.roll(counts, -tonic)
-    major = np.corrcoef(rotated, MAJOR_PROFILE)[0, 1]
+    major = np.corrcoef(rotated, MAJOR_PROFILE)[0, 1]  # Krumhansl-Kessler, tonic first
     minor = np.corrcoef(rotated, MINOR_PROFILE)[0, 1]
     return key_name(tonic, minor > major)
 
@@ -266,9 +260,50 @@ def match_dataset(pieces_by_split: dict[str, list[np.ndarray]], records: list[di
 
 
 def load_jsb_metadata(json_path) -> dict:
-    """Metadata of every JSB-16th piece (per split, in file order), matched against music21's corpus."""
+    """Metadata of every JSB-16th piece (per split, in file order), matched against music21's corpus.
+
+    Matching takes about a minute, so its result is cached per data file (by content hash)."""
+    from engine.coconet.checkpoint import file_sha256
+
+    cache = _cache_path().with_name(
+        f"jsb16-meta-v{CACHE_VERSION}-{file_sha256(Path(json_path).expanduser())[:16]}.npz")
+    if cache.is_file():
+        try:
+            return _load_matches(cache)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is matched again
     data = load_jsb16(json_path)
-    return match_dataset({s: data.split(s) for s in SPLITS}, corpus_records())
+    found = match_dataset({s: data.split(s) for s in SPLITS}, corpus_records())
+    _save_matches(cache, found)
+    return found
+
+
+def _save_matches(path: Path, found: dict) -> None:
+    """The match result as JSON (fermatas aside, as arrays) in one .npz, written atomically."""
+    arrays, listing = {}, {"matched": found["matched"]}
+    for split in SPLITS:
+        listing[split] = []
+        for i, meta in enumerate(found[split]):
+            if meta is not None and meta["fermatas"] is not None:
+                arrays[f"{split}{i}"] = meta["fermatas"]
+            listing[split].append(None if meta is None else {k: v for k, v in meta.items()
+                                                             if k != "fermatas"})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, listing=json.dumps(listing), **arrays)
+    atomic_write_bytes(path, buffer.getvalue(), "metadata cache", error=DataError)
+
+
+def _load_matches(path: Path) -> dict:
+    with np.load(path) as data:
+        listing = json.loads(str(data["listing"]))
+        out = {"matched": listing["matched"]}
+        for split in SPLITS:
+            out[split] = [None if m is None else {
+                **m, "time_signature": tuple(m["time_signature"]) if m["time_signature"] else None,
+                "fermatas": data.get(f"{split}{i}")}
+                for i, m in enumerate(listing[split])]
+    return out
 
 
 __all__ = ["agreement", "load_jsb_metadata", "match_dataset"]

@@ -85,8 +85,7 @@ def orderless_nll(model, pieces: list[np.ndarray], *, draws: int = 8, seed: int 
                     classes, masks, cond = _framed(piece, masks, structures, i)
                 nonsilent, everything = [], []
                 for lo in range(0, draws, max_batch):
-                    part = None if cond is None else cond
-                    a, b = draw_nlls(model, classes, masks[lo:lo + max_batch], part, cells)
+                    a, b = draw_nlls(model, classes, masks[lo:lo + max_batch], cond, cells)
                     nonsilent += a
                     everything += b
                 if nonsilent:
