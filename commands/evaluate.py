@@ -26,6 +26,9 @@ def register(subparsers) -> None:
                         help="random masks per piece (default 8)")
     parser.add_argument("--seed", type=seed_number, default=0, help="seed of the masks (default 0)")
     parser.add_argument("--threads", type=_positive_int, metavar="N", help="torch threads")
+    parser.add_argument("--no-metadata", action="store_true",
+                        help="a structure-aware model sees its pieces' boundaries only, not their"
+                        " meter, fermatas and key")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -57,10 +60,19 @@ def run(args) -> int:
     else:
         model = load_coconet(args.checkpoint, for_inference=True)
         digest = file_sha256(args.checkpoint or DEFAULT_COCONET)
-    result = orderless_nll(model, pieces, draws=args.draws, seed=args.seed)
+    structures = None
+    if getattr(getattr(model, "config", None), "cond_planes", 0) and not args.no_metadata:
+        from engine.training.structure_setup import classes_and_structures, piece_metadata
+
+        metas = piece_metadata(args.data, data)[args.split]
+        structures = classes_and_structures(data.split(args.split), metas)[1]
+    result = orderless_nll(model, pieces, draws=args.draws, seed=args.seed, structures=structures)
     report = {"split": args.split, "pieces": result["pieces"], "draws": result["draws"],
-              "seed": result["seed"], "nll_per_cell": result["nll_per_cell"],
+              "seed": result["seed"], "stratified": result["stratified"],
+              "nll_per_cell": result["nll_per_cell"],
+              "nll_per_cell_cells": result["nll_per_cell_cells"],
               "nll_per_cell_with_silence": result["nll_per_cell_with_silence"],
+              "metadata": structures is not None,
               "checkpoint_sha256": digest, "seconds": result["seconds"]}
     if args.json:
         print(json.dumps(report))

@@ -44,8 +44,10 @@ def test_evaluate_json(files):
                   checkpoint, "--draws", "2", "--seed", "3", "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report) == {"split", "pieces", "draws", "seed", "nll_per_cell",
-                           "nll_per_cell_with_silence", "checkpoint_sha256", "seconds"}
+    assert set(report) == {"split", "pieces", "draws", "seed", "stratified", "nll_per_cell",
+                           "nll_per_cell_cells", "nll_per_cell_with_silence", "metadata",
+                           "checkpoint_sha256", "seconds"}
+    assert report["stratified"] is True and report["metadata"] is False
     assert report["split"] == "test" and report["pieces"] == 2 and report["draws"] == 2
     assert report["seed"] == 3 and report["checkpoint_sha256"] == file_sha256(checkpoint)
     assert 0 < report["nll_per_cell"] < 10
