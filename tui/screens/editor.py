@@ -118,6 +118,8 @@ class EditorScreen(
             score.location_text(doc.step),
             f"{VOICE_NAMES[doc.voice]} {spell(doc.pitch, score.key, ascii_only=self.app.ascii_only)}",
             mode,
+            # Where sound goes comes early: a broken tunnel must not fall off a narrow line.
+            *([self.sound_text()] if self.sound_text() else []),
             LENGTH_NAMES.get(doc.entry_length, f"{doc.entry_length} steps"),
             f"{score.time_signature[0]}/{score.time_signature[1]} {score.tempo_bpm:g} bpm",
             f"key: {key_status(doc)}",
@@ -130,6 +132,4 @@ class EditorScreen(
             parts.append("heatmap")
         if doc.erased.any():
             parts.append(f"{int(doc.erased.sum())} erased cells (i fills)")
-        if self.sound_text():
-            parts.append(self.sound_text())
         self.query_one("#status", Static).update(Text(" | ".join(parts)))
