@@ -118,10 +118,10 @@ class EditorScreen(
             score.location_text(doc.step),
             f"{VOICE_NAMES[doc.voice]} {spell(doc.pitch, score.key, ascii_only=self.app.ascii_only)}",
             mode,
-            # Where sound goes comes early: a broken tunnel must not fall off a narrow line.
-            *([self.sound_text()] if self.sound_text() else []),
             LENGTH_NAMES.get(doc.entry_length, f"{doc.entry_length} steps"),
             f"{score.time_signature[0]}/{score.time_signature[1]} {score.tempo_bpm:g} bpm",
+            # Where sound goes comes before the key: a broken tunnel must not fall off the line.
+            *([self.sound_text()] if self.sound_text() else []),
             f"key: {key_status(doc)}",
         ]
         if self.app.muted:
