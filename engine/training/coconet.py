@@ -312,7 +312,7 @@ class TrainRun:
             val = self._checkpoint(loss_avg if loss_avg is not None else float("nan"), total)
         finally:
             report.close()
-            self.dist.close()
+            self.dist.close(together=sys.exc_info()[0] is None)
         return {"step": self.step, "minutes": round(self.seconds / 60, 2), "best": self.best,
                 "last": val["nll_per_cell"] if val else None, "out": str(self.out)}
 

@@ -38,8 +38,13 @@ class Distributed:
         torch.distributed.broadcast(value, src=0)
         return bool(value.item())
 
-    def close(self) -> None:
+    def close(self, together: bool = True) -> None:
+        """Leave the process group; `together` waits for every rank first (not after an error,
+        when a peer may never arrive)."""
         if self.world > 1 and torch.distributed.is_initialized():
+            # A rank that tears down while rank 0 is still saving was seen aborted by gloo.
+            if together:
+                torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
     def __repr__(self) -> str:
