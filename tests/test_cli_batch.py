@@ -14,8 +14,8 @@ import torch
 
 from engine.coconet.checkpoint import save_checkpoint
 from engine.coconet.model import Coconet, CoconetConfig
-from engine.music.midi import load_midi, save_midi
-from engine.music.score import Score
+from engine.music.midi import load_midi
+from tests.test_cli_generate import melody_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,13 +25,6 @@ def cantor(*args, env=None) -> subprocess.CompletedProcess:
         [sys.executable, str(ROOT / "cli.py"), *map(str, args)], cwd=ROOT, check=False,
         capture_output=True, text=True, timeout=600,
         env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
-
-
-def melody_file(path: Path, notes) -> Path:
-    pitches = np.full((4, 4 * len(notes)), -1, dtype=np.int16)
-    pitches[0] = np.repeat(notes, 4)
-    save_midi(Score(pitches), path)
-    return path
 
 
 @pytest.fixture(scope="module")
