@@ -19,6 +19,9 @@ fast; `precision="fp32"` turns it off); the ranking and `confidence` always run 
 Threads: given none, the choice measured once per machine (engine/coconet/threads.py), one thread
 when the load average says the cores are busy. torch is imported on first use.
 
+Structure: a model trained with structure planes gets the piece framed by its real start and end,
+and is told the meter, the phrase ends and the key (engine/coconet/framing.py says what when).
+
 The fast path: sampling and repair run on the window of the region (engine/coconet/window.py), so
 their cost follows the region, not the piece; a Gibbs variant stops once `patience` passes in a row
 rewrote nothing; with `on_variant`, the first variant is finished (sampled, repaired, scored) and
@@ -40,6 +43,7 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     MAX_VARIANTS,
     SAMPLERS,
 )
+from engine.coconet.framing import conditioning, edge_of, frame
 from engine.coconet.ranges import (
     _model_input,
     _user_pitches,
@@ -179,21 +183,18 @@ class Composer:
             raise ScoreError(f"steps must lie in 0..{score.num_steps}; got {start}..{end}")
         if start == end:
             return np.zeros((NUM_VOICES, 0), dtype=np.float32)
+        edge = edge_of(self.model)
+        cond = conditioning(score, ~everything, edge)
+        score, everything = frame(score, everything, edge)
         offsets, _ = place_in_range(score, ~everything)
         classes = torch.from_numpy(_model_input(score, ~everything, offsets))
         region = None
         if steps is not None:
             region = torch.zeros(everything.shape, dtype=torch.bool)
-            region[:, start:end] = True
+            region[:, edge + start:edge + end] = True
         nll = pseudo_nll(self.model, classes.unsqueeze(0), torch.from_numpy(everything),
-                         cond=self._conditioning(score, classes.shape[-1]), window=self.window,
-                         region=region)
-        return np.exp(-nll[0, :, start:end].numpy()).astype(np.float32)
-
-    def _conditioning(self, score: Score, classes_len: int):
-        """Structure planes (1, C, classes_len, P) for the net input of `score`, or None (the
-        shipped model reads notes only)."""
-        return None  # noqa: RET501 (filled in for models that read structure planes)
+                         cond=cond, window=self.window, region=region)
+        return np.exp(-nll[0, :, edge + start:edge + end].numpy()).astype(np.float32)
 
     def sampling_precision(self):
         """bf16 autocast for the sampling passes (about 2x faster where the CPU has native bf16);
@@ -215,11 +216,13 @@ class Composer:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != score.pitches.shape or not mask.any():
             raise ScoreError(f"mask must have the score's shape {score.pitches.shape} and cells")
+        edge = edge_of(self.model)
+        cond = conditioning(score, mask, edge)
+        score, mask = frame(score, mask, edge)
         offsets, _ = place_in_range(score, mask)
         classes = torch.from_numpy(_model_input(score, mask, offsets))
         mask_t = torch.from_numpy(mask)
-        nll = pseudo_nll(self.model, classes.unsqueeze(0), mask_t, window=self.window,
-                         cond=self._conditioning(score, classes.shape[-1]))
+        nll = pseudo_nll(self.model, classes.unsqueeze(0), mask_t, window=self.window, cond=cond)
         return float(mean_over(nll, mask_t)[0])
 
     # --- the shared path ---------------------------------------------------------------------
@@ -249,10 +252,12 @@ class Composer:
             raise ScoreError(f"repair rounds must be in range 0..{MAX_REPAIR}; got {repair}")
         if patience is not None and int(patience) < 1:
             raise ScoreError(f"patience must be 1 or more (or None); got {patience}")
+        edge = edge_of(self.model)
         offsets, messages = place_in_range(score, mask)
-        classes = torch.from_numpy(_model_input(score, mask, offsets))
-        run = _Run(self, score, mask, offsets, classes, progress, want_confidence, cancel)
-        run.cond = self._conditioning(score, classes.shape[-1])
+        framed, framed_mask = frame(score, mask, edge)
+        classes = torch.from_numpy(_model_input(framed, framed_mask, offsets))
+        run = _Run(self, score, mask, offsets, classes, progress, want_confidence, cancel, edge)
+        run.cond = conditioning(score, mask, edge)
         seeds = [int(seed) + k for k in range(int(variants))]
         # With on_variant, the first variant runs alone and is handed over before the others start
         # (a variant's music depends on its seed alone, so the split changes nothing else).
@@ -277,19 +282,35 @@ class _Run:
 
     cond = None
 
-    def __init__(self, composer, score, mask, offsets, classes, progress, want_confidence, cancel):
+    def __init__(self, composer, score, mask, offsets, classes, progress, want_confidence, cancel,
+                 edge=0):
+        """`score` and `mask` are the caller's; `classes` are framed by `edge` steps each side
+        (framing.py), and so are `framed_mask`, `mask_t` and every tensor the samplers see."""
         import torch
 
         self.composer, self.score, self.mask, self.offsets = composer, score, mask, offsets
-        self.classes, self.mask_t = classes, torch.from_numpy(mask)
+        self.edge = edge
+        self.framed_mask = frame(score, mask, edge)[1]
+        self.classes, self.mask_t = classes, torch.from_numpy(self.framed_mask)
         self.progress, self.want_confidence, self.cancel = progress, want_confidence, cancel
+
+    def inner(self, array: np.ndarray) -> np.ndarray:
+        """The caller's steps of a framed (..., T + 2 edge) array."""
+        return array[..., self.edge:array.shape[-1] - self.edge] if self.edge else array
+
+    def user_pitches(self, classes) -> np.ndarray:
+        """(N, 4, T) MIDI pitches of framed model classes, kept cells from the caller's score."""
+        return _user_pitches(self.inner(classes.numpy()), self.offsets, self.score.pitches, self.mask)
+
+    def framed_scores(self, drafts) -> list[Score]:
+        """Framed scores of framed drafts (what the repair checks, cell for cell with `mask_t`)."""
+        return [frame(s, self.mask, self.edge)[0] for s in self.to_scores(drafts)]
 
     def cancelled(self) -> bool:
         return self.cancel is not None and bool(self.cancel())
 
     def to_scores(self, drafts) -> list[Score]:
-        pitches = _user_pitches(drafts.numpy(), self.offsets, self.score.pitches, self.mask)
-        return [self.score.with_cells(self.mask, p) for p in pitches]
+        return [self.score.with_cells(self.mask, p) for p in self.user_pitches(drafts)]
 
     def reporter(self, offset: int, total: int):
         """A sampler callback that reports steps `offset`+1.. out of `total` for all batches."""
@@ -298,13 +319,12 @@ class _Run:
         from engine.coconet.sampling import mean_over
 
         def report(info) -> None:
-            nll = info.cell_nll.numpy()
+            nll = self.inner(info.cell_nll.numpy())
             self.progress(Progress(
                 step=offset + info.step,
                 total=total,
-                pitches=_user_pitches(info.classes.numpy(), self.offsets, self.score.pitches,
-                                      self.mask),
-                changed=info.changed.numpy().copy(),
+                pitches=self.user_pitches(info.classes),
+                changed=self.inner(info.changed.numpy()).copy(),
                 scores=mean_over(info.cell_nll, self.mask_t).numpy(),
                 confidence=np.where(self.mask, np.exp(-nll), 1.0).astype(np.float32)
                 if self.want_confidence else None,
@@ -330,7 +350,7 @@ class _Run:
                               on_step=report, cancel=self.cancel, cond=self.cond,
                               window=composer.window)
             if draw is not None and repairer.rounds:
-                fixed = repairer.run(model, draw.classes, self.mask, seeds, self.to_scores,
+                fixed = repairer.run(model, draw.classes, self.framed_mask, seeds, self.framed_scores,
                                      cell_nll=draw.cell_nll, on_step=report,
                                      step_offset=offset + sampling, total=offset + per_batch,
                                      cancel=self.cancel, cond=self.cond)
@@ -339,7 +359,7 @@ class _Run:
             return None
         nll = mean_over(pseudo_nll(model, draw.classes, self.mask_t, cond=self.cond,
                                    window=composer.window), self.mask_t).tolist()
-        pitches = _user_pitches(draw.classes.numpy(), self.offsets, self.score.pitches, self.mask)
+        pitches = self.user_pitches(draw.classes)
         return [Variant(self.score.with_cells(self.mask, pitches[k]), float(nll[k]), seeds[k])
                 for k in range(len(seeds))]
 
