@@ -3,9 +3,10 @@
 Timing the network on all cores and on one costs most of a second, so it is done once and the
 choice is kept in `$XDG_CACHE_HOME/cantor/threads.json` (else `~/.cache/cantor/`), keyed by the
 machine's core count, torch's version and the network's shape. Deleting the file is safe: the next
-start measures again. At every start a cheap rule still applies: when the load average says the
+start measures again. At every start a cheap rule comes first: when the load average says the
 cores are already busy, one thread is used (OpenMP threads that share cores with other busy
-processes wait on each other and can be several times slower than one thread).
+processes wait on each other and can be several times slower than one thread), and nothing is
+measured or cached then, so a choice made while other work held the cores is never kept.
 """
 
 from __future__ import annotations
@@ -112,13 +113,14 @@ def choose_threads(model, precision: str, precision_context) -> int:
 
     if torch.get_num_threads() <= 1:
         return 1
+    if busy():  # one thread now; and no measuring: other processes would decide the choice
+        torch.set_num_threads(1)
+        return 1
     key = machine_key(model, precision)
     threads = read_cache(key)
     if threads is None:
         threads = measure_threads(model, precision_context)
         write_cache(key, threads)
-    if busy():
-        threads = 1
     torch.set_num_threads(threads)
     return threads
 

@@ -13,7 +13,8 @@ Histogram rows are total variation distances to Bach's pooled histograms; Bach's
 the distance between his even- and odd-numbered pieces (the sampling noise floor).
 
     .venv/bin/python tests/bench/musicality.py [--checkpoint CKPT] [--set jsb|folk|both]
-        [--limit N] [--seeds 0,1,2] [--repair R] [--steps 96] [--out results.json]
+        [--limit N] [--seeds 0,1,2] [--repair R] [--steps 96] [--meta given|guess]
+        [--out results.json]
     .venv/bin/python tests/bench/musicality.py --choose-folk   # remake folk_tunes.txt (minutes)
 """
 
@@ -118,7 +119,8 @@ def bach_figures(melodies: list[Melody]) -> tuple[dict, list[Counts]]:
 def harmonize_set(composer, melodies: list[Melody], seed: int, args, label: str) -> list[Counts]:
     began, counts = time.perf_counter(), []
     for i, m in enumerate(melodies):
-        result = composer.harmonize(m.score, keep=(0,), variants=1, steps=args.steps, seed=seed,
+        score = m.score if args.meta == "given" else m.score.replace(key=None, fermatas=None)
+        result = composer.harmonize(score, keep=(0,), variants=1, steps=args.steps, seed=seed,
                                     repair=args.repair)
         counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
                               reference=m.bach))
@@ -170,6 +172,10 @@ def main() -> int:
     parser.add_argument("--repair", type=int, default=DEFAULT_REPAIR)
     parser.add_argument("--threads", type=int)
     parser.add_argument("--out", help="write every figure as JSON here too")
+    parser.add_argument("--meta", default="given", choices=("given", "guess"),
+                        help="given: the melodies carry their key and fermatas (JSB: music21's);"
+                             " guess: they carry neither, as a bare MIDI melody (the composer"
+                             " estimates the key and guesses phrase ends)")
     parser.add_argument("--choose-folk", action="store_true", help="remake folk_tunes.txt and stop")
     args = parser.parse_args()
     data = Path(args.data)

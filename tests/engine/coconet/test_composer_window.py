@@ -140,12 +140,14 @@ def test_thread_choice_is_measured_once_cached_and_deletable(monkeypatch, tmp_pa
         torch.set_num_threads(old)
 
 
-def test_a_busy_machine_uses_one_thread(monkeypatch, tmp_path):
+def test_a_busy_machine_uses_one_thread_and_neither_measures_nor_caches(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(threads, "busy", lambda: True)
+    monkeypatch.setattr(threads, "measure_threads", lambda *a: pytest.fail("measured while busy"))
     old = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
         assert Composer(model=tiny(), precision="fp32").threads == 1
+        assert not (tmp_path / "cantor" / "threads.json").exists()
     finally:
         torch.set_num_threads(old)
