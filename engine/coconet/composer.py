@@ -19,6 +19,8 @@ fast; `precision="fp32"` turns it off); the ranking and `confidence` always run 
 Threads: given none, the choice measured once per machine (engine/coconet/threads.py), one thread
 when the load average says the cores are busy. torch is imported on first use.
 
+Rests: a generated voice is not silent where a kept note sounds (engine/coconet/rests.py).
+
 Structure: a model trained with structure planes gets the piece framed by its real start and end,
 and is told the meter, the phrase ends and the key (engine/coconet/framing.py says what when).
 
@@ -49,6 +51,7 @@ from engine.coconet.ranges import (
     _user_pitches,
     place_in_range,
 )
+from engine.coconet.rests import guarded, rest_forbidden
 from engine.coconet.threads import bf16_is_native
 from engine.errors import ScoreError
 from engine.music.score import NUM_VOICES, Score
@@ -257,7 +260,9 @@ class Composer:
         framed, framed_mask = frame(score, mask, edge)
         classes = torch.from_numpy(_model_input(framed, framed_mask, offsets))
         run = _Run(self, score, mask, offsets, classes, progress, want_confidence, cancel, edge)
+        forbidden = np.pad(rest_forbidden(score.pitches, mask), ((0, 0), (edge, edge)))
         run.cond = conditioning(score, mask, edge)
+        run.model, run.guarded_cond = guarded(self.model, run.cond, forbidden)
         seeds = [int(seed) + k for k in range(int(variants))]
         # With on_variant, the first variant runs alone and is handed over before the others start
         # (a variant's music depends on its seed alone, so the split changes nothing else).
@@ -280,7 +285,9 @@ class Composer:
 class _Run:
     """One request's shared state: the model input, the mask and how to report progress."""
 
-    cond = None
+    cond = None  # the model's own structure planes (framing.py), or None
+    model = None  # what samples and repairs: the model with the rest rule, if any (rests.py)
+    guarded_cond = None  # its planes: `cond` and the rule's
 
     def __init__(self, composer, score, mask, offsets, classes, progress, want_confidence, cancel,
                  edge=0):
@@ -338,7 +345,7 @@ class _Run:
         from engine.coconet.repair import Repairer
         from engine.coconet.sampling import Draw, make_sampler, mean_over, pseudo_nll
 
-        composer, model = self.composer, self.composer.model
+        composer, model = self.composer, self.model
         runner = make_sampler(sampler, steps, temperature, patience)
         repairer = Repairer(rounds=repair, temperature=temperature, window=composer.window)
         sampling = runner.passes(int(self.mask.sum()), fill)
@@ -347,17 +354,18 @@ class _Run:
         report = self.reporter(offset, total)
         with composer.sampling_precision():
             draw = runner.run(model, self.classes, self.mask_t, seeds, fill=fill,
-                              on_step=report, cancel=self.cancel, cond=self.cond,
+                              on_step=report, cancel=self.cancel, cond=self.guarded_cond,
                               window=composer.window)
             if draw is not None and repairer.rounds:
                 fixed = repairer.run(model, draw.classes, self.framed_mask, seeds, self.framed_scores,
                                      cell_nll=draw.cell_nll, on_step=report,
                                      step_offset=offset + sampling, total=offset + per_batch,
-                                     cancel=self.cancel, cond=self.cond)
+                                     cancel=self.cancel, cond=self.guarded_cond)
                 draw = None if fixed is None else Draw(*fixed)
         if draw is None or self.cancelled():
             return None
-        nll = mean_over(pseudo_nll(model, draw.classes, self.mask_t, cond=self.cond,
+        # Ranked by the model itself, as `Composer.nll` scores cells (the rest rule only samples).
+        nll = mean_over(pseudo_nll(composer.model, draw.classes, self.mask_t, cond=self.cond,
                                    window=composer.window), self.mask_t).tolist()
         pitches = self.user_pitches(draw.classes)
         return [Variant(self.score.with_cells(self.mask, pitches[k]), float(nll[k]), seeds[k])
