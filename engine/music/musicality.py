@@ -10,6 +10,10 @@ note-length histograms with a reference set (Bach's). The measures:
 - final_cadence: final_tonic, reached by the bass from the dominant (bass 5 -> 1, the bass note
   before the last), with every voice holding the leading tone just before moving up a semitone
   to the tonic, or, in alto/tenor, down a third to the fifth (Bach's habit in inner voices).
+- opening_tonic: of the pieces whose melody starts on the tonic, the share whose first sonority
+  (at the melody's first sounding step) is the tonic triad over the tonic, as final_tonic.
+- rests_under_melody: share of the steps where the melody sounds at which some lower voice is
+  silent (a voice dropping out mid-phrase).
 - key_global: the key of the whole harmonization (music21's analysis, `harmony.estimate_key`)
   equals the reference's (Bach's harmonization); key_global_melody: equals the melody's key.
 - key_local: per 2-bar window, the window's key equals the reference's key of the same window;
@@ -50,8 +54,8 @@ from engine.music.score import NUM_VOICES, STEPS_PER_QUARTER, Score
 LOWER_VOICES = (1, 2, 3)
 LEAP_BINS = 14  # |interval| 0..12 semitones, then anything larger
 LENGTH_BINS = (1, 2, 3, 4, 6, 8, 12, 16)  # note lengths in steps; one more bin for any other
-SHARES = ("final_tonic", "final_cadence", "key_global", "key_global_melody", "key_local",
-          "key_local_melody", "strong_complete", "strong_six_four")
+SHARES = ("final_tonic", "final_cadence", "opening_tonic", "key_global", "key_global_melody",
+          "key_local", "key_local_melody", "strong_complete", "strong_six_four", "rests_under_melody")
 RATES = ("unresolved_sevenths", "staggered_parallels")
 
 
@@ -90,6 +94,11 @@ def measure(score: Score, key: Key | None, *, melody_key: Key | None = None,
         tonic = last is not None and is_final_tonic(p, last, key)
         counts.tally("final_tonic", tonic)
         counts.tally("final_cadence", tonic and is_authentic_cadence(p, last, key))
+        first = _first_melody_step(p)
+        if first is not None and p[0, first] % 12 == key[0]:
+            counts.tally("opening_tonic", is_final_tonic(p, first, key))
+    melody = p[0] >= 0
+    counts.tally("rests_under_melody", int((p[1:, melody] < 0).any(axis=0).sum()), int(melody.sum()))
     _key_measures(counts, score, reference, melody_key)
     for t in strong_beat_steps(score):
         if (p[:, t] >= 0).any():
@@ -116,6 +125,11 @@ def _key_measures(counts: Counts, score: Score, reference: Score | None, melody_
             counts.tally("key_local", mine == theirs)
         if (tune := estimate_key(p[:1, start:end])) is not None:
             counts.tally("key_local_melody", mine == tune)
+
+
+def _first_melody_step(p: np.ndarray) -> int | None:
+    sounding = np.flatnonzero(p[0] >= 0)
+    return int(sounding[0]) if sounding.size else None
 
 
 def _last_melody_step(p: np.ndarray) -> int | None:

@@ -45,6 +45,8 @@ DATA = ROOT / ".." / "shared" / "data" / "Jsb16thSeparated.json"
 ROWS = {
     "final_tonic": "last chord = tonic triad, tonic in the bass",
     "final_cadence": "final cadence V–I (bass 5→1, leading tone resolves)",
+    "opening_tonic": "first chord = tonic triad over the tonic (melody starts on the tonic)",
+    "rests_under_melody": "melody steps with a lower voice silent",
     "key_global": "key of the whole = key of Bach's harmonization",
     "key_global_melody": "key of the whole = the melody's key",
     "key_local": "2-bar window key = Bach's window key",

@@ -154,3 +154,22 @@ def test_pooled_figures_and_histogram_distances():
 @pytest.mark.parametrize("meter,strong", [((4, 4), [0, 8, 16, 24]), ((2, 4), [0, 8, 16, 24]), ((3, 4), [0, 12, 24]), ((6, 8), [0, 6, 12, 18, 24, 30])])
 def test_strong_beats_follow_the_meter(meter, strong):
     assert list(strong_beat_steps(Score.empty(32, time_signature=meter))) == strong
+
+
+def test_an_opening_on_the_tonic_is_counted_when_the_melody_starts_on_it():
+    on_tonic = measure(chords(I, V, I), C_MAJOR)
+    assert on_tonic.tallies["opening_tonic"] == [1, 1]
+    inverted = measure(chords(I64, V, I), C_MAJOR)
+    assert inverted.tallies["opening_tonic"] == [0, 1]
+    starts_elsewhere = measure(chords(V, V, I), C_MAJOR)  # the melody starts on B: not counted
+    assert starts_elsewhere.tallies["opening_tonic"] == [0, 0]
+
+
+def test_rests_under_the_melody_are_counted_per_melody_step():
+    score = chords(I, IV, V, I)
+    pitches = score.pitches.copy()
+    pitches[2, 4:8] = -1  # the tenor drops out for the second quarter
+    pitches[:, 12:16] = -1  # everyone rests in the last quarter: not under the melody
+    counts = measure(Score(pitches), C_MAJOR)
+    assert counts.tallies["rests_under_melody"] == [4, 12]
+    assert pooled([counts])["rests_under_melody"] == pytest.approx(4 / 12)
