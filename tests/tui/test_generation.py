@@ -207,3 +207,29 @@ async def test_the_first_variant_is_previewed_before_the_others_arrive(tiny_chec
         panel = editor.query_one(VariantsPanel)
         assert len(panel.variants) == 3 and first.seed in [v.seed for v in panel.variants]
         assert editor.first_variant is None
+
+
+async def test_notes_typed_into_an_erased_region_are_pinned_and_the_model_fills_around_them(
+        tiny_checkpoint):
+    app = make_app(tiny_checkpoint, variants=2)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        doc = editor.doc
+        await pilot.press("right_curly_bracket", "V", "x")  # erase bar 2, all voices
+        erased = doc.erased.copy()
+        start = int(np.flatnonzero(erased[1])[0])
+        await pilot.press("escape", "2")  # the alto, at the start of the erased bar
+        assert doc.voice == 1 and doc.step == start
+        await pilot.press("8", "a")  # a half note A: pinned inside the erased region
+        pinned = doc.score.pitches[1, start:start + 8].copy()
+        assert (pinned >= 0).all() and not doc.erased[1, start:start + 8].any()
+        assert doc.erased[1, start + 8:].any() and doc.erased[[0, 2, 3]].any()
+        await pilot.press("i")
+        assert await wait_until(pilot, lambda: editor.variants_showing)
+        await pilot.press("enter")
+        assert not doc.erased.any()
+        assert np.array_equal(doc.score.pitches[1, start:start + 8], pinned)  # kept as typed
+        # Under the pinned note no written voice is silent (elsewhere in the bar, where nothing
+        # kept sounds, this untrained model may write rests).
+        assert (doc.score.pitches[[0, 2, 3], start:start + 8] >= 0).all()
+        assert not np.array_equal(doc.score.pitches[erased], np.full(int(erased.sum()), -1))
