@@ -5,6 +5,7 @@ killed mid-play and reopened; with nothing on the client, W writes a WAV and sho
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -99,6 +100,35 @@ async def test_composer_names_the_listener_survives_its_loss_and_plays_again(pul
             assert await wait_until(pilot, lambda: "via SSH tunnel" in status(app), 10)
             assert "PLAYING" in status(app)
             await pilot.press("space")
+    finally:
+        recorder.close()
+
+
+async def test_the_sound_server_setting_sends_sound_there(pulse, monkeypatch, tmp_path):
+    monkeypatch.delenv("PULSE_SERVER", raising=False)
+    monkeypatch.setenv("SSH_CONNECTION", "127.0.0.1 50000 127.0.0.1 22")
+    monkeypatch.setenv("CANTOR_SOUNDFONT", str(TINY_SOUNDFONT))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    app = CantorApp(score=chord_score(), load_model=False, autosave=False, ascii_only=True,
+                    settings=Settings())
+    recorder = pulse.recorder()
+    try:
+        async with app.run_test(size=(140, 30)) as pilot:
+            editor = app.editor
+            assert await wait_until(pilot, lambda: editor.sound_route is not None, 20)
+            assert "via SSH tunnel" not in status(app)
+            await pilot.press("comma")
+            app.screen.query_one("#sound_server").value = f"  {pulse.address} "
+            await pilot.press("ctrl+s")
+            assert await wait_until(pilot, lambda: "via SSH tunnel" in status(app), 20), status(app)
+            assert app.settings.sound_server == pulse.address
+            assert await wait_until(pilot, lambda: editor._player is not None, 20)
+            mark = recorder.mark()
+            await pilot.press("space")
+            assert await wait_until(pilot, lambda: recorder.first_sound(mark) is not None, 10)
+            await pilot.press("space")
+        saved = json.loads((tmp_path / "config" / "cantor" / "settings.json").read_text())
+        assert saved["sound_server"] == pulse.address  # kept for the next session
     finally:
         recorder.close()
 

@@ -191,6 +191,7 @@ class FileActions:
             "polish": str(s.polish),
             "repair": str(s.repair),
             "soundfont": s.soundfont,
+            "sound_server": s.sound_server,
             "programs": " ".join(str(p) for p in score.programs),
             "tempo": f"{score.tempo_bpm:g}",
         }
@@ -209,10 +210,14 @@ class FileActions:
             if problems:
                 self.app.notify("\n".join(problems), title="Settings not applied", severity="error")
                 return
-            if result["soundfont"] != values["soundfont"]:
+            if result["soundfont"] != values["soundfont"] or (
+                    result["sound_server"] != values["sound_server"]):
                 self.close_audio()
                 self._audio_error = None
                 self._audio_told = False
+            if result["sound_server"] != values["sound_server"]:
+                self.sound_route = None
+                self.detect_sound()  # the status line says where sound goes now
             if programs != score.programs or tempo != score.tempo_bpm:
                 self.doc.commit(score.replace(programs=programs, tempo_bpm=tempo), label="settings")
                 self._edited()

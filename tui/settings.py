@@ -25,7 +25,8 @@ LIMITS: dict[str, tuple[type, float, float]] = {
     "polish": (int, 0, MAX_STEPS),
     "repair": (int, 0, MAX_REPAIR),
 }
-SAVED = (*LIMITS, "soundfont")
+TEXT = ("soundfont", "sound_server")
+SAVED = (*LIMITS, *TEXT)
 """The settings that outlive a session (written to the settings file)."""
 
 
@@ -53,6 +54,8 @@ class Settings:
     """Voice-leading repair rounds after sampling (0 = off; see engine/coconet/repair.py)."""
     soundfont: str = ""
     """SoundFont file for playback (empty = the usual search order)."""
+    sound_server: str = ""
+    """PulseAudio server to play through, e.g. tcp:localhost:24713 (empty = $PULSE_SERVER, else here)."""
     on_applied: Callable[[Settings], None] | None = field(default=None, repr=False, compare=False)
     """Called after the form's values were applied (the app saves them then)."""
     _requests: int = 0
@@ -82,8 +85,9 @@ class Settings:
             if problem:
                 problems.append(problem)
             parsed[name] = value
-        if "soundfont" in values:
-            parsed["soundfont"] = values["soundfont"].strip()
+        for name in TEXT:
+            if name in values:
+                parsed[name] = values[name].strip()
         if problems:
             return problems
         for name, value in parsed.items():

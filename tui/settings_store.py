@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.errors import CantorError
 from engine.fileio import atomic_output, os_reason
-from tui.settings import LIMITS, SAVED, Settings, range_problem
+from tui.settings import LIMITS, SAVED, TEXT, Settings, range_problem
 
 
 def user_settings_path() -> Path:
@@ -70,8 +70,8 @@ def checked_values(data: dict) -> tuple[dict, list[str]]:
 
 def type_problem(name: str, value) -> str | None:
     """The message for a JSON value of the wrong type for `name`, or None when the type fits."""
-    if name == "soundfont":
-        return None if isinstance(value, str) else f"soundfont must be text; got {shown(value)}"
+    if name in TEXT:
+        return None if isinstance(value, str) else f"{name} must be text; got {shown(value)}"
     kind = LIMITS[name][0]
     allowed = (int, float) if kind is float else (int,)
     if isinstance(value, allowed) and not isinstance(value, bool):

@@ -38,7 +38,8 @@ def test_relative_xdg_config_home_is_ignored(tmp_path, monkeypatch):
 def test_round_trip_creates_the_folder():
     path = user_settings_path()
     chosen = Settings(
-        temperature=0.7, steps=50, variants=2, seed=42, polish=0, repair=3, soundfont="/sf/a.sf2"
+        temperature=0.7, steps=50, variants=2, seed=42, polish=0, repair=3, soundfont="/sf/a.sf2",
+        sound_server="tcp:localhost:24713",
     )
     save_settings(chosen, path)
     loaded, notice = load_settings(path)
@@ -52,6 +53,7 @@ def test_round_trip_creates_the_folder():
         "polish": 0,
         "repair": 3,
         "soundfont": "/sf/a.sf2",
+        "sound_server": "tcp:localhost:24713",
     }
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temporary left
 

@@ -22,6 +22,7 @@ FIELDS = (
     ("polish", "Accompaniment polish steps"),
     ("repair", "Voice-leading repair rounds (0: off)"),
     ("soundfont", "SoundFont file (empty: default)"),
+    ("sound_server", "Sound server (empty: $PULSE_SERVER)"),
     ("programs", "GM programs S A T B"),
     ("tempo", "Tempo (BPM)"),
 )
