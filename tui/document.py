@@ -12,6 +12,7 @@ from engine.music.analysis import estimate_key, guess_phrase_ends
 from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW
 from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 from tui import recovery
+from tui.bars import BarEdits
 from tui.note_edits import NOTE_LETTERS, Clip, NoteEdits, _fit  # noqa: F401 (re-exported)
 
 # Where the cursor lands in a voice with nothing sounding nearby.
@@ -46,7 +47,7 @@ class _State:
     ident: int
 
 
-class Document(NoteEdits):
+class Document(NoteEdits, BarEdits):
     """A score being edited; every content change is one undo step and is autosaved."""
 
     def __init__(self, score: Score, path: Path | None = None, *, autosave: bool = True) -> None:

@@ -1,9 +1,10 @@
-"""Phrase ends and key from the editor: toggle a fermata, set or estimate the key (screen mixin)."""
+"""Score-level actions of the editor (screen mixins): fermatas and key; title, meter, pickup, length, bars."""
 
 from __future__ import annotations
 
 from engine.errors import CantorError
 from engine.music.analysis import key_description, parse_key_name
+from tui.bars import MAX_SETUP_BARS
 from tui.screens.prompt import PathPrompt
 
 ESTIMATE_WORDS = ("auto", "estimate", "?", "-")
@@ -58,3 +59,73 @@ def key_status(doc) -> str:
     if not key:
         return "unknown"
     return key_description(key) + (" (estimated)" if estimated else "")
+
+
+class ScoreActions:
+    """Score set-up and bars from the editor (screen mixin): M, I, D."""
+
+    def _setup_values(self) -> dict[str, str]:
+        score = self.doc.score
+        num, den = score.time_signature
+        return {"title": score.title, "meter": f"{num}/{den}", "pickup": str(score.pickup),
+                "bars": str(max(1, score.num_bars))}
+
+    def _apply_setup(self, values: dict[str, str], dry_run: bool) -> str | None:
+        """Apply the form's values (or only check them): None, or what is wrong in one line."""
+        from tui.bars import parse_meter
+
+        try:
+            meter = parse_meter(values["meter"])
+            try:
+                pickup, bars = int(values["pickup"]), int(values["bars"])
+            except ValueError:
+                return "pickup and bars must be whole numbers"
+            if dry_run:
+                self.doc.score.replace(time_signature=meter, pickup=pickup)  # raises when wrong
+                if not 1 <= bars <= MAX_SETUP_BARS:
+                    return f"bars must be in range 1..{MAX_SETUP_BARS}; got {bars}"
+                return None
+            self.doc.set_up(title=values["title"], meter=meter, pickup=pickup, bars=bars)
+        except CantorError as exc:
+            return str(exc)
+        return None
+
+    def action_score_setup(self) -> None:
+        if not self._editable():
+            return
+        from tui.screens.score_setup import ScoreSetupScreen
+
+        def chosen(values: dict | None) -> None:
+            if values is None:
+                return
+            problem = self._apply_setup(values, dry_run=False)
+            if problem:
+                self.app.notify(problem, title="Score not changed", severity="error", timeout=8)
+                return
+            score = self.doc.score
+            num, den = score.time_signature
+            self.app.notify(f"Score: {num}/{den}, {score.num_bars} bars"
+                            + (f" after a {score.pickup}-16th pickup" if score.pickup else ""),
+                            timeout=3)
+            self._edited()
+
+        self.app.push_screen(
+            ScoreSetupScreen(self._setup_values(), lambda v: self._apply_setup(v, dry_run=True)),
+            chosen)
+
+    def action_insert_bar(self) -> None:
+        if self._editable():
+            bar = self.doc.insert_bar()
+            self.app.notify(f"Empty bar inserted as bar {bar} (u undoes).", timeout=3)
+            self._edited()
+
+    def action_delete_bar(self) -> None:
+        if not self._editable():
+            return
+        try:
+            bar = self.doc.delete_bar()
+        except CantorError as exc:
+            self.app.notify(str(exc), title="Bar not deleted", severity="error", timeout=5)
+            return
+        self.app.notify(f"Bar {bar} deleted (u undoes).", timeout=3)
+        self._edited()

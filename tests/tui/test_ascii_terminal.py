@@ -50,6 +50,9 @@ def every_screen(term: Terminal, ready: str) -> dict[str, str]:
     term.keys(",")
     screens["settings"] = term.wait_for("Temperature")
     escape(term)
+    term.keys("M")
+    screens["score"] = term.wait_for("Bars after the pickup")
+    escape(term)
     term.keys("C-o")
     screens["prompt"] = term.wait_for("Open a MIDI file")
     escape(term)
@@ -79,6 +82,7 @@ def test_every_screen_is_plain_ascii(tmp_path, env, args):
         assert not non_ascii(screen), f"{name} screen draws {non_ascii(screen)}:\n{screen}"
     # The settings form shows its values (one-line inputs, not hidden under an ASCII border).
     assert "0.99" in screens["settings"] and "96" in screens["settings"]
+    assert "4/4" in screens["score"]
 
 
 def test_ascii_alone_opens_the_default_chorale(tmp_path):

@@ -15,7 +15,7 @@ from tui.editing import EditingActions
 from tui.files import FileActions
 from tui.findings import FindingActions
 from tui.generation import GenerationActions
-from tui.phrases import PhraseActions, key_status
+from tui.phrases import PhraseActions, ScoreActions, key_status
 from tui.playback import PlaybackActions
 from tui.screens.help import HelpScreen
 from tui.variants import VariantActions
@@ -42,6 +42,7 @@ class EditorScreen(
     FileActions,
     FindingActions,
     PhraseActions,
+    ScoreActions,
     Screen,
 ):
     BINDINGS = keys.bindings()
