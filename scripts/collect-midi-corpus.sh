@@ -38,10 +38,25 @@ for name in "${debs[@]}"; do
 done
 
 cd "$dir/pypi"
-for name in "${sdists[@]}"; do
-  "$python" -m pip download --quiet --no-deps --no-binary :all: --dest . "$name" >/dev/null 2>&1 \
-    || echo "skipped $name (no sdist)" >&2
-done
+# The sdist file itself, by PyPI's JSON API: `pip download --no-binary` would build the package's
+# build requirements (CMake from source, for one of them) just to read its metadata.
+"$python" - "${sdists[@]}" <<'PY'
+import json
+import os
+import sys
+import urllib.request
+
+for name in sys.argv[1:]:
+    try:
+        with urllib.request.urlopen(f"https://pypi.org/pypi/{name}/json", timeout=60) as answer:
+            files = json.load(answer)["urls"]
+        url = next(f["url"] for f in files if f["packagetype"] == "sdist")
+        target = url.rsplit("/", 1)[1]
+        if not os.path.exists(target):
+            urllib.request.urlretrieve(url, target)
+    except (OSError, StopIteration, ValueError, KeyError) as exc:
+        print(f"skipped {name} ({type(exc).__name__}: {exc})", file=sys.stderr)
+PY
 for archive in *.tar.gz *.zip; do
   [ -e "$archive" ] || continue
   mkdir -p "x/$archive"
