@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-
 
 def register(subparsers) -> None:
     info = subparsers.add_parser(
@@ -19,9 +17,11 @@ def register(subparsers) -> None:
     info.set_defaults(func=run_info)
 
 
-def note_name(pitch: int) -> str:
-    """MIDI pitch -> name with octave, middle C = C4."""
-    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+def note_name(pitch: int, key: str | None = None) -> str:
+    """MIDI pitch -> name with octave, middle C = C4, spelled for `key` (Bb4 in F, not A#4)."""
+    from engine.music.spelling import spell
+
+    return spell(pitch, key)
 
 
 def describe(path) -> dict:
@@ -43,6 +43,13 @@ def describe(path) -> dict:
             }
         )
     num, den = score.time_signature
+    from engine.music.analysis import estimate_key
+
+    estimate = None if score.key else estimate_key(score)
+    spelled_in = score.key or estimate
+    for v in voices:
+        for end in ("low", "high"):
+            v[f"{end}_name"] = None if v[end] is None else note_name(v[end], spelled_in)
     return {
         "file": str(path),
         "read_as": report.source,
@@ -51,6 +58,7 @@ def describe(path) -> dict:
         "pickup_steps": score.pickup,
         "tempo_bpm": score.tempo_bpm,
         "key": score.key,
+        "key_estimate": estimate,
         "bars": score.num_bars,
         "steps": score.num_steps,
         "voices": voices,
@@ -71,13 +79,13 @@ def format_text(facts: dict) -> str:
         f"meter:     {facts['time_signature']}"
         + (f", pickup of {_sixteenths(pickup)}" if pickup else ", no pickup"),
         f"tempo:     {facts['tempo_bpm']:g} BPM",
-        f"key:       {facts['key'] or '(not given)'}",
+        f"key:       {_key_text(facts)}",
         f"length:    {facts['bars']} bars ({facts['steps']} 16ths)",
         "voices:",
     ]
     for v in facts["voices"]:
         if v["notes"]:
-            span = f"{note_name(v['low'])} ({v['low']}) .. {note_name(v['high'])} ({v['high']})"
+            span = f"{v['low_name']} ({v['low']}) .. {v['high_name']} ({v['high']})"
             count = f"{v['notes']:>4} note" + (" " if v["notes"] == 1 else "s")
             lines.append(f"  {v['name']:<8} {count}  {span}  program {v['program']}")
         else:
@@ -88,6 +96,14 @@ def format_text(facts: dict) -> str:
     else:
         lines.append("changes:   none (read exactly)")
     return "\n".join(lines)
+
+
+def _key_text(facts: dict) -> str:
+    if facts["key"]:
+        return facts["key"]
+    if facts["key_estimate"]:
+        return f"{facts['key_estimate']} (not given; estimated from the melody; notes spelled in it)"
+    return "(not given)"
 
 
 def _sixteenths(steps: int) -> str:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -116,3 +118,23 @@ def test_info_on_a_cantor_file_with_a_pickup(tmp_path):
     assert "meter:     3/4, pickup of 4 16ths (1 quarter)" in out
     assert "Alto        1 note   E4 (64) .. E4 (64)  program 52" in out
     assert "Tenor       1 note   G3 (55)" in out
+
+
+def test_info_spells_notes_in_the_key_given_or_estimated(tmp_path):
+    from engine.music.midi import save_midi
+    from engine.music.score import Score
+
+    pitches = np.full((4, 32), -1, dtype=np.int16)
+    pitches[0] = np.repeat([65, 70, 69, 67, 65, 70, 72, 65], 4)  # F Bb A G F Bb C F
+    for key, told in (("F", "key:       F\n"), (None, "key:       F (not given; estimated")):
+        path = tmp_path / f"tune-{key}.mid"
+        save_midi(Score(pitches, key=key), path)
+        run = cantor("info", path)
+        assert run.returncode == 0, run.stderr
+        assert told in run.stdout, run.stdout
+        assert "F4 (65) .. C5 (72)" in run.stdout
+        facts = json.loads(cantor("info", "--json", path).stdout)
+        assert facts["key_estimate"] == (None if key else "F")
+    high = np.where(pitches[0] >= 0, 70, -1)
+    save_midi(Score(np.stack([high, pitches[1], pitches[2], pitches[3]]), key="F"), tmp_path / "bb.mid")
+    assert "Bb4 (70) .. Bb4 (70)" in cantor("info", tmp_path / "bb.mid").stdout

@@ -6,6 +6,8 @@ Keys are read as cantor stores them ("F", "Ebm", "C#m") or as music21 names them
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 LETTERS = "CDEFGAB"
 LETTER_PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
@@ -38,6 +40,7 @@ def parse_key(key: str | None) -> tuple[str, int, bool]:
     return letter, alter, minor
 
 
+@lru_cache(maxsize=64)
 def _scale(key: str | None) -> dict[int, tuple[str, int]]:
     """Pitch class -> (letter, alteration) for every note of the key, minor's raised 6th and 7th
     included, and the remaining chromatic notes in the key's direction (sharps or flats)."""

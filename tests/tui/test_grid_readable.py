@@ -51,3 +51,27 @@ async def test_the_heatmap_keeps_each_voice_s_letter_at_its_onsets():
         y = FIXED_ROWS + (HIGH - 72) - app.roll.scroll_offset.y
         row = "".join(s.text for s in app.roll.render_line(y))[GUTTER:]
         assert row[6:10] == "S777", row  # the soprano's onset, then its confidence per step
+
+
+def f_major_tune(key: str | None) -> Score:
+    pitches = np.full((4, 16), -1, dtype=np.int16)
+    pitches[0, 0:4], pitches[0, 4:8], pitches[0, 8:12], pitches[0, 12:16] = 65, 70, 69, 65  # F Bb A F
+    return Score(pitches, key=key)
+
+
+async def test_lanes_and_gutter_spell_notes_for_the_key_given_or_estimated():
+    for key in ("F", None):  # given, and estimated from the melody (F major)
+        app = RollApp(Document(f_major_tune(key), autosave=False), ascii_only=True, colour=False)
+        async with app.run_test(size=(60, 40)) as pilot:
+            app.roll.set_zoom(2)
+            await pilot.pause()
+            shown = lane(app.roll)
+            assert "Bb4" in shown and "A#" not in shown, shown
+            gutter = ["".join(s.text for s in app.roll.render_line(FIXED_ROWS + HIGH - p))[:4]
+                      for p in (70, 69)]
+            assert [g.strip() for g in gutter] == ["Bb4", "A4"], gutter
+    app = RollApp(Document(f_major_tune("E"), autosave=False), ascii_only=True, colour=False)
+    async with app.run_test(size=(60, 40)) as pilot:
+        app.roll.set_zoom(2)
+        await pilot.pause()
+        assert "A#4" in lane(app.roll)  # in E major the same pitch is A sharp

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from engine.music.spelling import spell
 from tui.widgets.header import FERMATA, FERMATA_ASCII, draw_fermatas, header_row
 
 LOW, HIGH = 36, 81  # the model's pitch range (engine.music.pianoroll); the widget stays engine-free
@@ -248,7 +249,7 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
             ]
         pitch = HIGH - key
         return [
-            Segment(f"{pitch_name(pitch):<4}", self.palette.gutter),
+            Segment(f"{spell(pitch, self.document.key_info()[0]):<4}", self.palette.gutter),
             Segment(g.gutter, self.palette.gutter),
         ]
 
@@ -287,8 +288,9 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
                 draw_fermatas(chars, styles, digits, marks, w0, w1, z, g.fermata, style)
             return chars, styles
         known = self.document.erased.shape[1] == steps
-        if key < -1:  # a voice lane, spelling its notes
+        if key < -1:  # a voice lane, spelling its notes for the score's key (given or estimated)
             voice = -2 - key
+            key_name = self.document.key_info()[0]
             row, on = pitches[voice].tolist(), onsets[voice].tolist()
             erased = self.document.erased[voice].tolist() if known else [False] * steps
             muted = voice in self.muted
@@ -300,7 +302,7 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
                     chars.extend(c for _ in range(z))
                     styles.extend((pal.erased if erased[s] else pal.empty) for _ in range(z))
                 elif on[s] or s == 0 or row[s - 1] != row[s]:
-                    name = pitch_name(row[s]) if not muted else LETTERS[voice].lower()
+                    name = spell(row[s], key_name) if not muted else LETTERS[voice].lower()
                     length = 1
                     while s + length < w1 and row[s + length] == row[s] and not on[s + length]:
                         length += 1
