@@ -116,6 +116,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("ctrl+n", "compose", "compose a new score from scratch", MODEL),
     Key("A", "accompany", "accompany the current voice as melody", MODEL),
+    Key("R", "variants_again", "the last variants again (while the region holds one of them)", MODEL),
     Key("t", "heatmap", "model confidence heatmap on/off", MODEL),
     Key("w", "findings", "counterpoint findings on/off", MODEL),
     Key("space", "play", "play/stop (the selection loops)", PLAY, footer=True),

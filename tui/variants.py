@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tui.widgets.variants import VariantsPanel
 
 
@@ -10,8 +12,11 @@ class VariantActions:
     _variants: tuple = ()
     _variant_kind = ""
     _variant_region = None
+    _history = None  # (kind, variants, region, mask) of the last variants shown: R shows them again
 
-    def show_variants(self, kind: str, variants: list, region) -> None:
+    def show_variants(self, kind: str, variants: list, region, mask=None) -> None:
+        mask = getattr(self, "_run_mask", None) if mask is None else mask
+        self._history = (kind, list(variants), region, None if mask is None else mask.copy())
         self._variants, self._variant_kind, self._variant_region = variants, kind, region
         if len(variants) == 1:
             self._accept(0)
@@ -50,6 +55,29 @@ class VariantActions:
         self._close_variants()
         self.app.notify(f"Accepted variant {index + 1} (u undoes it).", timeout=2)
         self._edited()
+
+    def action_variants_again(self) -> None:
+        """The last variants again, while the region still holds one of them (the one accepted)."""
+        if not self._editable():
+            return
+        if self._history is None:
+            self.app.notify("No variants yet: ask the model first (i, r, A).", timeout=3)
+            return
+        kind, variants, region, mask = self._history
+        current = self.doc.score
+        if mask is None:  # a new score: the whole of it
+            mask = np.ones(current.pitches.shape, dtype=bool)
+        held = [v for v in variants if v.score.pitches.shape == current.pitches.shape
+                and np.array_equal(v.score.pitches[mask], current.pitches[mask])]
+        if not held or len(variants) < 2:
+            self.app.notify("The region has changed since the last variants: ask the model again.",
+                            timeout=4)
+            return
+        from engine.coconet.composer import Variant
+
+        # Everything outside the region stays as it is now (edits made since are kept).
+        again = [Variant(current.with_cells(mask, v.score.pitches), v.nll, v.seed) for v in variants]
+        self.show_variants(kind, again, region, mask)
 
     def on_variants_panel_previewed(self, message: VariantsPanel.Previewed) -> None:
         if self.variants_showing and 0 <= message.index < len(self._variants):

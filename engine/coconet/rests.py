@@ -17,7 +17,6 @@ where silence is not allowed), so windowing and batching crop and pick them like
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from engine.music.pianoroll import SILENCE_CLASS
 from engine.music.score import NUM_VOICES
@@ -31,8 +30,10 @@ def rest_forbidden(pitches: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return mask & kept_sounding[None, :]
 
 
-def guard_planes(forbidden: np.ndarray, num_classes: int) -> torch.Tensor:
-    """(1, 4, T, num_classes) float planes of a (4, T) rule, broadcast over pitch."""
+def guard_planes(forbidden: np.ndarray, num_classes: int):
+    """(1, 4, T, num_classes) float tensor of a (4, T) rule, broadcast over pitch."""
+    import torch
+
     planes = np.repeat(forbidden.astype(np.float32)[:, :, None], num_classes, axis=2)
     return torch.from_numpy(planes).unsqueeze(0)
 
@@ -44,7 +45,9 @@ class GuardedModel:
         self.model = model
         self.config = model.config
 
-    def __call__(self, classes: torch.Tensor, mask: torch.Tensor, cond: torch.Tensor | None = None):
+    def __call__(self, classes, mask, cond=None):
+        import torch
+
         if cond is None:
             return self.model(classes, mask)
         own = self.config.cond_planes
@@ -56,10 +59,14 @@ class GuardedModel:
         return logits
 
 
-def guarded(model, cond: torch.Tensor | None, forbidden: np.ndarray):
+def guarded(model, cond, forbidden: np.ndarray):
     """(model, cond) that apply the rule `forbidden` ((4, T) bool, framed like `cond`); unchanged
     when it forbids nothing."""
     if not forbidden.any() or model.config.num_classes <= SILENCE_CLASS:  # no silence class
         return model, cond
     planes = guard_planes(forbidden, model.config.num_classes)
-    return GuardedModel(model), planes if cond is None else torch.cat([cond, planes], dim=1)
+    if cond is None:
+        return GuardedModel(model), planes
+    import torch
+
+    return GuardedModel(model), torch.cat([cond, planes], dim=1)

@@ -233,3 +233,34 @@ async def test_notes_typed_into_an_erased_region_are_pinned_and_the_model_fills_
         # kept sounds, this untrained model may write rests).
         assert (doc.score.pitches[[0, 2, 3], start:start + 8] >= 0).all()
         assert not np.array_equal(doc.score.pitches[erased], np.full(int(erased.sum()), -1))
+
+
+async def test_R_brings_the_last_variants_back_while_the_region_holds_one(tiny_checkpoint):
+    app = make_app(tiny_checkpoint, variants=3)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        doc = editor.doc
+        await pilot.press("R")  # nothing asked yet: said, nothing shown
+        assert not editor.variants_showing
+        await pilot.press("right_curly_bracket", "V", "x", "i")
+        assert await wait_until(pilot, lambda: editor.variants_showing)
+        panel = editor.query_one(VariantsPanel)
+        first, second = panel.variants[0].score, panel.variants[1].score
+        await pilot.press("enter")  # accept the first
+        region = first.pitches != doc.score.pitches  # nothing: the first is what the score holds
+        assert not region.any()
+        await pilot.press("home", "1", "c")  # an edit outside the region (bar 1): kept
+        edited = doc.score.pitches[0, 0]
+        await pilot.press("R")
+        assert await wait_until(pilot, lambda: editor.variants_showing)
+        assert len(editor.query_one(VariantsPanel).variants) == 3
+        await pilot.press("down", "enter")  # now take the second instead
+        assert not editor.variants_showing
+        assert np.array_equal(doc.score.pitches[:, 16:32], second.pitches[:, 16:32])
+        assert doc.score.pitches[0, 0] == edited  # the edit made since is still there
+        await pilot.press("u")  # one undo step back to the first
+        assert np.array_equal(doc.score.pitches[:, 16:32], first.pitches[:, 16:32])
+        await pilot.press("right_curly_bracket", "2", "d")  # an edit inside the region
+        await pilot.press("R")
+        await pilot.pause()
+        assert not editor.variants_showing  # the region no longer holds a variant
