@@ -93,6 +93,10 @@ def _add_sampling_options(parser) -> None:
                         f" has fewer (default {DEFAULT_ROUNDS}; 0 = off)")
     parser.add_argument("--sampler", choices=SAMPLERS, default="gibbs",
                         help="annealed blocked Gibbs (default) or ancestral")
+    parser.add_argument("--chords", type=_chords, default="free", metavar="RHYTHM",
+                        help="harmonic rhythm: free (default: the model decides), N chords a bar"
+                        " (1, 2, 4, ...), beat, or melody (where the kept melody strikes);"
+                        " generated voices hold one note per chord")
     parser.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint (default: shipped)")
     parser.add_argument("--threads", type=_int_in(1, 256, "threads"), metavar="N",
                         help="CPU threads (default: the choice measured once on this machine,"
@@ -231,6 +235,14 @@ def _composer(args):
     return _COMPOSERS[key]
 
 
+def _chords(text: str) -> str:
+    value = text.strip().lower()
+    if value in ("free", "melody", "beat") or (value.isdigit() and 1 <= int(value) <= 64):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"must be free, melody, beat or chords per bar (1..64); got {text!r}")
+
+
 def _options(args) -> dict:
     return {
         "variants": args.variants,
@@ -239,6 +251,7 @@ def _options(args) -> dict:
         "seed": args.seed,
         "sampler": args.sampler,
         "repair": args.repair,
+        "chords": args.chords,
         "progress": _progress_line if sys.stderr.isatty() and not getattr(args, "quiet", False)
         else None,
     }

@@ -69,6 +69,18 @@ def test_harmonize_writes_ranked_variants_keeping_the_melody(files, tmp_path):
     assert not out.exists()
 
 
+def test_harmonize_with_one_chord_a_bar_holds_the_lower_voices_through_each_bar(files, tmp_path):
+    _, checkpoint, melody = files
+    out = tmp_path / "held.mid"
+    run = cantor("harmonize", melody, "-o", out, "--chords", "1", "--steps", "6",
+                 "--checkpoint", checkpoint)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    score = load_midi(out)
+    for v in (1, 2, 3):
+        for bar in (score.pitches[v, :16], score.pitches[v, 16:]):
+            assert len(set(bar.tolist())) == 1 and len(score.notes(v)) <= 2
+
+
 def test_same_seed_gives_the_same_file_and_ancestral_works(files, tmp_path):
     _, checkpoint, melody = files
     for name in ("a.mid", "b.mid"):
@@ -151,6 +163,9 @@ def test_compose_in_three_four_with_a_pickup(files, tmp_path):
         (["compose", "-o", "{tmp}/x.mid", "--meter", "4/5"], 2, "meter must be"),
         (["harmonize", "{melody}", "-o", "{tmp}/x.mid", "--variants", "0"], 2, "variants must"),
         (["harmonize", "{melody}", "-o", "{tmp}/x.mid", "--repair", "-1"], 2, "repair must"),
+        (["harmonize", "{melody}", "-o", "{tmp}/x.mid", "--chords", "often"], 2, "--chords: must"),
+        (["compose", "-o", "{tmp}/x.mid", "--chords", "melody", "--checkpoint", "{ckpt}"], 1,
+         "needs a kept melody"),
     ],
 )
 def test_mistakes_are_one_line_errors_and_write_nothing(files, tmp_path, args, code, message):

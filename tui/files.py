@@ -190,6 +190,7 @@ class FileActions:
             "seed": str(s.seed),
             "polish": str(s.polish),
             "repair": str(s.repair),
+            "chords": s.chords,
             "soundfont": s.soundfont,
             "sound_server": s.sound_server,
             "programs": " ".join(str(p) for p in score.programs),

@@ -70,6 +70,7 @@ class GenerationActions:
             "temperature": settings.temperature,
             "seed": seed,
             "repair": settings.repair,
+            "chords": settings.chords,
         }
 
     def _start(self, kind: str, mask: np.ndarray | None, keep=()) -> None:
@@ -154,6 +155,8 @@ class GenerationActions:
             elif kind == "harmonize":
                 result = composer.harmonize(score, keep=keep, **options)
             elif kind == "compose":
+                if options["chords"] == "melody":  # nothing is kept: no melody to follow
+                    options["chords"] = "free"
                 result = composer.compose(bars=8, time_signature=score.time_signature, **options)
             else:
                 from engine.accompany.predict import accompany

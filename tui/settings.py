@@ -25,7 +25,7 @@ LIMITS: dict[str, tuple[type, float, float]] = {
     "polish": (int, 0, MAX_STEPS),
     "repair": (int, 0, MAX_REPAIR),
 }
-TEXT = ("soundfont", "sound_server")
+TEXT = ("soundfont", "sound_server", "chords")
 SAVED = (*LIMITS, *TEXT)
 """The settings that outlive a session (written to the settings file)."""
 
@@ -54,6 +54,8 @@ class Settings:
     """Voice-leading repair rounds after sampling (0 = off; see engine/coconet/repair.py)."""
     soundfont: str = ""
     """SoundFont file for playback (empty = the usual search order)."""
+    chords: str = "free"
+    """Harmonic rhythm: free, N chords a bar, beat or melody (engine/coconet/ties.py)."""
     sound_server: str = ""
     """PulseAudio server to play through, e.g. tcp:localhost:24713 (empty = $PULSE_SERVER, else here)."""
     on_applied: Callable[[Settings], None] | None = field(default=None, repr=False, compare=False)
@@ -88,6 +90,11 @@ class Settings:
         for name in TEXT:
             if name in values:
                 parsed[name] = values[name].strip()
+        if "chords" in parsed:
+            parsed["chords"] = parsed["chords"].lower() or "free"
+            problem = chords_problem(parsed["chords"])
+            if problem:
+                problems.append(problem)
         if problems:
             return problems
         for name, value in parsed.items():
@@ -98,9 +105,16 @@ class Settings:
         return []
 
 
+def chords_problem(value: str) -> str | None:
+    """The message for a harmonic rhythm cantor does not know, or None."""
+    if value in ("free", "melody", "beat") or (value.isdigit() and 1 <= int(value) <= 64):
+        return None
+    return f"chords must be free, melody, beat or chords per bar (1..64); got {value!r}"
+
+
 def form_problems(values: dict[str, str]) -> list[str]:
     """Everything wrong in the settings form's text values (empty when they can be applied)."""
-    problems = Settings().update({k: v for k, v in values.items() if k in LIMITS})
+    problems = Settings().update({k: v for k, v in values.items() if k in LIMITS or k == "chords"})
     if "programs" in values:
         try:
             parse_programs(values["programs"])

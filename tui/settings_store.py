@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.errors import CantorError
 from engine.fileio import atomic_output, os_reason
-from tui.settings import LIMITS, SAVED, TEXT, Settings, range_problem
+from tui.settings import LIMITS, SAVED, TEXT, Settings, chords_problem, range_problem
 
 
 def user_settings_path() -> Path:
@@ -61,6 +61,9 @@ def checked_values(data: dict) -> tuple[dict, list[str]]:
         problem = type_problem(name, value)
         if problem is None and name in LIMITS:
             problem = range_problem(name, value)
+        if problem is None and name == "chords":
+            value = value.strip().lower() or "free"
+            problem = chords_problem(value)
         if problem is None:
             values[name] = value.strip() if isinstance(value, str) else value
         else:

@@ -19,6 +19,9 @@ fast; `precision="fp32"` turns it off); the ranking and `confidence` always run 
 Threads: given none, the choice measured once per machine (engine/coconet/threads.py), one thread
 when the load average says the cores are busy. torch is imported on first use.
 
+Harmonic rhythm: with `chords` ("2" a bar, "beat", "melody"), each generated voice holds one pitch
+from one chord start to the next (engine/coconet/ties.py); "free" (the default) leaves it to the model.
+
 Rests: a generated voice is not silent where a kept note sounds (engine/coconet/rests.py).
 
 Structure: a model trained with structure planes gets the piece framed by its real start and end,
@@ -53,6 +56,7 @@ from engine.coconet.ranges import (
 )
 from engine.coconet.rests import guarded, rest_forbidden
 from engine.coconet.threads import bf16_is_native
+from engine.coconet.ties import Ties, chord_starts, tie_groups
 from engine.errors import ScoreError
 from engine.music.score import NUM_VOICES, Score
 
@@ -247,6 +251,7 @@ class Composer:
         repair: int = 0,
         patience: int | None = PATIENCE,
         on_variant: Callable[[Variant], None] | None = None,
+        chords: str = "free",
     ) -> Result:
         import torch
 
@@ -255,6 +260,9 @@ class Composer:
             raise ScoreError(f"repair rounds must be in range 0..{MAX_REPAIR}; got {repair}")
         if patience is not None and int(patience) < 1:
             raise ScoreError(f"patience must be 1 or more (or None); got {patience}")
+        groups = tie_groups(mask, chord_starts(score, mask, chords))
+        if groups is not None and sampler != "gibbs":
+            raise ScoreError("a harmonic rhythm needs the gibbs sampler")
         edge = edge_of(self.model)
         offsets, messages = place_in_range(score, mask)
         framed, framed_mask = frame(score, mask, edge)
@@ -263,6 +271,8 @@ class Composer:
         forbidden = np.pad(rest_forbidden(score.pitches, mask), ((0, 0), (edge, edge)))
         run.cond = conditioning(score, mask, edge)
         run.model, run.guarded_cond = guarded(self.model, run.cond, forbidden)
+        if groups is not None:
+            run.ties = Ties(np.pad(groups, ((0, 0), (edge, edge)), constant_values=-1))
         seeds = [int(seed) + k for k in range(int(variants))]
         # With on_variant, the first variant runs alone and is handed over before the others start
         # (a variant's music depends on its seed alone, so the split changes nothing else).
@@ -288,6 +298,7 @@ class _Run:
     cond = None  # the model's own structure planes (framing.py), or None
     model = None  # what samples and repairs: the model with the rest rule, if any (rests.py)
     guarded_cond = None  # its planes: `cond` and the rule's
+    ties = None  # tied cells of a harmonic rhythm (ties.py), framed like `classes`
 
     def __init__(self, composer, score, mask, offsets, classes, progress, want_confidence, cancel,
                  edge=0):
@@ -353,14 +364,15 @@ class _Run:
         offset, total = number * per_batch, batches * per_batch
         report = self.reporter(offset, total)
         with composer.sampling_precision():
+            tied = {} if self.ties is None else {"ties": self.ties}
             draw = runner.run(model, self.classes, self.mask_t, seeds, fill=fill,
                               on_step=report, cancel=self.cancel, cond=self.guarded_cond,
-                              window=composer.window)
+                              window=composer.window, **tied)
             if draw is not None and repairer.rounds:
                 fixed = repairer.run(model, draw.classes, self.framed_mask, seeds, self.framed_scores,
                                      cell_nll=draw.cell_nll, on_step=report,
                                      step_offset=offset + sampling, total=offset + per_batch,
-                                     cancel=self.cancel, cond=self.guarded_cond)
+                                     cancel=self.cancel, cond=self.guarded_cond, ties=self.ties)
                 draw = None if fixed is None else Draw(*fixed)
         if draw is None or self.cancelled():
             return None

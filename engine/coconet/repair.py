@@ -101,6 +101,7 @@ class Repairer:
         total: int | None = None,
         cancel: CancelCheck | None = None,
         cond: torch.Tensor | None = None,
+        ties=None,
     ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Repaired (N, 4, T) classes and their drawn NLLs, or None when cancelled.
 
@@ -120,7 +121,7 @@ class Repairer:
                 break
             index = np.flatnonzero(regions.any(axis=(1, 2)))
             proposal = self._propose(model, x, nll, torch.from_numpy(regions), index, rng, cond,
-                                     on_step, step, total, cancel)
+                                     on_step, step, total, cancel, ties)
             if proposal is None:
                 return None
             y, y_nll = proposal
@@ -135,13 +136,18 @@ class Repairer:
             on_step(StepInfo(total, total, x, torch.zeros(x.shape, dtype=torch.bool), nll))
         return x, nll
 
-    def _propose(self, model, x, nll, region, index, rng, cond, on_step, step, total, cancel):
+    def _propose(self, model, x, nll, region, index, rng, cond, on_step, step, total, cancel,
+                 ties=None):
         """One round's proposals: `passes` annealed Gibbs passes over the regions of the variants
-        in `index`, on the window of those regions; full (N, 4, T) drafts and NLLs, or None."""
+        in `index`, on the window of those regions; full (N, 4, T) drafts and NLLs, or None.
+        With `ties`, a region takes in the whole of every tied group it touches."""
         num_classes = model.config.num_classes
         sampler = IndependentSampler(self.temperature)
         rows_t = torch.as_tensor(index, dtype=torch.long)
+        if ties is not None:
+            region = ties.expand(region)
         window = model_window(model, region[rows_t], self.window)
+        ties = None if ties is None else ties.crop(window)
 
         def crop(tensor):
             return tensor if window is None else window.crop(tensor)
@@ -169,8 +175,11 @@ class Repairer:
                 return None
             u = _region_noise(generators, part, num_classes + 1)
             inner = part & (u[..., num_classes] < self.schedule(i, self.passes))
+            noise = u[..., :num_classes]
+            if ties is not None:
+                inner, noise = ties.mask(inner) & part, ties.noise(noise)
             logits = run_net(model, y, inner, part_cond).float()
-            drawn = sampler(logits, u[..., :num_classes])
+            drawn = sampler(logits if ties is None else ties.logits(logits), noise)
             y = torch.where(inner, drawn, y)
             y_nll = torch.where(inner, _drawn_nll(logits, drawn), y_nll)
             if on_step is not None:

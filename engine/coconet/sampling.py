@@ -208,15 +208,18 @@ class GibbsSampler:
         cancel: CancelCheck | None = None,
         cond: torch.Tensor | None = None,
         window: bool = True,
+        ties=None,
     ) -> Draw | None:
         """Sample len(seeds) variants of (4, T) `classes` in the cells of (4, T) `mask`.
 
         Returns None if `cancel()` became true (checked before every pass). With `patience`, a
-        variant stops once that many rewriting passes in a row changed none of its cells.
+        variant stops once that many rewriting passes in a row changed none of its cells. `ties`
+        (engine/coconet/ties.py) makes groups of cells one variable each (a harmonic rhythm).
         """
         n = len(seeds)
         rng = VariantRandom(seeds)
         board = _Board(classes, mask, n, model_window(model, mask, window))
+        ties = None if ties is None else ties.crop(board.window)
         x, outer = _batch(board.crop(classes), board.crop(mask), n)
         cond = None if cond is None else (cond if board.window is None else board.window.crop_cond(cond))
         columns = masked_columns(outer[0])
@@ -238,12 +241,14 @@ class GibbsSampler:
                 u = spread(rng.uniform(voices, len(columns), num_classes + 1), columns, width)
                 inner = self.masker(outer, self.schedule(i, self.steps), u[..., num_classes])
                 noise = u[..., :num_classes]
+            if ties is not None:
+                inner, noise = ties.mask(inner) & outer, ties.noise(noise)
             some = None if bool(running.all()) else running
             inner = inner & running.view(n, 1, 1)
             logits = _forward_rows(model, x, inner, cond, some)
             index = slice(None) if some is None else some.nonzero().flatten()
             drawn = x.clone()
-            drawn[index] = self.sampler(logits, noise[index])
+            drawn[index] = self.sampler(logits if ties is None else ties.logits(logits), noise[index])
             nll = cell_nll.clone()
             nll[index] = _drawn_nll(logits, drawn[index])
             rewritten = (inner & (drawn != x)).flatten(1).any(1)

@@ -264,3 +264,25 @@ async def test_R_brings_the_last_variants_back_while_the_region_holds_one(tiny_c
         await pilot.press("R")
         await pilot.pause()
         assert not editor.variants_showing  # the region no longer holds a variant
+
+
+async def test_a_harmonic_rhythm_from_the_settings_holds_the_written_voices(tiny_checkpoint):
+    app = make_app(tiny_checkpoint, variants=2)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        doc = editor.doc
+        await pilot.press("comma")
+        app.screen.query_one("#chords").value = "often"  # refused: the form stays
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.settings.chords == "free"
+        app.screen.query_one("#chords").value = "2"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.settings.chords == "2"
+        await pilot.press("1", "r")  # keep the soprano, write the others
+        assert await wait_until(pilot, lambda: editor.variants_showing)
+        for variant in editor.query_one(VariantsPanel).variants:
+            for v in (1, 2, 3):
+                for half in range(0, doc.score.num_steps, 8):
+                    assert len(set(variant.score.pitches[v, half:half + 8].tolist())) == 1

@@ -39,7 +39,7 @@ def test_round_trip_creates_the_folder():
     path = user_settings_path()
     chosen = Settings(
         temperature=0.7, steps=50, variants=2, seed=42, polish=0, repair=3, soundfont="/sf/a.sf2",
-        sound_server="tcp:localhost:24713",
+        sound_server="tcp:localhost:24713", chords="2",
     )
     save_settings(chosen, path)
     loaded, notice = load_settings(path)
@@ -54,6 +54,7 @@ def test_round_trip_creates_the_folder():
         "repair": 3,
         "soundfont": "/sf/a.sf2",
         "sound_server": "tcp:localhost:24713",
+        "chords": "2",
     }
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temporary left
 
@@ -176,3 +177,11 @@ def test_update_announces_only_an_applied_form():
     assert settings.update({"steps": "0"}) and applied == []
     assert settings.update({"steps": "12", "soundfont": " a.sf2 "}) == []
     assert applied == [settings] and settings.steps == 12 and settings.soundfont == "a.sf2"
+
+
+def test_a_harmonic_rhythm_cantor_does_not_know_is_ignored_with_a_word():
+    path = write(user_settings_path(), json.dumps({"chords": "often", "seed": 3}))
+    settings, notice = load_settings(path)
+    assert settings == Settings(seed=3) and "chords must be free, melody, beat" in notice
+    path = write(user_settings_path(), json.dumps({"chords": " Beat "}))
+    assert load_settings(path)[0].chords == "beat"

@@ -21,6 +21,7 @@ FIELDS = (
     ("seed", "First seed"),
     ("polish", "Accompaniment polish steps"),
     ("repair", "Voice-leading repair rounds (0: off)"),
+    ("chords", "Harmonic rhythm (free, 2, beat, melody)"),
     ("soundfont", "SoundFont file (empty: default)"),
     ("sound_server", "Sound server (empty: $PULSE_SERVER)"),
     ("programs", "GM programs S A T B"),

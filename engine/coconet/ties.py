@@ -1,0 +1,125 @@
+"""Harmonic rhythm: generated voices change notes only where a new chord may start.
+
+Coconet left alone puts a new chord wherever it likes; under a reel in 16ths it changes harmony on
+every quarter. With a harmonic rhythm the user chooses ("2" chords a bar, "beat", "melody": where
+the kept melody strikes a note), each generated voice holds one pitch (or one rest) from one chord
+start to the next: the cells of a voice within a span are *tied* into one group.
+
+A tied group is one variable to the sampler. Its conditional is taken as the product of its cells'
+conditionals (the sum of their log-probabilities, each given everything outside the group: the
+cells of a group are always masked together), drawn once with one group's noise, and written to all
+its cells. So Gibbs passes rewrite whole groups, repair rewrites whole groups, and every variant
+honours the rhythm exactly; ranking still scores cell by cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.errors import ScoreError
+from engine.music.score import Score
+
+RHYTHMS = ("free", "melody", "beat", "1", "2", "3", "4", "6", "8")
+
+
+def chord_starts(score: Score, mask: np.ndarray, rhythm: str) -> np.ndarray | None:
+    """Bool (T,): steps where a new chord may start under `rhythm`; None for "free"."""
+    rhythm = str(rhythm).strip().lower()
+    steps = score.num_steps
+    position = (np.arange(steps) - score.pickup) % score.steps_per_bar
+    if rhythm in ("", "free"):
+        return None
+    if rhythm == "melody":
+        kept = ~mask[0]
+        starts = kept & (score.onsets[0] | (score.pitches[0] < 0))
+        if not (kept & (score.pitches[0] >= 0)).any():
+            raise ScoreError("harmonic rhythm 'melody' needs a kept melody (the soprano)")
+    elif rhythm == "beat":
+        starts = position % score.steps_per_beat == 0
+    elif rhythm.isdigit() and int(rhythm) >= 1:
+        count = int(rhythm)
+        if score.steps_per_bar % count:
+            raise ScoreError(f"{score.steps_per_bar} 16ths a bar do not split into {count} equal chords")
+        starts = position % (score.steps_per_bar // count) == 0
+    else:
+        raise ScoreError(f"harmonic rhythm must be free, melody, beat or chords per bar"
+                         f" (1, 2, 3, 4, ...); got {rhythm!r}")
+    starts = starts.copy()
+    if steps:
+        starts[0] = True
+    return starts
+
+
+def tie_groups(mask: np.ndarray, starts: np.ndarray | None) -> np.ndarray | None:
+    """(4, T) int group ids (-1 = free) of runs of generated cells between chord starts."""
+    if starts is None:
+        return None
+    groups = np.full(mask.shape, -1, dtype=np.int64)
+    span = np.cumsum(starts) - 1  # span index of every step
+    next_id = 0
+    for v in range(mask.shape[0]):
+        t, steps = 0, mask.shape[1]
+        while t < steps:
+            if not mask[v, t]:
+                t += 1
+                continue
+            end = t + 1
+            while end < steps and mask[v, end] and span[end] == span[t]:
+                end += 1
+            if end - t > 1:
+                groups[v, t:end] = next_id
+                next_id += 1
+            t = end
+    return groups if next_id else None
+
+
+class Ties:
+    """Tied cells of a (4, T) board, for the samplers (see the module docstring)."""
+
+    def __init__(self, groups) -> None:
+        import torch
+
+        self.groups = torch.as_tensor(groups, dtype=torch.long)
+        flat = self.groups.flatten()
+        self.cells = (flat >= 0).nonzero().flatten()
+        ids, self.member = torch.unique(flat[self.cells], return_inverse=True)
+        first = torch.full((len(ids),), flat.numel(), dtype=torch.long)
+        self.first = first.scatter_reduce(0, self.member, self.cells, reduce="amin")
+        self.lead = self.first[self.member]  # per tied cell: its group's first cell
+
+    def crop(self, window) -> Ties:
+        return self if window is None else Ties(window.crop(self.groups))
+
+    def mask(self, inner):
+        """(N, 4, W) bool: each group masked as its first cell is."""
+        out = inner.clone().flatten(1)
+        out[:, self.cells] = out[:, self.lead]
+        return out.view_as(inner)
+
+    def noise(self, uniforms):
+        """(N, 4, W, C) uniforms: one group's draw uses its first cell's noise."""
+        out = uniforms.clone().flatten(1, 2)
+        out[:, self.cells] = out[:, self.lead]
+        return out.view_as(uniforms)
+
+    def logits(self, logits):
+        """(N, 4, W, C): each tied cell gets its group's summed log-probabilities."""
+        import torch
+        import torch.nn.functional as F
+
+        lp = F.log_softmax(logits.float(), dim=-1).flatten(1, 2)
+        summed = torch.zeros(lp.shape[0], len(self.first), lp.shape[-1])
+        summed.index_add_(1, self.member, lp[:, self.cells])
+        out = logits.float().clone().flatten(1, 2)
+        out[:, self.cells] = summed[:, self.member]
+        return out.view(logits.shape)
+
+    def expand(self, region):
+        """(N, 4, T) bool: a group touched by `region` is in it whole."""
+        import torch
+
+        flat = region.clone().flatten(1)
+        touched = torch.zeros(flat.shape[0], len(self.first))
+        touched.index_add_(1, self.member, flat[:, self.cells].float())
+        flat[:, self.cells] = touched[:, self.member] > 0
+        return flat.view_as(region)
