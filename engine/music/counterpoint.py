@@ -24,7 +24,9 @@ from itertools import combinations
 
 import numpy as np
 
+from engine.music.analysis import estimate_key
 from engine.music.score import NUM_VOICES, STEPS_PER_QUARTER, VOICE_LETTERS, Score
+from engine.music.spelling import spell
 
 KINDS = ("parallel_fifths", "parallel_octaves", "voice_crossing", "out_of_range", "spacing")
 KIND_NAMES = {
@@ -37,11 +39,11 @@ KIND_NAMES = {
 # MIDI ranges per voice (inclusive): S C4-G5, A G3-D5, T C3-G4, B E2-C4.
 RANGES = ((60, 79), (55, 74), (48, 67), (40, 60))
 SPACED_PAIRS = ((0, 1), (1, 2))
-NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
-def note_name(pitch: int) -> str:
-    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+def note_name(pitch: int, key: str | None = None) -> str:
+    """The pitch's name with its octave, spelled for `key` (C major when None): Ab4 in Eb, G#4 in A."""
+    return spell(int(pitch), key)
 
 
 @dataclass(frozen=True)
@@ -102,19 +104,24 @@ def check_score(score: Score) -> Report:
     """Every finding of the rules above, in time order."""
     p = score.pitches.astype(np.int32)
     on = score.onsets
+    key = score.key or estimate_key(score)  # notes are named as the composer spells them
+
+    def name(pitch) -> str:
+        return note_name(pitch, key)
+
     found: list[tuple] = []  # (kind, voices, step, detail[, previous step])
     for upper, lower in combinations(range(NUM_VOICES), 2):
-        found += _parallels(p, on, upper, lower)
+        found += _parallels(p, on, upper, lower, name)
         if lower == upper + 1:
-            found += _sonority_rule(p, on, upper, lower, "voice_crossing", p[upper] < p[lower])
+            found += _sonority_rule(p, on, upper, lower, "voice_crossing", p[upper] < p[lower], name)
         if (upper, lower) in SPACED_PAIRS:
-            found += _sonority_rule(p, on, upper, lower, "spacing", p[upper] - p[lower] > 12)
+            found += _sonority_rule(p, on, upper, lower, "spacing", p[upper] - p[lower] > 12, name)
     for v, (low, high) in enumerate(RANGES):
         for t in np.flatnonzero(on[v] & ((p[v] < low) | (p[v] > high))):
             side = "below" if p[v, t] < low else "above"
             found.append(
                 ("out_of_range", (v,), int(t),
-                 f"{VOICE_LETTERS[v]} {note_name(p[v, t])} {side} {note_name(low)}-{note_name(high)}")
+                 f"{VOICE_LETTERS[v]} {name(p[v, t])} {side} {name(low)}-{name(high)}")
             )  # fmt: skip
     found.sort(key=lambda f: (f[2], KINDS.index(f[0]), f[1]))
     findings = [Finding(k, v, t, score.location_text(t), *rest) for k, v, t, *rest in found]
@@ -133,16 +140,16 @@ def _pair_text(a: int, b: int) -> str:
     return f"{VOICE_LETTERS[a]}-{VOICE_LETTERS[b]}"
 
 
-def _sonority_rule(p, on, a, b, kind, broken: np.ndarray) -> list:
+def _sonority_rule(p, on, a, b, kind, broken: np.ndarray, name=note_name) -> list:
     steps, _ = _sonorities(p, on, a, b)
     return [
         (kind, (a, b), int(t),
-         f"{_pair_text(a, b)} {note_name(p[a, t])}/{note_name(p[b, t])}")
+         f"{_pair_text(a, b)} {name(p[a, t])}/{name(p[b, t])}")
         for t in steps[broken[steps]]
     ]  # fmt: skip
 
 
-def _parallels(p, on, a, b) -> list:
+def _parallels(p, on, a, b, name=note_name) -> list:
     steps, gaps = _sonorities(p, on, a, b)
     if len(steps) < 2:
         return []
@@ -156,8 +163,8 @@ def _parallels(p, on, a, b) -> list:
         hit = joined & moves & (before == size) & (after == size)
         for s, t in zip(first[hit], second[hit]):
             text = (
-                f"{_pair_text(a, b)} {word} {note_name(p[a, s])}/{note_name(p[b, s])}"
-                f" -> {note_name(p[a, t])}/{note_name(p[b, t])}"
+                f"{_pair_text(a, b)} {word} {name(p[a, s])}/{name(p[b, s])}"
+                f" -> {name(p[a, t])}/{name(p[b, t])}"
             )
             result.append((kind, (a, b), int(t), text, int(s)))
     return result

@@ -90,3 +90,13 @@ def test_rates_are_per_100_quarter_notes_and_pool():
 
 def test_note_names():
     assert [note_name(p) for p in (60, 61, 40, 79)] == ["C4", "C#4", "E2", "G5"]
+
+
+def test_findings_spell_notes_in_the_key_given_or_estimated():
+    # Soprano above its range on A-flat: spelled Ab in E-flat major, G# in A major.
+    pitches = np.array([[80] * 4, [72] * 4, [63] * 4, [56] * 4], dtype=np.int16)
+    flat = check_score(Score(pitches, key="Eb")).findings
+    sharp = check_score(Score(pitches, key="A")).findings
+    assert any("S Ab5 above" in f.detail for f in flat), [f.detail for f in flat]
+    assert any("S G#5 above" in f.detail for f in sharp), [f.detail for f in sharp]
+    assert note_name(68) == "G#4" and note_name(68, "Eb") == "Ab4"
