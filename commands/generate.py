@@ -236,11 +236,13 @@ def _composer(args):
 
 
 def _chords(text: str) -> str:
+    from engine.coconet.ties import rhythm_problem
+
     value = text.strip().lower()
-    if value in ("free", "melody", "beat") or (value.isdigit() and 1 <= int(value) <= 64):
-        return value
-    raise argparse.ArgumentTypeError(
-        f"must be free, melody, beat or chords per bar (1..64); got {text!r}")
+    problem = rhythm_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
 
 
 def _options(args) -> dict:

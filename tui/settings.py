@@ -107,9 +107,10 @@ class Settings:
 
 def chords_problem(value: str) -> str | None:
     """The message for a harmonic rhythm cantor does not know, or None."""
-    if value in ("free", "melody", "beat") or (value.isdigit() and 1 <= int(value) <= 64):
-        return None
-    return f"chords must be free, melody, beat or chords per bar (1..64); got {value!r}"
+    from engine.coconet.ties import rhythm_problem
+
+    problem = rhythm_problem(value)
+    return None if problem is None else f"chords {problem}"
 
 
 def form_problems(values: dict[str, str]) -> list[str]:

@@ -19,7 +19,15 @@ import numpy as np
 from engine.errors import ScoreError
 from engine.music.score import Score
 
-RHYTHMS = ("free", "melody", "beat", "1", "2", "3", "4", "6", "8")
+MAX_CHORDS_PER_BAR = 64
+
+
+def rhythm_problem(value: str) -> str | None:
+    """The message for a harmonic rhythm cantor does not know, or None (the CLI and the settings)."""
+    if value in ("free", "melody", "beat") or (value.isdigit() and 1 <= int(value) <= MAX_CHORDS_PER_BAR):
+        return None
+    return (f"must be free, melody, beat or chords per bar (1..{MAX_CHORDS_PER_BAR});"
+            f" got {value!r}")
 
 
 def chord_starts(score: Score, mask: np.ndarray, rhythm: str) -> np.ndarray | None:
