@@ -98,9 +98,8 @@ class TrainError(CantorError):
     """Training cannot start or continue (bad options, nothing to resume, ...)."""
 
 
-def parse_config(text: str | None) -> tuple[CoconetConfig, dict]:
-    """A preset name or a JSON object of CoconetConfig and TrainSettings fields."""
-    text = text or DEFAULT_PRESET
+def config_values(text: str) -> dict:
+    """The fields a --config names: a preset, or a JSON object (optionally {"preset": ..., ...})."""
     if text in PRESETS:
         values = dict(PRESETS[text])
     else:
@@ -116,6 +115,12 @@ def parse_config(text: str | None) -> tuple[CoconetConfig, dict]:
             if base not in PRESETS:
                 raise TrainError(f"unknown preset {base!r}: choose one of {', '.join(PRESETS)}")
             values = {**PRESETS[base], **values}
+    return values
+
+
+def parse_config(text: str | None) -> tuple[CoconetConfig, dict]:
+    """A preset name or a JSON object of CoconetConfig and TrainSettings fields."""
+    values = config_values(text or DEFAULT_PRESET)
     model_keys = {f.name for f in fields(CoconetConfig)}
     train_keys = {f.name for f in fields(TrainSettings)}
     unknown = sorted(set(values) - model_keys - train_keys)
@@ -126,6 +131,26 @@ def parse_config(text: str | None) -> tuple[CoconetConfig, dict]:
     except (TypeError, ValueError) as exc:
         raise TrainError(f"bad model config: {exc}") from exc
     return config, {k: v for k, v in values.items() if k in train_keys}
+
+
+def resumed_overrides(text: str | None, config: CoconetConfig) -> dict:
+    """Training settings a `--resume --config` changes (crop, batch, lr...); the net's shape is fixed.
+
+    A resumed run keeps its network, so a model key is accepted only with the value it already has.
+    """
+    if not text:
+        return {}
+    values = config_values(text)
+    model = json.loads(json.dumps(asdict(config)))
+    train_keys = {f.name for f in fields(TrainSettings)}
+    for key, value in values.items():
+        if key in model:
+            if model[key] != value:
+                raise TrainError(f"a resumed run keeps its network: {key} is {model[key]!r}, "
+                                 f"not {value!r}")
+        elif key not in train_keys:
+            raise TrainError(f"unknown config key {key!r}")
+    return {k: v for k, v in values.items() if k in train_keys}
 
 
 def settings_from_args(args, overrides: dict) -> TrainSettings:
@@ -171,7 +196,7 @@ class TrainRun:
             config, overrides = parse_config(getattr(args, "config", None))
         else:
             config = config_from_dict(state["config"])
-            overrides = dict(state["settings"])
+            overrides = {**state["settings"], **resumed_overrides(getattr(args, "config", None), config)}
         self.settings = settings_from_args(args, overrides)
         seed = int(getattr(args, "seed", 0) or 0)
         torch.manual_seed(seed)  # same initial weights in every process

@@ -123,3 +123,17 @@ def test_ddp_two_cpu_processes(tmp_path):
     gens = state["generators"]
     assert len(gens) == 2 and not torch.equal(gens[0], gens[1])  # each rank its own crops
     assert (out / "best.pt").is_file()
+
+
+def test_resume_may_change_training_settings_but_not_the_network(tmp_path):
+    train_coconet(args_for(tmp_path, max_steps=2))
+    summary = train_coconet(args_for(tmp_path, max_steps=1, resume=True,
+                                     config='{"crop": 24, "batch_size": 2, "lr": 0.0005}'))
+    assert summary["step"] == 3
+    state = load_checkpoint(Path(tmp_path / "run") / "last.pt", "coconet-train")
+    assert (state["settings"]["crop"], state["settings"]["batch_size"]) == (24, 2)
+    assert state["settings"]["lr"] == 0.0005 and state["settings"]["bf16"] is False
+    with pytest.raises(TrainError, match="keeps its network: depth is 2"):
+        train_coconet(args_for(tmp_path, max_steps=1, resume=True, config='{"depth": 3}'))
+    with pytest.raises(TrainError, match="unknown config key 'cropp'"):
+        train_coconet(args_for(tmp_path, max_steps=1, resume=True, config='{"cropp": 3}'))
