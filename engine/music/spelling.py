@@ -58,8 +58,7 @@ def _scale(key: str | None) -> dict[int, tuple[str, int]]:
             degree_letter = LETTERS[(start + degree) % 7]
             pc = (tonic_pc + step) % 12
             names.setdefault(pc, (degree_letter, _alteration(degree_letter, pc)))
-    signature = sum(_alteration(LETTERS[(start + d) % 7], (tonic_pc + st) % 12)
-                    for d, st in enumerate(steps))  # < 0: a flat key, > 0: a sharp key
+    signature = key_signature(key)
     naturals = {pc: name for name, pc in LETTER_PC.items()}
     for pc in range(12):
         if pc in names:
@@ -73,6 +72,25 @@ def _scale(key: str | None) -> dict[int, tuple[str, int]]:
         else:
             names[pc] = C_CHROMATIC[pc]
     return names
+
+
+def key_signature(key: str | None) -> int:
+    """Sharps (> 0) or flats (< 0) of the key's signature: F -> -1, E -> 4, C#m -> 4, None -> 0."""
+    letter, alter, minor = parse_key(key)
+    tonic_pc = (LETTER_PC[letter] + alter) % 12
+    start = LETTERS.index(letter)
+    steps = NATURAL_MINOR if minor else MAJOR
+    return sum(_alteration(LETTERS[(start + d) % 7], (tonic_pc + st) % 12)
+               for d, st in enumerate(steps))
+
+
+def signature_text(key: str | None, *, ascii_only: bool = True) -> str:
+    """The signature in a few characters: "♭" (F), "♯♯" (D), "4♯" (E), "♮" (C); ASCII "b", "##", "4#", "n"."""
+    count = key_signature(key)
+    if count == 0:
+        return "n" if ascii_only else "\u266e"
+    sign = (ASCII_SIGNS if ascii_only else UNICODE_SIGNS)[1 if count > 0 else -1]
+    return sign * abs(count) if abs(count) <= 3 else f"{abs(count)}{sign}"
 
 
 def _alteration(letter: str, pc: int) -> int:

@@ -1,6 +1,7 @@
 """The grid stays readable: short notes at zoom 1, the zoomed header, the heatmap over the voices."""
 
 import numpy as np
+import pytest
 
 from engine.music.score import Score
 from tui.document import Document
@@ -37,7 +38,38 @@ async def test_the_zoomed_header_keeps_bar_numbers_apart():
         app.roll.set_zoom(2)
         await pilot.pause()
         header = "".join(s.text for s in app.roll.render_line(0))
-        assert header.startswith("bar  1"), header
+        assert header[4:6] == " 1", header  # the gutter (key signature) never runs into bar 1
+
+
+@pytest.mark.parametrize(("key", "ascii_only", "shown"), [
+    ("F", True, "b   "), ("E", True, "4#  "), ("Ebm", False, "6\u266d  "), ("D", False, "\u266f\u266f  "),
+    ("Am", True, "n   "),
+])
+async def test_the_header_shows_the_key_signature(key, ascii_only, shown):
+    app = RollApp(Document(f_major_tune(key), autosave=False), ascii_only=ascii_only, colour=False)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        header = "".join(s.text for s in app.roll.render_line(0))
+        assert header[:4] == shown, header
+
+
+async def test_an_estimated_key_signature_is_dimmed_and_an_empty_score_shows_none():
+    app = RollApp(Document(f_major_tune(None), autosave=False), ascii_only=True, colour=False)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        first = app.roll.render_line(0)
+        segment = next(iter(first))
+        assert segment.text.startswith("b") and segment.style.dim, segment  # F estimated
+        app.roll.document.set_key("F")
+        app.roll.invalidate()
+        await pilot.pause()
+        segment = next(iter(app.roll.render_line(0)))
+        assert segment.text.startswith("b") and not segment.style.dim, segment
+    empty = Score(np.full((4, 16), -1, dtype=np.int16))
+    app = RollApp(Document(empty, autosave=False), ascii_only=True, colour=False)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        assert "".join(s.text for s in app.roll.render_line(0))[:5] == "     "
 
 
 async def test_the_heatmap_keeps_each_voice_s_letter_at_its_onsets():

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.music.spelling import spell
+from engine.music.spelling import signature_text, spell
 from tui.widgets.header import FERMATA, FERMATA_ASCII, draw_fermatas, header_row
 
 LOW, HIGH = 36, 81  # the model's pitch range (engine.music.pianoroll); the widget stays engine-free
@@ -236,8 +236,12 @@ class PianoRoll(ScrollView, can_focus=True, inherit_bindings=False):
     def _gutter(self, key: int) -> list[Segment]:
         g, doc = self.glyphs, self.document
         if key == -1:
-            # Always "bar" plus a gap: a wider label ran into the first bar number ("bar*21").
-            return [Segment(f"{'bar':<{GUTTER}}", self.palette.header)]
+            # The key signature, as at the start of a staff (dimmed when estimated), then a gap:
+            # a label as wide as the gutter ran into the first bar number ("bar*21").
+            name, estimated = doc.key_info()
+            text = signature_text(name, ascii_only=self.glyphs is ASCII) if name else ""
+            style = self.palette.fermata_guess if estimated else self.palette.header
+            return [Segment(f"{text:<{GUTTER - 1}}", style), Segment(" ", self.palette.header)]
         if key < -1:
             voice = -2 - key
             mark = ">" if voice == doc.voice else " "
