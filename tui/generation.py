@@ -15,7 +15,8 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from engine.errors import CantorError
-from engine.music.score import VOICE_NAMES, onsets_from_pitches
+from engine.music.score import VOICE_LETTERS, VOICE_NAMES, onsets_from_pitches, parse_voices
+from tui.screens.prompt import PathPrompt
 
 FRAME_SECONDS = 0.04  # at most ~25 animation frames a second: input stays responsive
 
@@ -97,7 +98,32 @@ class GenerationActions:
 
     def action_harmonize(self) -> None:
         sel = self.doc.selection
-        keep = sel.voices if sel is not None else (self.doc.voice,)
+        self._harmonize(sel.voices if sel is not None else (self.doc.voice,))
+
+    def action_harmonize_voices(self) -> None:
+        """Ask which voices to keep (any set, e.g. S,B to fill the alto and tenor), then harmonize."""
+        if not self._editable():
+            return
+        sel = self.doc.selection
+        current = sel.voices if sel is not None else (self.doc.voice,)
+
+        def chosen(value: str | None) -> None:
+            if value is None:
+                return
+            try:
+                keep = parse_voices(value)
+            except CantorError as exc:
+                self.app.notify(str(exc), title="Nothing harmonized", severity="error", timeout=8)
+                return
+            self._harmonize(keep)
+
+        self.app.push_screen(
+            PathPrompt("Harmonize: voices to keep", ",".join(VOICE_LETTERS[v] for v in current),
+                       "letters from S, A, T, B (S,B fills the alto and tenor)   esc: cancel"),
+            chosen,
+        )
+
+    def _harmonize(self, keep: tuple[int, ...]) -> None:
         if len(keep) == 4:
             self.app.notify("Keep fewer than four voices to harmonize.", timeout=3)
             return

@@ -114,6 +114,8 @@ KEYS: tuple[Key, ...] = (
         MODEL,
         footer=True,
     ),
+    Key("G", "harmonize_voices", "harmonize around the voices you name (e.g. S,B: fill A and T)",
+        MODEL),
     Key("ctrl+n", "compose", "compose a new score from scratch", MODEL),
     Key("A", "accompany", "accompany the current voice as melody", MODEL),
     Key("R", "variants_again", "the last variants again (while the region holds one of them)", MODEL),

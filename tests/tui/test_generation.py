@@ -98,6 +98,30 @@ async def test_harmonize_keeps_the_current_voice(tiny_checkpoint):
         assert not np.array_equal(doc.score.pitches[1:], chorale_bar(4).pitches[1:])
 
 
+async def test_harmonize_around_soprano_and_bass_fills_alto_and_tenor(tiny_checkpoint):
+    app = make_app(tiny_checkpoint, variants=1)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        doc = editor.doc
+        said = []
+        notify = app.notify
+        app.notify = lambda message, *args, **kw: (said.append(message), notify(message, *args, **kw))
+        before = doc.score
+        await pilot.press("G", "backspace", "x", "enter")  # not a voice: said, nothing runs
+        await pilot.pause()
+        assert any("unknown voice 'X'" in m for m in said) and not editor.busy
+        assert doc.score is before
+        await pilot.press("G")
+        await pilot.pause()
+        assert app.screen.query_one("#path").value == "S"  # the current voice is offered
+        await pilot.press("backspace", "s", "comma", "b", "enter")
+        assert await wait_until(pilot, lambda: doc.can_undo and not editor.busy)
+        outer, inner = [0, 3], [1, 2]
+        assert np.array_equal(doc.score.pitches[outer], before.pitches[outer])
+        assert not np.array_equal(doc.score.pitches[inner], before.pitches[inner])
+        assert any("soprano, bass" in m for m in said)
+
+
 async def test_edits_wait_while_the_model_works(tiny_checkpoint):
     app = make_app(tiny_checkpoint, steps=10_000, variants=1)
     async with app.run_test(size=SIZE) as pilot:
