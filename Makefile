@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.system-packages
 APT_PACKAGES := libfluidsynth3 libportaudio2 libpulse0 timgm6mb-soundfont tmux openssh-server openssh-client chromium chromium-driver
-# Only for `make test` (the listener in the remote-sound tests): a desktop running PipeWire keeps it.
-TEST_APT_PACKAGES := pulseaudio pulseaudio-utils pipewire pipewire-pulse wireplumber dbus
+# Only for `make test`: the listener in the remote-sound tests (a desktop running PipeWire keeps it)
+# and a JACK server whose user-space MIDI ports stand in for a USB keyboard and a sound module.
+TEST_APT_PACKAGES := pulseaudio pulseaudio-utils pipewire pipewire-pulse wireplumber dbus jackd2
 TESTSTAMP := $(VENV)/.test-packages
 
 .PHONY: run test setup system-packages lint bench clean
