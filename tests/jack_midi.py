@@ -24,6 +24,10 @@ class JackServer:
             pytest.skip("jackd is not installed (Debian: jackd2; `make test` installs it)")
         rtmidi = pytest.importorskip("rtmidi")
         self.rtmidi = rtmidi
+        try:  # PortAudio starts now, before the variable below: it must not join this server
+            import sounddevice  # noqa: F401 (its JACK client would abort the process at exit)
+        except (ImportError, OSError):
+            pass
         self.name = f"cantor-{uuid.uuid4().hex[:8]}"
         env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
         self.process = subprocess.Popen(
@@ -60,6 +64,9 @@ class JackServer:
         return port
 
     def stop(self) -> None:
+        import gc
+
+        gc.collect()  # ports nobody holds any more close now, while their server still runs
         for port in self.devices:
             port.close_port()
             port.delete()

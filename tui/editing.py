@@ -94,6 +94,9 @@ class EditingActions:
         if self.variants_showing:
             self.app.notify("Accept (enter) or discard (Esc) the variants first.", timeout=2)
             return False
+        if getattr(self, "recording", None) is not None:
+            self.app.notify("Recording: ctrl+r keeps the take, Esc drops it.", timeout=2)
+            return False
         return True
 
     def _edit(self, change, *args) -> bool:
@@ -268,7 +271,9 @@ class EditingActions:
         self._moved()
 
     def action_escape(self) -> None:
-        if self.busy:
+        if getattr(self, "recording", None) is not None:
+            self.finish_recording(keep=False)
+        elif self.busy:
             self.cancel_generation()
         elif self.doc.anchor is not None:
             self.doc.clear_selection()

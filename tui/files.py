@@ -171,10 +171,12 @@ class FileActions:
 
                 discard_recovery(self.doc.path)  # the user chose to drop the changes
             self.close_audio()
+            self.disconnect_midi()
             self.app.exit()
 
         if not self.doc.dirty:
             self.close_audio()
+            self.disconnect_midi()
             self.app.exit()
             return
         self.confirm_discard("quit", leave)
@@ -193,6 +195,8 @@ class FileActions:
             "chords": s.chords,
             "soundfont": s.soundfont,
             "sound_server": s.sound_server,
+            "midi_input": s.midi_input,
+            "midi_output": s.midi_output,
             "programs": " ".join(str(p) for p in score.programs),
             "tempo": f"{score.tempo_bpm:g}",
         }
@@ -211,14 +215,15 @@ class FileActions:
             if problems:
                 self.app.notify("\n".join(problems), title="Settings not applied", severity="error")
                 return
-            if result["soundfont"] != values["soundfont"] or (
-                    result["sound_server"] != values["sound_server"]):
+            if any(result[k] != values[k] for k in ("soundfont", "sound_server", "midi_output")):
                 self.close_audio()
                 self._audio_error = None
                 self._audio_told = False
-            if result["sound_server"] != values["sound_server"]:
+            if any(result[k] != values[k] for k in ("sound_server", "midi_output")):
                 self.sound_route = None
                 self.detect_sound()  # the status line says where sound goes now
+            if result["midi_input"] != values["midi_input"]:
+                self.connect_midi()
             if programs != score.programs or tempo != score.tempo_bpm:
                 self.doc.commit(score.replace(programs=programs, tempo_bpm=tempo), label="settings")
                 self._edited()

@@ -124,6 +124,8 @@ KEYS: tuple[Key, ...] = (
     Key("space", "play", "play/stop (the selection loops)", PLAY, footer=True),
     Key("m", "mute", "mute the current voice on/off", PLAY),
     Key("s", "solo", "solo the current voice on/off", PLAY),
+    Key("ctrl+r", "record", "record from the MIDI keyboard into the current voice (again: keep)",
+        PLAY),
     Key("W", "wav_to", "WAV of the variant (or score) into a folder, with an scp line", PLAY),
     Key("z", "zoom", "zoom: 1 or 2 columns per step", VIEW),
     Key("question_mark", "help", "this help", VIEW, footer=True),

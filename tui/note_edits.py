@@ -67,6 +67,40 @@ class NoteEdits:
         self.pitch = pitch
         self.goto(self.step + length)
 
+    def put_chord(self, pitches: list[int], length: int | None = None) -> list[int]:
+        """Enter notes played together at the cursor, highest in the current voice and the rest in
+        the voices below it (one undo step), then step past them; returns the voices written."""
+        length = length or self.entry_length
+        chord = sorted(set(pitches), reverse=True)[: NUM_VOICES - self.voice]
+        for pitch in chord:
+            if not MODEL_LOW <= pitch <= MODEL_HIGH:
+                raise PitchRangeError(f"notes must be in range {MODEL_LOW}..{MODEL_HIGH}; got {pitch}")
+        score, voices = self.score, list(range(self.voice, self.voice + len(chord)))
+        for voice, pitch in zip(voices, chord):
+            score = self._write(voice, self.step, length, pitch, score)
+        erased = _fit(self.erased, score.num_steps)
+        erased[voices, self.step : self.step + length] = False
+        self.commit(score, erased, "enter chord" if len(chord) > 1 else "enter note")
+        self.pitch = chord[0]
+        self.goto(self.step + length)
+        return voices
+
+    def write_voice(self, voice: int, start: int, end: int, notes: list[tuple[int, int, int]]):
+        """Replace steps [start, end) of `voice` with `notes` (pitch, first, end steps, relative
+        to `start`), rests elsewhere: one undo step (a recording)."""
+        pitches, onsets = self.score.pitches.copy(), self.score.onsets.copy()
+        pitches[voice, start:end], onsets[voice, start:end] = -1, False
+        for pitch, first, last in notes:
+            if not MODEL_LOW <= pitch <= MODEL_HIGH:
+                raise PitchRangeError(f"notes must be in range {MODEL_LOW}..{MODEL_HIGH}; got {pitch}")
+            pitches[voice, start + first : start + last] = pitch
+            onsets[voice, start + first] = True
+        if end < pitches.shape[1] and pitches[voice, end] >= 0:
+            onsets[voice, end] = True
+        erased = _fit(self.erased, self.score.num_steps)
+        erased[voice, start:end] = False
+        self.commit(self.score.replace(pitches=pitches, onsets=onsets), erased, "record")
+
     def put_note_named(self, letter: str) -> None:
         """Enter the note with this letter name nearest to the cursor pitch."""
         pc = NOTE_LETTERS[letter.lower()]

@@ -58,8 +58,16 @@ class PlaybackActions:
     def _detect_sound(self, setting: str) -> None:
         from engine.audio.sink import SoundRoute, detect_route
 
+        midi_output = getattr(self.app.settings, "midi_output", "")
         try:
-            route = detect_route(setting)
+            if midi_output:  # a MIDI port plays instead of FluidSynth
+                from engine.audio.midi_ports import find_port
+
+                route = SoundRoute("midi", f"sound: MIDI {find_port(midi_output, 'output')[1]}")
+            else:
+                route = detect_route(setting)
+        except CantorError as exc:
+            route = SoundRoute("none", "no sound: no MIDI output", detail=str(exc))
         except Exception as exc:  # noqa: BLE001 - no sound is never fatal
             route = SoundRoute("none", "no sound", detail=f"{type(exc).__name__}: {exc}")
         self.post_message(SoundRouteFound(route))
@@ -133,10 +141,16 @@ class PlaybackActions:
     def _new_player(self, request) -> None:
         """Make a Player (in a worker thread) and post it, or why there is none."""
         try:
-            from engine.audio.playback import Player
+            midi_output = getattr(self.app.settings, "midi_output", "")
+            if midi_output:
+                from engine.audio.midi_ports import MidiPlayer
 
-            soundfont = self.app.settings.soundfont or None
-            player = Player(soundfont, server=self._sound_server_setting() or None)
+                player = MidiPlayer(midi_output)
+            else:
+                from engine.audio.playback import Player
+
+                soundfont = self.app.settings.soundfont or None
+                player = Player(soundfont, server=self._sound_server_setting() or None)
             self.post_message(PlayerReady(player, request=request))
         except CantorError as exc:
             self.post_message(PlayerReady(error=str(exc), request=request))

@@ -25,7 +25,7 @@ LIMITS: dict[str, tuple[type, float, float]] = {
     "polish": (int, 0, MAX_STEPS),
     "repair": (int, 0, MAX_REPAIR),
 }
-TEXT = ("soundfont", "sound_server", "chords")
+TEXT = ("soundfont", "sound_server", "chords", "midi_input", "midi_output")
 SAVED = (*LIMITS, *TEXT)
 """The settings that outlive a session (written to the settings file)."""
 
@@ -58,6 +58,10 @@ class Settings:
     """Harmonic rhythm: free, N chords a bar, beat or melody (engine/coconet/ties.py)."""
     sound_server: str = ""
     """PulseAudio server to play through, e.g. tcp:localhost:24713 (empty = $PULSE_SERVER, else here)."""
+    midi_input: str = ""
+    """MIDI keyboard: a MIDI input port, or any unique part of its name (empty = none)."""
+    midi_output: str = ""
+    """MIDI output port to play through instead of FluidSynth (empty = FluidSynth)."""
     on_applied: Callable[[Settings], None] | None = field(default=None, repr=False, compare=False)
     """Called after the form's values were applied (the app saves them then)."""
     _requests: int = 0

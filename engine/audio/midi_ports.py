@@ -117,28 +117,63 @@ def find_port(name: str, kind: str = "input") -> tuple[str, str]:
 
 class NoteInput:
     """An open MIDI input port that calls `on_event(NoteEvent)` for every key pressed or released
-    (note on with velocity 0 is a release); runs on rtmidi's thread, so the callback must be quick
-    and thread-safe (the composer posts a message)."""
+    (note on with velocity 0 is a release), from its own thread: the callback must be quick and
+    thread-safe (the composer posts a message).
+
+    The port is read through python-rtmidi's queue, polled every POLL seconds, not through an
+    rtmidi callback (which mido uses): with JACK, a callback that waits for a busy interpreter
+    was measured to deliver the first key of a chord three times instead of the three keys.
+    """
+
+    POLL = 0.002
 
     def __init__(self, name: str, on_event: Callable[[NoteEvent], None]) -> None:
         api, self.name = find_port(name, "input")
         self._on_event = on_event
+        self._rt = None
         try:
-            self._port = _backend(api).open_input(self.name, callback=self._receive)
-        except Exception as exc:
-            raise MidiUnavailable(f"cannot open MIDI input {self.name!r}: {exc}") from exc
+            import rtmidi
 
-    def _receive(self, message) -> None:
-        now = time.monotonic()
-        if message.type == "note_on":
-            self._on_event(NoteEvent(message.note, message.velocity, message.velocity > 0, now))
-        elif message.type == "note_off":
-            self._on_event(NoteEvent(message.note, 0, False, now))
+            self._rt = rtmidi.MidiIn(getattr(rtmidi, f"API_{_BACKEND_NAMES[api]}"), name="cantor")
+            self._rt.ignore_types(sysex=True, timing=True, active_sense=True)
+            self._rt.open_port(self._rt.get_ports().index(self.name), "keyboard")
+        except Exception as exc:  # rtmidi raises SystemError; the port may vanish
+            self.close()
+            raise MidiUnavailable(f"cannot open MIDI input {self.name!r}: {exc}") from exc
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True, name="cantor-midi-in")
+        self._thread.start()
+
+    def _read(self) -> None:
+        rt, halt = self._rt, self._halt
+        last: float | None = None  # the time given to the message before
+        while not halt.is_set():
+            message = rt.get_message()
+            if message is None:
+                halt.wait(self.POLL)
+                continue
+            # rtmidi stamps each message with the time since the one before, when it arrived:
+            # a burst read late (a busy machine) keeps its rhythm.
+            data, delta = message
+            now = time.monotonic()
+            now = last = now if last is None else min(now, last + delta)
+            if len(data) < 3:
+                continue
+            kind = data[0] & 0xF0
+            if kind == 0x90:
+                self._on_event(NoteEvent(data[1], data[2], data[2] > 0, now))
+            elif kind == 0x80:
+                self._on_event(NoteEvent(data[1], 0, False, now))
 
     def close(self) -> None:
-        port, self._port = getattr(self, "_port", None), None
-        if port is not None:
-            port.close()
+        halt = getattr(self, "_halt", None)
+        if halt is not None:
+            halt.set()
+            self._thread.join(1.0)
+        rt, self._rt = self._rt, None
+        if rt is not None:
+            rt.close_port()
+            rt.delete()
 
     def __enter__(self) -> NoteInput:  # noqa: PYI034
         return self

@@ -39,7 +39,8 @@ def test_round_trip_creates_the_folder():
     path = user_settings_path()
     chosen = Settings(
         temperature=0.7, steps=50, variants=2, seed=42, polish=0, repair=3, soundfont="/sf/a.sf2",
-        sound_server="tcp:localhost:24713", chords="2",
+        sound_server="tcp:localhost:24713", chords="2", midi_input="Keystation",
+        midi_output="synth:in",
     )
     save_settings(chosen, path)
     loaded, notice = load_settings(path)
@@ -55,6 +56,8 @@ def test_round_trip_creates_the_folder():
         "soundfont": "/sf/a.sf2",
         "sound_server": "tcp:localhost:24713",
         "chords": "2",
+        "midi_input": "Keystation",
+        "midi_output": "synth:in",
     }
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temporary left
 

@@ -15,6 +15,7 @@ from tui.editing import EditingActions
 from tui.files import FileActions
 from tui.findings import FindingActions
 from tui.generation import GenerationActions
+from tui.midi_keys import MidiActions
 from tui.phrases import PhraseActions, ScoreActions, key_status
 from tui.playback import PlaybackActions
 from tui.screens.help import HelpScreen
@@ -39,6 +40,7 @@ class EditorScreen(
     GenerationActions,
     VariantActions,
     PlaybackActions,
+    MidiActions,
     FileActions,
     FindingActions,
     PhraseActions,
@@ -65,6 +67,16 @@ class EditorScreen(
         self.roll.focus()
         self.update_status()
         self.set_timer(0.1, self.detect_sound)  # where sound goes: a thread, after the first frame
+        if self.app.settings.midi_input:
+            self.set_timer(0.1, self.connect_midi)  # the MIDI keyboard, also in a thread
+
+    def on_unmount(self) -> None:
+        """Ports and sound are let go with the screen (a MIDI port left to the garbage collector
+        may outlive its JACK server)."""
+        self.disconnect_midi()
+        player, self._player = self._player, None
+        if player is not None:
+            player.close()
 
     def set_document(self, document: Document) -> None:
         """Show another document (a file was opened)."""
@@ -112,7 +124,9 @@ class EditorScreen(
             mode = f"SELECT {sel.length}x{len(sel.voices)}"
         else:
             mode = "EDIT"
-        if self._playing:
+        if self.recording is not None:
+            mode = self.recording_text()
+        elif self._playing:
             mode += " PLAYING"
         parts = [
             f"{name}{'*' if doc.dirty else ''}",

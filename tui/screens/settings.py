@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
@@ -24,6 +25,8 @@ FIELDS = (
     ("chords", "Harmonic rhythm (free, 2, beat, melody)"),
     ("soundfont", "SoundFont file (empty: default)"),
     ("sound_server", "Sound server (empty: $PULSE_SERVER)"),
+    ("midi_input", "MIDI keyboard (part of a port name)"),
+    ("midi_output", "MIDI output port (empty: FluidSynth)"),
     ("programs", "GM programs S A T B"),
     ("tempo", "Tempo (BPM)"),
 )
@@ -42,10 +45,11 @@ class SettingsScreen(ModalScreen[dict | None]):
     SettingsScreen > Vertical { width: 76; max-width: 100%; height: auto; border: round $accent;
                                 background: $surface; padding: 0 1; }
     SettingsScreen Grid { grid-size: 2; grid-columns: 32 1fr; height: auto; grid-rows: 1;
-                          grid-gutter: 1 0; margin: 1 0 0 0; }
+                          grid-gutter: 0 1; margin: 1 0 0 0; }
     SettingsScreen Input, SettingsScreen Input:focus { height: 1; border: none; padding: 0 1; }
     SettingsScreen Input:focus { background: $accent 30%; }
-    SettingsScreen #saved-in { color: $text-muted; margin: 1 0 0 0; width: 100%; }
+    SettingsScreen #saved-in, SettingsScreen #midi-ports { color: $text-muted; width: 100%; }
+    SettingsScreen #midi-ports { margin: 1 0 0 0; }
     """
 
     def __init__(self, values: dict[str, str]) -> None:
@@ -59,6 +63,7 @@ class SettingsScreen(ModalScreen[dict | None]):
                 for name, text in FIELDS:
                     yield Label(text)
                     yield Input(self.values.get(name, ""), id=name)
+            yield Label("MIDI ports: looking...", id="midi-ports", markup=False)
             saved_in = getattr(self.app, "settings_path", None)
             if saved_in is not None:
                 yield Label(
@@ -66,6 +71,23 @@ class SettingsScreen(ModalScreen[dict | None]):
                     id="saved-in",
                     markup=False,
                 )
+
+    def on_mount(self) -> None:
+        self._list_midi_ports()
+
+    @work(thread=True, exclusive=True, group="midi-ports", exit_on_error=False)
+    def _list_midi_ports(self) -> None:
+        """Name the MIDI ports this machine has (a thread: a MIDI system may be slow to answer)."""
+        from engine.audio.midi_ports import list_ports
+
+        inputs, outputs = list_ports("input"), list_ports("output")
+        text = ("MIDI ports: none found" if not inputs and not outputs else
+                f"MIDI in: {', '.join(inputs) or 'none'}; out: {', '.join(outputs) or 'none'}")
+        self.app.call_from_thread(self._show_midi_ports, text)
+
+    def _show_midi_ports(self, text: str) -> None:
+        if self.is_mounted:
+            self.query_one("#midi-ports", Label).update(text)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == FIELDS[-1][0]:

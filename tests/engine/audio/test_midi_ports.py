@@ -115,3 +115,35 @@ def test_stopping_silences_every_sounding_note(jack):  # noqa: F811
     on = sum(1 for m in notes if m[0] & 0xF0 == ON and m[2] > 0)
     off = sum(1 for m in notes if m[0] & 0xF0 == OFF or m[2] == 0)
     assert on == 4 and off == 4
+
+
+def test_chords_arrive_whole_while_the_interpreter_is_busy(jack):  # noqa: F811
+    """rtmidi callbacks (mido's way) repeated a chord's first key under a busy GIL: not here."""
+    import threading
+
+    keyboard = jack.keyboard()
+    events: list[NoteEvent] = []
+    done = threading.Event()
+
+    def busy() -> None:
+        while not done.is_set():
+            sum(range(1000))
+
+    threading.Thread(target=busy, daemon=True).start()
+    try:
+        with NoteInput("keys", events.append):
+            time.sleep(0.1)
+            for _ in range(15):
+                events.clear()
+                for pitch in (64, 72, 55):
+                    keyboard.send_message([ON, pitch, 80])
+                deadline = time.monotonic() + 2
+                while len(events) < 3 and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                time.sleep(0.02)
+                assert sorted(e.pitch for e in events) == [55, 64, 72]
+                for pitch in (64, 72, 55):
+                    keyboard.send_message([OFF, pitch, 0])
+                time.sleep(0.02)
+    finally:
+        done.set()
