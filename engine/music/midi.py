@@ -40,6 +40,7 @@ from engine.fileio import (  # noqa: F401 (atomic_output re-exported)
 )
 from engine.music.midi_fermatas import fermata_text, fermatas_from_marks
 from engine.music.midi_repair import parse_tolerant
+from engine.music.midi_scan import MAX_EVENTS, count_events
 from engine.music.midi_write import (  # noqa: F401 (re-exported: the public MIDI API lives here)
     PICKUP_MARKER,
     SIGNATURE,
@@ -131,6 +132,9 @@ def _size_text(path: Path) -> str:
 def parse_midi(data: bytes, *, infer_pickup: bool = True) -> tuple[Score, LoadReport]:
     """A Score and a LoadReport from the bytes of a MIDI file; raises MidiFileError."""
     tpq = _check_header(data)
+    if count_events(data) > MAX_EVENTS:  # counted without parsing: refused at once
+        raise MidiFileError(f"the file holds more than {MAX_EVENTS:,} MIDI events; cantor reads"
+                            f" files of up to {MAX_EVENTS:,}")
     midi, repairs = _mido_parse(data)
     try:
         score, report = _read(midi, tpq, infer_pickup)

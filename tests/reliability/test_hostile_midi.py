@@ -7,8 +7,10 @@ import time
 
 import mido
 import numpy as np
+import pytest
 
-from engine.music.midi import parse_midi
+from engine.music.midi import MidiFileError, parse_midi
+from engine.music.midi_scan import count_events
 from engine.music.voices import Note, _separate_by_pitch
 
 
@@ -101,3 +103,47 @@ def test_a_data_byte_above_127_is_clipped_and_reported():
     score, report = parse_midi(data)
     assert "data bytes above 127 clipped to 127" in report.changes
     assert score.pitches[0, 0] == 60
+
+
+def event_bomb(events: int) -> bytes:
+    """`events` note messages in one track, 3 bytes each with running status (~750 KB for 250k)."""
+    messages = [mido.Message("note_on", note=30 + i % 90, velocity=64 if i % 2 == 0 else 0,
+                             time=i % 2) for i in range(events)]
+    return _bytes(messages)
+
+
+def test_a_file_of_too_many_events_is_refused_before_parsing():
+    data = event_bomb(250_000)
+    assert 700_000 < len(data) < 1024 * 1024  # under the size limit
+    started = time.process_time()
+    with pytest.raises(MidiFileError, match=r"^the file holds more than 200,000 MIDI events"):
+        parse_midi(data)
+    assert time.process_time() - started < 1.0  # mido alone needed about 4 s for it
+
+
+def test_the_event_count_agrees_with_mido():
+    rng = np.random.default_rng(1)
+    for trial in range(30):
+        messages = []
+        for _ in range(int(rng.integers(1, 300))):
+            kind = rng.integers(0, 6)
+            delta = int(rng.choice([0, 1, 127, 128, 20_000]))
+            if kind == 0:
+                messages.append(mido.Message("note_on", note=int(rng.integers(0, 128)), time=delta))
+            elif kind == 1:
+                messages.append(mido.Message("program_change", program=3, time=delta))
+            elif kind == 2:
+                messages.append(mido.MetaMessage("text", text="x" * int(rng.integers(0, 300)),
+                                                 time=delta))
+            elif kind == 3:
+                messages.append(mido.Message("sysex", data=[1] * int(rng.integers(0, 200)),
+                                             time=delta))
+            elif kind == 4:
+                messages.append(mido.Message("pitchwheel", pitch=100, time=delta))
+            else:
+                messages.append(mido.Message("control_change", control=7, value=1, time=delta))
+        data = _bytes(messages)
+        parsed = mido.MidiFile(file=io.BytesIO(data))
+        assert count_events(data, 10**9) == sum(len(t) for t in parsed.tracks), trial
+    assert count_events(b"not midi") == 0
+    assert count_events(event_bomb(50)[:-20], 10**9) < 51  # truncated: a lower bound, no error
