@@ -34,6 +34,9 @@ def register(subparsers) -> None:
     _add_output(harmonize)
     harmonize.add_argument("--keep", default="S", metavar="VOICES",
                            help="voices to keep as written, letters from S,A,T,B (default S)")
+    harmonize.add_argument("--opening", choices=("tonic", "free"), default="tonic",
+                           help="tonic (default): a melody that starts on the key's tonic gets the"
+                           " tonic in the bass there; free: the model chooses")
     _add_sampling_options(harmonize)
     add_jobs_argument(harmonize, _int_in)
     harmonize.set_defaults(func=run_harmonize)
@@ -188,7 +191,7 @@ def harmonize_one(args) -> int:
     if len(keep) == 4:
         raise ScoreError("--keep names all four voices: nothing left to write")
     composer = _composer(args)
-    result = composer.harmonize(score, keep=keep, **_options(args))
+    result = composer.harmonize(score, keep=keep, opening=args.opening, **_options(args))
     return _write(result, args.output)
 
 

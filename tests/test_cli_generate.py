@@ -177,3 +177,19 @@ def test_mistakes_are_one_line_errors_and_write_nothing(files, tmp_path, args, c
     if code == 1:
         assert run.stderr.startswith("cantor: error: ") and run.stderr.count("\n") == 1
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_harmonize_opens_on_the_tonic_unless_told_free(files, tmp_path):
+    _, checkpoint, _ = files
+    melody = melody_file(tmp_path / "in_c.mid", key="C")
+    run = cantor("harmonize", melody, "-o", tmp_path / "tonic.mid", "--steps", "3",
+                 "--checkpoint", checkpoint)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert (load_midi(tmp_path / "tonic.mid").pitches[3, :4] == 48).all()  # C3 under the first C
+    free = [cantor("harmonize", melody, "-o", tmp_path / f"free{s}.mid", "--steps", "3",
+                   "--seed", str(s), "--opening", "free", "--checkpoint", checkpoint)
+            for s in (1, 2, 3)]  # fmt: skip
+    assert all(r.returncode == 0 for r in free), free[0].stderr
+    assert any((load_midi(tmp_path / f"free{s}.mid").pitches[3, :4] != 48).any() for s in (1, 2, 3))
+    bad = cantor("harmonize", melody, "-o", tmp_path / "x.mid", "--opening", "major")
+    assert bad.returncode == 2 and "invalid choice: 'major'" in bad.stderr

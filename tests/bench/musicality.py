@@ -123,7 +123,7 @@ def harmonize_set(composer, melodies: list[Melody], seed: int, args, label: str)
     for i, m in enumerate(melodies):
         score = m.score if args.meta == "given" else m.score.replace(key=None, fermatas=None)
         result = composer.harmonize(score, keep=(0,), variants=1, steps=args.steps, seed=seed,
-                                    repair=args.repair)
+                                    repair=args.repair, opening=args.opening)
         counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
                               reference=m.bach))
         print(f"\r  {label} seed {seed}: {i + 1}/{len(melodies)}", end="", file=sys.stderr, flush=True)
@@ -173,6 +173,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=96)
     parser.add_argument("--repair", type=int, default=DEFAULT_REPAIR)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--opening", default="tonic", choices=("tonic", "free"),
+                        help="free: the model alone chooses the first chord (opening_tonic then"
+                        " measures the model; with tonic it is partly set by the rule)")
     parser.add_argument("--out", help="write every figure as JSON here too")
     parser.add_argument("--meta", default="given", choices=("given", "guess"),
                         help="given: the melodies carry their key and fermatas (JSB: music21's);"

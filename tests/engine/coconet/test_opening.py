@@ -1,0 +1,90 @@
+"""An opening on the tonic: the bass starts on the key's tonic when the melody does."""
+
+import numpy as np
+import pytest
+import torch
+
+from engine.coconet.composer import Composer
+from engine.coconet.model import Coconet, CoconetConfig
+from engine.coconet.opening import tonic_opening
+from engine.errors import ScoreError
+from engine.music.score import Score
+
+
+def melody(notes, key=None, pickup=0) -> Score:
+    """A soprano of (pitch, 16ths) notes; the other voices empty."""
+    row = np.concatenate([np.full(length, pitch, dtype=np.int16) for pitch, length in notes])
+    pitches = np.full((4, row.size), -1, dtype=np.int16)
+    pitches[0] = row
+    return Score(pitches, key=key, pickup=pickup)
+
+
+def soprano_only(score: Score) -> np.ndarray:
+    mask = np.ones(score.pitches.shape, dtype=bool)
+    mask[0] = False
+    return mask
+
+
+C_TUNE = [(72, 4), (74, 4), (76, 8), (74, 4), (71, 4), (72, 8)]  # C D E - D B C -
+
+
+def test_a_melody_on_the_tonic_gets_the_tonic_in_the_bass_under_its_first_note():
+    score = melody(C_TUNE, key="C")
+    pinned, mask = tonic_opening(score, soprano_only(score))
+    assert (pinned.pitches[3, :4] == 48).all() and pinned.onsets[3, 0]  # C3 under the first C
+    assert not mask[3, :4].any() and mask[3, 4:].all() and mask[1:3].all()
+    assert np.array_equal(pinned.pitches[:3], score.pitches[:3])
+
+
+@pytest.mark.parametrize(("key", "first", "bass"), [
+    ("G", 67, 43), ("F", 65, 53), ("A", 69, 45), ("Dm", 74, 50), ("F#m", 78, 42)])  # a tie goes low
+def test_the_bass_tonic_nearest_c3_is_chosen(key, first, bass):
+    score = melody([(first, 4), (first + 2, 4), (first, 8)], key=key)
+    pinned, _ = tonic_opening(score, soprano_only(score))
+    assert pinned.pitches[3, 0] == bass
+
+
+def test_nothing_is_pinned_off_the_tonic_or_when_the_bass_is_kept():
+    score = melody([(76, 4)] + C_TUNE, key="C")  # starts on E
+    assert tonic_opening(score, soprano_only(score)) is None
+    score = melody(C_TUNE, key="C")
+    mask = soprano_only(score)
+    mask[3] = False  # the bass is kept (S+B)
+    assert tonic_opening(score, mask) is None
+    nothing = np.ones(score.pitches.shape, dtype=bool)  # compose: no melody
+    assert tonic_opening(score, nothing) is None
+
+
+def test_the_key_is_estimated_from_the_melody_when_the_score_has_none():
+    pickup = melody([(67, 4)] + [(p + 7, n) for p, n in C_TUNE], pickup=4)  # G major, after a pickup
+    pinned, _ = tonic_opening(pickup, soprano_only(pickup))
+    assert pinned.pitches[3, 0] == 43 and (pinned.pitches[3, 4:] == -1).all()
+
+
+def test_harmonize_keeps_the_opening_and_free_leaves_it_to_the_model():
+    torch.manual_seed(0)
+    composer = Composer(model=Coconet(CoconetConfig(depth=2, width=8)).eval())
+    score = melody(C_TUNE * 2, key="C")
+    result = composer.harmonize(score, variants=2, steps=4, seed=3)
+    for variant in result.variants:
+        assert (variant.score.pitches[3, :4] == 48).all()
+        assert np.array_equal(variant.score.pitches[0], score.pitches[0])
+    free = composer.harmonize(score, variants=4, steps=4, seed=3, opening="free")
+    assert any((v.score.pitches[3, :4] != 48).any() for v in free.variants)  # an untrained net
+    with pytest.raises(ScoreError, match="opening must be one of tonic, free"):
+        composer.harmonize(score, opening="major")
+
+
+def test_under_a_harmonic_rhythm_the_tonic_lasts_the_first_chord():
+    from engine.coconet.ties import chord_starts
+
+    score = melody(C_TUNE * 2, key="C")
+    mask = soprano_only(score)
+    pinned, pinned_mask = tonic_opening(score, mask, chord_starts(score, mask, "1"))
+    assert (pinned.pitches[3, :16] == 48).all() and pinned_mask[3, 16:].all()
+    late = melody([(-1, 2), (72, 6)] + C_TUNE, key="C")  # the melody starts inside the first beat
+    assert tonic_opening(late, soprano_only(late), chord_starts(late, soprano_only(late), "beat")) is None
+    torch.manual_seed(0)
+    composer = Composer(model=Coconet(CoconetConfig(depth=2, width=8)).eval())
+    for variant in composer.harmonize(score, variants=2, steps=4, chords="1").variants:
+        assert (variant.score.pitches[3, :16] == 48).all()  # one bass note in the first bar
