@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-JACKD = shutil.which("jackd")
+JACKD, SETPRIV = shutil.which("jackd"), shutil.which("setpriv")
 
 
 class JackServer:
@@ -30,8 +30,10 @@ class JackServer:
             pass
         self.name = f"cantor-{uuid.uuid4().hex[:8]}"
         env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1"}
+        # setpriv (util-linux): jackd ends with the test process even if that one crashes.
+        guard = [SETPRIV, "--pdeathsig", "TERM"] if SETPRIV else []
         self.process = subprocess.Popen(
-            [JACKD, "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000", "-p", "256"],
+            [*guard, JACKD, "--no-realtime", "-n", self.name, "-d", "dummy", "-r", "48000", "-p", "256"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         monkeypatch.setenv("JACK_DEFAULT_SERVER", self.name)
         monkeypatch.setenv("JACK_NO_START_SERVER", "1")
