@@ -49,6 +49,14 @@ def pulse(tmp_path):
     server.stop()
 
 
+def composer_over_ssh(monkeypatch) -> CantorApp:
+    """The composer on the chord score, as if run over SSH, with the tiny SoundFont."""
+    monkeypatch.setenv("SSH_CONNECTION", "127.0.0.1 50000 127.0.0.1 22")
+    monkeypatch.setenv("CANTOR_SOUNDFONT", str(TINY_SOUNDFONT))
+    return CantorApp(score=chord_score(), load_model=False, autosave=False, ascii_only=True,
+                     settings=Settings())
+
+
 def status(app) -> str:
     return str(app.editor.query_one("#status").render())
 
@@ -59,10 +67,7 @@ def titles(app) -> list[str]:
 
 async def test_composer_names_the_listener_survives_its_loss_and_plays_again(pulse, monkeypatch):
     monkeypatch.setenv("PULSE_SERVER", pulse.address)
-    monkeypatch.setenv("SSH_CONNECTION", "127.0.0.1 50000 127.0.0.1 22")  # as over SSH
-    monkeypatch.setenv("CANTOR_SOUNDFONT", str(TINY_SOUNDFONT))
-    app = CantorApp(score=chord_score(), load_model=False, autosave=False, ascii_only=True,
-                    settings=Settings())
+    app = composer_over_ssh(monkeypatch)
     recorder = pulse.recorder()
     try:
         async with app.run_test(size=(140, 30)) as pilot:
@@ -106,11 +111,8 @@ async def test_composer_names_the_listener_survives_its_loss_and_plays_again(pul
 
 async def test_the_sound_server_setting_sends_sound_there(pulse, monkeypatch, tmp_path):
     monkeypatch.delenv("PULSE_SERVER", raising=False)
-    monkeypatch.setenv("SSH_CONNECTION", "127.0.0.1 50000 127.0.0.1 22")
-    monkeypatch.setenv("CANTOR_SOUNDFONT", str(TINY_SOUNDFONT))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    app = CantorApp(score=chord_score(), load_model=False, autosave=False, ascii_only=True,
-                    settings=Settings())
+    app = composer_over_ssh(monkeypatch)
     recorder = pulse.recorder()
     try:
         async with app.run_test(size=(140, 30)) as pilot:
