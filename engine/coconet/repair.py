@@ -178,7 +178,7 @@ class Repairer:
             noise = u[..., :num_classes]
             if ties is not None:
                 inner, noise = ties.mask(inner) & part, ties.noise(noise)
-            logits = run_net(model, y, inner, part_cond).float()
+            logits = run_net(model, y, inner, part_cond, wanted=inner).float()
             drawn = sampler(logits if ties is None else ties.logits(logits), noise)
             y = torch.where(inner, drawn, y)
             y_nll = torch.where(inner, _drawn_nll(logits, drawn), y_nll)

@@ -44,15 +44,17 @@ class GuardedModel:
     def __init__(self, model) -> None:
         self.model = model
         self.config = model.config
+        self.takes_span = getattr(model, "takes_span", False)
 
-    def __call__(self, classes, mask, cond=None):
+    def __call__(self, classes, mask, cond=None, **span):
         import torch
 
         if cond is None:
-            return self.model(classes, mask)
+            return self.model(classes, mask, **span)
         own = self.config.cond_planes
         guard = cond[:, own:own + NUM_VOICES, :, 0] > 0.5  # (1 or B, 4, T)
-        logits = self.model(classes, mask) if not own else self.model(classes, mask, cond[:, :own])
+        logits = (self.model(classes, mask, **span) if not own
+                  else self.model(classes, mask, cond[:, :own], **span))
         silence = logits[..., SILENCE_CLASS]
         blocked = torch.full_like(silence, BLOCKED)
         logits[..., SILENCE_CLASS] = torch.where(guard.expand_as(silence), blocked, silence)

@@ -154,9 +154,9 @@ class _Board:
 def _forward_rows(model, x, inner, cond, active: torch.Tensor | None) -> torch.Tensor:
     """Logits of the rows of `active` only (all rows when None): finished variants cost nothing."""
     if active is None:
-        return run_net(model, x, inner, cond).float()
+        return run_net(model, x, inner, cond, wanted=inner).float()
     index = active.nonzero().flatten()
-    return run_net(model, x[index], inner[index], rows(cond, index)).float()
+    return run_net(model, x[index], inner[index], rows(cond, index), wanted=inner[index]).float()
 
 
 class GibbsSampler:

@@ -28,9 +28,30 @@ def receptive_field(config) -> int:
     return half * (2 + sum(dilations))
 
 
-def run_net(model, classes: torch.Tensor, mask: torch.Tensor, cond: torch.Tensor | None = None):
-    """The network's logits; `cond` is passed on only when given (plain models take two inputs)."""
-    return model(classes, mask) if cond is None else model(classes, mask, cond)
+SPAN_WORTH = 0.75  # a span wider than this share of the tensor runs the whole pass instead
+
+
+def run_net(model, classes: torch.Tensor, mask: torch.Tensor, cond: torch.Tensor | None = None,
+            wanted: torch.Tensor | None = None):
+    """The network's logits; `cond` is passed on only when given (plain models take two inputs).
+
+    `wanted` (..., T) marks the cells whose logits will be read: a model that `takes_span`
+    then computes only the steps from the first to the last of them (model.py), exactly; the
+    logits elsewhere are zero. Samplers pass the cells they redraw in a pass."""
+    span = span_of(wanted) if wanted is not None and getattr(model, "takes_span", False) else None
+    kwargs = {} if span is None else {"span": span}
+    return model(classes, mask, **kwargs) if cond is None else model(classes, mask, cond, **kwargs)
+
+
+def span_of(wanted: torch.Tensor) -> tuple[int, int] | None:
+    """[first, last + 1) of the steps holding a cell of `wanted` (..., T), or None when that is
+    nearly the whole tensor (or nothing) and the plain pass is as cheap."""
+    steps = wanted.shape[-1]
+    active = wanted.reshape(-1, steps).any(0).nonzero().flatten()
+    if not active.numel():
+        return None
+    lo, hi = int(active[0]), int(active[-1]) + 1
+    return None if hi - lo > SPAN_WORTH * steps else (lo, hi)
 
 
 def rows(cond: torch.Tensor | None, index: torch.Tensor | list[int]):
@@ -116,4 +137,4 @@ def spread(values: torch.Tensor, columns: torch.Tensor, length: int, fill: float
 
 
 __all__ = ["Window", "masked_columns", "model_window", "receptive_field", "rows", "run_net",
-           "spans", "spread", "window_for"]
+           "span_of", "spans", "spread", "window_for"]

@@ -89,3 +89,50 @@ def test_inference_path_equals_training_path():
     with torch.enable_grad():
         slow = model(classes, mask)
     assert fast.is_contiguous() and torch.allclose(fast, slow, atol=1e-5)
+
+
+@pytest.mark.parametrize("span", [(0, 5), (20, 28), (40, 48), (47, 48), (0, 48)])
+def test_a_span_gives_the_whole_pass_logits_on_its_steps_and_zero_elsewhere(span):
+    torch.manual_seed(3)
+    model = Coconet(CoconetConfig(depth=4, width=8, dilation=(1, 2, 4), cond_planes=2)).eval()
+    model = model.fuse_for_inference()
+    classes = torch.randint(0, model.config.num_classes, (3, 4, 48))
+    mask = torch.rand(3, 4, 48) < 0.5
+    cond = torch.rand(1, 2, 48, model.config.num_classes)
+    with torch.inference_mode():
+        whole = model(classes, mask, cond)
+        part = model(classes, mask, cond, span=span)
+    lo, hi = span
+    assert torch.allclose(part[:, :, lo:hi], whole[:, :, lo:hi], atol=1e-5)
+    outside = torch.ones(48, dtype=torch.bool)
+    outside[lo:hi] = False
+    assert (part[:, :, outside] == 0).all()
+
+
+def test_run_net_asks_for_the_span_of_the_wanted_cells_only():
+    from engine.coconet.rests import GuardedModel
+    from engine.coconet.window import run_net, span_of
+
+    torch.manual_seed(4)
+    model = Coconet(CoconetConfig(depth=2, width=8, dilation=(1, 2))).eval()
+    classes = torch.randint(0, model.config.num_classes, (2, 4, 64))
+    mask = torch.zeros(2, 4, 64, dtype=torch.bool)
+    mask[0, 1, 30:34] = mask[1, 2, 36] = True
+    assert span_of(mask) == (30, 37) and span_of(torch.ones(4, 64, dtype=torch.bool)) is None
+    with torch.inference_mode():
+        for net in (model, GuardedModel(model)):
+            whole = run_net(net, classes, mask)
+            part = run_net(net, classes, mask, wanted=mask)
+            assert torch.allclose(part[mask], whole[mask], atol=1e-5)
+            assert (part[..., :30, :] == 0).all()
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_a_span_matches_the_whole_pass_for_every_kind_of_net(config):
+    model = trained_stats(Coconet(config))  # batch norm not folded: the span path applies it too
+    classes, mask = random_input(2, 40, config.num_classes)
+    with torch.inference_mode():
+        whole = model(classes, mask)
+        for lo, hi in ((0, 3), (17, 22), (39, 40)):
+            part = model(classes, mask, span=(lo, hi))
+            assert torch.allclose(part[:, :, lo:hi], whole[:, :, lo:hi], atol=1e-5)
