@@ -28,15 +28,10 @@ class NoteEdits:
 
     def note_at(self, voice: int, step: int) -> tuple[int, int, int] | None:
         """(start, length, pitch) of the note sounding in `voice` at `step`."""
-        row, on = self.score.pitches[voice], self.score.onsets[voice]
+        row = self.score.pitches[voice]
         if not 0 <= step < row.size or row[step] < 0:
             return None
-        start = step
-        while start > 0 and not on[start] and row[start - 1] == row[step]:
-            start -= 1
-        end = step + 1
-        while end < row.size and not on[end] and row[end] == row[step]:
-            end += 1
+        start, end = self.score.note_span(voice, step)
         return start, end - start, int(row[step])
 
     def _write(self, voice: int, start: int, length: int, pitch: int, score: Score | None = None):
@@ -56,16 +51,7 @@ class NoteEdits:
 
     def put_note(self, pitch: int | None = None, length: int | None = None) -> None:
         """Enter a note of the current voice at the cursor and step past it."""
-        pitch = self.pitch if pitch is None else pitch
-        length = length or self.entry_length
-        if not MODEL_LOW <= pitch <= MODEL_HIGH:
-            raise PitchRangeError(f"notes must be in range {MODEL_LOW}..{MODEL_HIGH}; got {pitch}")
-        score = self._write(self.voice, self.step, length, pitch)
-        erased = _fit(self.erased, score.num_steps)
-        erased[self.voice, self.step : self.step + length] = False
-        self.commit(score, erased, "enter note")
-        self.pitch = pitch
-        self.goto(self.step + length)
+        self.put_chord([self.pitch if pitch is None else pitch], length)
 
     def put_chord(self, pitches: list[int], length: int | None = None) -> list[int]:
         """Enter notes played together at the cursor, highest in the current voice and the rest in
@@ -73,8 +59,7 @@ class NoteEdits:
         length = length or self.entry_length
         chord = sorted(set(pitches), reverse=True)[: NUM_VOICES - self.voice]
         for pitch in chord:
-            if not MODEL_LOW <= pitch <= MODEL_HIGH:
-                raise PitchRangeError(f"notes must be in range {MODEL_LOW}..{MODEL_HIGH}; got {pitch}")
+            _check_pitch(pitch)
         score, voices = self.score, list(range(self.voice, self.voice + len(chord)))
         for voice, pitch in zip(voices, chord):
             score = self._write(voice, self.step, length, pitch, score)
@@ -91,8 +76,7 @@ class NoteEdits:
         pitches, onsets = self.score.pitches.copy(), self.score.onsets.copy()
         pitches[voice, start:end], onsets[voice, start:end] = -1, False
         for pitch, first, last in notes:
-            if not MODEL_LOW <= pitch <= MODEL_HIGH:
-                raise PitchRangeError(f"notes must be in range {MODEL_LOW}..{MODEL_HIGH}; got {pitch}")
+            _check_pitch(pitch)
             pitches[voice, start + first : start + last] = pitch
             onsets[voice, start + first] = True
         if end < pitches.shape[1] and pitches[voice, end] >= 0:
@@ -224,6 +208,11 @@ class NoteEdits:
         erased[list(clip.voices), self.step : end] = False
         self.commit(score.replace(pitches=pitches, onsets=onsets), erased, "paste")
         return True
+
+
+def _check_pitch(pitch: int) -> None:
+    if not MODEL_LOW <= pitch <= MODEL_HIGH:
+        raise PitchRangeError(f"notes must be in range {MODEL_LOW}..{MODEL_HIGH}; got {pitch}")
 
 
 def _fit(mask: np.ndarray, steps: int) -> np.ndarray:

@@ -98,18 +98,14 @@ def find_port(name: str, kind: str = "input") -> tuple[str, str]:
     wanted = name.strip()
     if not wanted:
         raise MidiUnavailable(f"no MIDI {kind} port named")
-    matches: list[tuple[str, str]] = []
-    for api in _apis():
-        for port in _names(api, kind):
-            if port == wanted:
-                return api, port
-            if wanted.lower() in port.lower():
-                matches.append((api, port))
+    ports = [(api, port) for api in _apis() for port in _names(api, kind)]
+    exact = [(api, port) for api, port in ports if port == wanted]
+    matches = exact or [(api, port) for api, port in ports if wanted.lower() in port.lower()]
     if len(matches) == 1:
         return matches[0]
-    ports = list_ports(kind)
+    names = list(dict.fromkeys(port for _, port in ports))
     if not matches:
-        listed = ", ".join(ports) if ports else "none"
+        listed = ", ".join(names) if names else "none"
         raise MidiUnavailable(f"no MIDI {kind} port matches {wanted!r} (ports here: {listed})")
     raise MidiUnavailable(f"{wanted!r} matches several MIDI {kind} ports: "
                           + ", ".join(p for _, p in matches))

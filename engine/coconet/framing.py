@@ -40,12 +40,21 @@ def structure_for(score: Score, mask: np.ndarray) -> Structure:
         fermatas = guess_phrase_ends(known)
     else:
         fermatas = None
-    key = parse_key(score.key) if score.key else None
-    if key is None:
-        name = estimate_key(known) if melody_known else estimate_key(known, (0, 1, 2, 3))
-        key = parse_key(name) if name else None
     return Structure(score.num_steps, (score.steps_per_bar, score.steps_per_beat), score.pickup,
-                     fermatas, key)
+                     fermatas, known_key(score, mask, known))
+
+
+def known_key(score: Score, mask: np.ndarray, known: Score | None = None):
+    """(tonic pitch class, minor) the model is told: the score's key, else the estimate from the
+    kept melody, else from all kept notes; None when nothing is kept. `known`: the score with the
+    cells of `mask` silenced, when the caller has it."""
+    if score.key:
+        return parse_key(score.key)
+    if known is None:
+        known = score.with_cells(mask, np.full(score.pitches.shape, SILENCE, dtype=np.int16))
+    melody_known = bool((known.pitches[0] >= 0).any())
+    name = estimate_key(known) if melody_known else estimate_key(known, (0, 1, 2, 3))
+    return parse_key(name) if name else None
 
 
 def frame(score: Score, mask: np.ndarray, edge: int) -> tuple[Score, np.ndarray]:

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.coconet.window import receptive_field
 from engine.music.pianoroll import NUM_CLASSES, NUM_PITCHES
 
 NUM_VOICES = 4
@@ -139,7 +140,7 @@ class Coconet(nn.Module):
                ) -> torch.Tensor:
         """The forward pass without autograd: in-place activations, cache-sized batches."""
         batch, _, steps = classes.shape
-        width = steps if span is None else min(steps, span[1] - span[0] + 2 * self.reach())
+        width = steps if span is None else min(steps, span[1] - span[0] + 2 * receptive_field(self.config))
         example_bytes = 4 * self.config.width * width * self.config.num_classes
         # fp32 activations of a long batch spill out of the L2 cache; one example at a time was
         # measured faster (T=128, batch 4). Under bf16 autocast the whole batch is faster.
@@ -160,10 +161,6 @@ class Coconet(nn.Module):
         """The convolution of each stage that reaches along time (a separable layer's depthwise one)."""
         return [self.inp, *(layer.conv[0] if isinstance(layer.conv, nn.Sequential) else layer.conv
                             for layer in self.layers), self.out]
-
-    def reach(self) -> int:
-        """Steps each side of a cell whose input reaches its logits (the receptive field)."""
-        return sum(int(c.padding[0]) for c in self._convs())
 
     def _infer_span(self, classes, mask, cond, span: tuple[int, int]) -> torch.Tensor:
         """Logits of steps [lo, hi) (zero elsewhere), equal to the whole pass there.

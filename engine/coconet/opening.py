@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.coconet.framing import structure_for
+from engine.coconet.framing import known_key
 from engine.music.counterpoint import RANGES
 from engine.music.score import Score
 
@@ -37,8 +37,7 @@ def tonic_opening(score: Score, mask: np.ndarray,
     start = int(kept[0])
     end = start + 1
     if chord_starts is None:
-        while end < melody.size and melody[end] == melody[start] and not score.onsets[0, end]:
-            end += 1
+        end = score.note_span(0, start)[1]
     else:
         if not chord_starts[start]:
             return None
@@ -46,7 +45,7 @@ def tonic_opening(score: Score, mask: np.ndarray,
             end += 1
     if not mask[3, start:end].all():
         return None
-    key = structure_for(score, mask).key
+    key = known_key(score, mask)
     if key is None or int(melody[start]) % 12 != key[0]:
         return None
     low, high = RANGES[3]

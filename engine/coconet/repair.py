@@ -42,20 +42,6 @@ from engine.music.score import Score
 SEED_OFFSET = 7_919
 
 
-def note_span(score: Score, voice: int, step: int) -> tuple[int, int]:
-    """[start, end) steps of the note of `voice` sounding at `step` (the step alone if silent)."""
-    pitches, onsets = score.pitches[voice], score.onsets[voice]
-    if pitches[step] < 0:
-        return step, step + 1
-    start = step
-    while start > 0 and not onsets[start] and pitches[start - 1] == pitches[step]:
-        start -= 1
-    end = step + 1
-    while end < len(pitches) and not onsets[end] and pitches[end] == pitches[step]:
-        end += 1
-    return start, end
-
-
 def flagged_region(score: Score, mask: np.ndarray, report: Report, margin: int = 2) -> np.ndarray:
     """(4, T) bool: the generated cells of the notes in `report`'s findings, widened by `margin`."""
     region = np.zeros(score.pitches.shape, dtype=bool)
@@ -63,7 +49,7 @@ def flagged_region(score: Score, mask: np.ndarray, report: Report, margin: int =
         steps = [finding.step] if finding.previous is None else [finding.previous, finding.step]
         for voice in finding.voices:
             for step in steps:
-                start, end = note_span(score, voice, step)
+                start, end = score.note_span(voice, step)
                 region[voice, max(0, start - margin) : end + margin] = True
     return region & mask
 

@@ -324,6 +324,19 @@ class Score:
             result.append((int(s), length, int(row[s])))
         return result
 
+    def note_span(self, voice: int, step: int) -> tuple[int, int]:
+        """[start, end) steps of the note of `voice` sounding at `step` (the step alone if silent)."""
+        row, on = self.pitches[voice], self.onsets[voice]
+        if row[step] < 0:
+            return step, step + 1
+        start = step
+        while start > 0 and not on[start] and row[start - 1] == row[step]:
+            start -= 1
+        end = step + 1
+        while end < len(row) and not on[end] and row[end] == row[step]:
+            end += 1
+        return start, end
+
     def pitch_range(self, voice: int) -> tuple[int, int] | None:
         sounding = self.pitches[voice][self.pitches[voice] >= 0]
         if not sounding.size:

@@ -7,7 +7,7 @@ import torch
 from engine.coconet.composer import Composer
 from engine.coconet.masks import masked_nll, orderless_mask
 from engine.coconet.model import Coconet, CoconetConfig
-from engine.coconet.repair import Repairer, flagged_region, note_span
+from engine.coconet.repair import Repairer, flagged_region
 from engine.errors import ScoreError
 from engine.music.counterpoint import check_score
 from engine.music.pianoroll import to_classes
@@ -35,10 +35,10 @@ def lower_three(score: Score) -> np.ndarray:
 
 def test_note_span_finds_the_whole_note():
     score = Score(np.array([[60] * 4 + [62] * 4 + [-1] * 2 + [62] * 2] * 4, dtype=np.int16))
-    assert note_span(score, 0, 5) == (4, 8)
-    assert note_span(score, 0, 0) == (0, 4)
-    assert note_span(score, 0, 8) == (8, 9)  # a rest: just the step
-    assert note_span(score, 0, 11) == (10, 12)
+    assert score.note_span(0, 5) == (4, 8)
+    assert score.note_span(0, 0) == (0, 4)
+    assert score.note_span(0, 8) == (8, 9)  # a rest: just the step
+    assert score.note_span(0, 11) == (10, 12)
 
 
 def test_region_covers_both_sonorities_of_a_parallel_in_generated_voices_only():
