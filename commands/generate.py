@@ -37,6 +37,10 @@ def register(subparsers) -> None:
     harmonize.add_argument("--opening", choices=("tonic", "free"), default="tonic",
                            help="tonic (default): a melody that starts on the key's tonic gets the"
                            " tonic in the bass there; free: the model chooses")
+    harmonize.add_argument("--ending", choices=("tonic", "free"), default="tonic",
+                           help="tonic (default): a melody that ends on a note of the tonic triad"
+                           " gets the tonic in the bass under its last note; free: the model"
+                           " chooses")
     _add_sampling_options(harmonize)
     add_jobs_argument(harmonize, _int_in)
     harmonize.set_defaults(func=run_harmonize)
@@ -191,7 +195,8 @@ def harmonize_one(args) -> int:
     if len(keep) == 4:
         raise ScoreError("--keep names all four voices: nothing left to write")
     composer = _composer(args)
-    result = composer.harmonize(score, keep=keep, opening=args.opening, **_options(args))
+    result = composer.harmonize(score, keep=keep, opening=args.opening,
+                                ending=args.ending, **_options(args))
     return _write(result, args.output)
 
 

@@ -193,3 +193,19 @@ def test_harmonize_opens_on_the_tonic_unless_told_free(files, tmp_path):
     assert any((load_midi(tmp_path / f"free{s}.mid").pitches[3, :4] != 48).any() for s in (1, 2, 3))
     bad = cantor("harmonize", melody, "-o", tmp_path / "x.mid", "--opening", "major")
     assert bad.returncode == 2 and "invalid choice: 'major'" in bad.stderr
+
+
+def test_harmonize_ends_on_the_tonic_unless_told_free(files, tmp_path):
+    _, checkpoint, _ = files
+    melody = melody_file(tmp_path / "ends_on_e.mid", notes=[74, 72, 71, 72, 74, 76], key="C")
+    run = cantor("harmonize", melody, "-o", tmp_path / "tonic.mid", "--steps", "3",
+                 "--checkpoint", checkpoint)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert (load_midi(tmp_path / "tonic.mid").pitches[3, -4:] == 48).all()  # C3 under the last E
+    free = [cantor("harmonize", melody, "-o", tmp_path / f"free{s}.mid", "--steps", "3",
+                   "--seed", str(s), "--ending", "free", "--checkpoint", checkpoint)
+            for s in (1, 2, 3)]  # fmt: skip
+    assert all(r.returncode == 0 for r in free), free[0].stderr
+    assert any((load_midi(tmp_path / f"free{s}.mid").pitches[3, -4:] != 48).any() for s in (1, 2, 3))
+    bad = cantor("harmonize", melody, "-o", tmp_path / "x.mid", "--ending", "half")
+    assert bad.returncode == 2 and "invalid choice: 'half'" in bad.stderr

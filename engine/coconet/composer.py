@@ -49,7 +49,7 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     SAMPLERS,
 )
 from engine.coconet.framing import conditioning, edge_of, frame
-from engine.coconet.opening import OPENINGS, tonic_opening
+from engine.coconet.tonic import ENDINGS, OPENINGS, tonic_ending, tonic_opening
 from engine.coconet.ranges import (
     _model_input,
     _user_pitches,
@@ -150,22 +150,27 @@ class Composer:
 
     # --- public requests ---------------------------------------------------------------------
 
-    def harmonize(self, score: Score, keep=(0,), opening: str = "tonic", **options) -> Result:
+    def harmonize(self, score: Score, keep=(0,), opening: str = "tonic", ending: str = "tonic",
+                  **options) -> Result:
         """Write every voice not in `keep` (voice indices, 0 = soprano) around the kept ones.
 
         `opening="tonic"`: when the kept melody starts on the key's tonic, the bass starts on it
-        too (engine/coconet/opening.py); "free" leaves the opening to the model."""
+        too; `ending="tonic"`: when it ends on a note of the tonic triad, the bass ends on the
+        tonic (engine/coconet/tonic.py). "free" leaves either to the model."""
         keep = tuple(keep)
         if not keep or any(not (isinstance(v, (int, np.integer)) and 0 <= v < 4) for v in keep):
             raise ScoreError(f"voices to keep must be indices 0..3 (S, A, T, B); got {keep}")
         if opening not in OPENINGS:
             raise ScoreError(f"opening must be one of {', '.join(OPENINGS)}; got {opening!r}")
+        if ending not in ENDINGS:
+            raise ScoreError(f"ending must be one of {', '.join(ENDINGS)}; got {ending!r}")
         mask = np.ones(score.pitches.shape, dtype=bool)
         mask[list(keep)] = False
         starts = chord_starts(score, mask, options.get("chords", "free"))
-        pinned = tonic_opening(score, mask, starts) if opening == "tonic" else None
-        if pinned is not None:
-            score, mask = pinned
+        for wanted, pin in ((opening, tonic_opening), (ending, tonic_ending)):
+            pinned = pin(score, mask, starts) if wanted == "tonic" else None
+            if pinned is not None:
+                score, mask = pinned
         return self._generate(score, mask, **options)
 
     def infill(self, score: Score, mask: np.ndarray, **options) -> Result:

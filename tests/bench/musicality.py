@@ -14,7 +14,7 @@ the distance between his even- and odd-numbered pieces (the sampling noise floor
 
     .venv/bin/python tests/bench/musicality.py [--checkpoint CKPT] [--set jsb|folk|both]
         [--limit N] [--seeds 0,1,2] [--repair R] [--steps 96] [--meta given|guess]
-        [--out results.json]
+        [--opening tonic|free] [--ending tonic|free] [--out results.json]
     .venv/bin/python tests/bench/musicality.py --choose-folk   # remake folk_tunes.txt (minutes)
 """
 
@@ -123,7 +123,8 @@ def harmonize_set(composer, melodies: list[Melody], seed: int, args, label: str)
     for i, m in enumerate(melodies):
         score = m.score if args.meta == "given" else m.score.replace(key=None, fermatas=None)
         result = composer.harmonize(score, keep=(0,), variants=1, steps=args.steps, seed=seed,
-                                    repair=args.repair, opening=args.opening)
+                                    repair=args.repair, opening=args.opening,
+                                    ending=args.ending)
         counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
                               reference=m.bach))
         print(f"\r  {label} seed {seed}: {i + 1}/{len(melodies)}", end="", file=sys.stderr, flush=True)
@@ -176,6 +177,10 @@ def main() -> int:
     parser.add_argument("--opening", default="tonic", choices=("tonic", "free"),
                         help="free: the model alone chooses the first chord (opening_tonic then"
                         " measures the model; with tonic it is partly set by the rule)")
+    parser.add_argument("--ending", default="tonic", choices=("tonic", "free"),
+                        help="free: the model alone chooses the last chord (final_tonic then"
+                        " measures the model; with tonic its bass is set by the rule when the"
+                        " melody ends on the tonic triad, while V-I stays the model's)")
     parser.add_argument("--out", help="write every figure as JSON here too")
     parser.add_argument("--meta", default="given", choices=("given", "guess"),
                         help="given: the melodies carry their key and fermatas (JSB: music21's);"

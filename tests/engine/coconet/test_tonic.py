@@ -6,7 +6,7 @@ import torch
 
 from engine.coconet.composer import Composer
 from engine.coconet.model import Coconet, CoconetConfig
-from engine.coconet.opening import tonic_opening
+from engine.coconet.tonic import tonic_ending, tonic_opening
 from engine.errors import ScoreError
 from engine.music.score import Score
 
@@ -88,3 +88,57 @@ def test_under_a_harmonic_rhythm_the_tonic_lasts_the_first_chord():
     composer = Composer(model=Coconet(CoconetConfig(depth=2, width=8)).eval())
     for variant in composer.harmonize(score, variants=2, steps=4, chords="1").variants:
         assert (variant.score.pitches[3, :16] == 48).all()  # one bass note in the first bar
+
+
+def test_a_melody_ending_on_the_tonic_triad_gets_the_tonic_in_the_bass_under_its_last_note():
+    score = melody(C_TUNE, key="C")  # ends on C, 8 sixteenths from step 24
+    pinned, mask = tonic_ending(score, soprano_only(score))
+    assert (pinned.pitches[3, 24:32] == 48).all() and pinned.onsets[3, 24]
+    assert not mask[3, 24:].any() and mask[3, :24].all() and mask[1:3].all()
+    assert np.array_equal(pinned.pitches[:3], score.pitches[:3])
+    for last in (76, 79, 67):  # the third and the fifth end on the tonic too
+        ending = melody(C_TUNE[:-1] + [(last, 8)], key="C")
+        assert tonic_ending(ending, soprano_only(ending))[0].pitches[3, 24] == 48
+
+
+@pytest.mark.parametrize(("key", "last", "pinned"), [
+    ("Am", 72, True), ("Am", 73, True), ("Am", 71, False), ("C", 74, False), ("C", 71, False)])
+def test_a_last_note_outside_the_tonic_triad_gets_no_pinned_ending(key, last, pinned):
+    score = melody(C_TUNE[:-1] + [(last, 8)], key=key)  # in A minor C# is the Picardy third
+    assert (tonic_ending(score, soprano_only(score)) is not None) == pinned
+
+
+def test_the_ending_lasts_the_last_note_to_its_end_even_before_trailing_silence():
+    score = melody(C_TUNE + [(-1, 8)], key="C")
+    pinned, mask = tonic_ending(score, soprano_only(score))
+    assert (pinned.pitches[3, 24:32] == 48).all() and (pinned.pitches[3, 32:] == -1).all()
+    assert mask[3, 32:].all()
+    kept_bass = soprano_only(score)
+    kept_bass[3, 28] = False  # part of the bass is kept under the last note
+    assert tonic_ending(score, kept_bass) is None
+    rewritten_tail = soprano_only(score)
+    rewritten_tail[0, 16:] = True  # the melody's end is being generated: its last kept note is D
+    assert tonic_ending(score, rewritten_tail) is None
+
+
+def test_under_a_harmonic_rhythm_the_final_tonic_lasts_the_last_chord():
+    from engine.coconet.ties import chord_starts
+
+    score = melody(C_TUNE * 2, key="C")  # the last C starts on beat 3 of bar 2
+    mask = soprano_only(score)
+    assert tonic_ending(score, mask, chord_starts(score, mask, "1")) is None  # inside a bar's chord
+    pinned, pinned_mask = tonic_ending(score, mask, chord_starts(score, mask, "2"))
+    assert (pinned.pitches[3, 56:64] == 48).all() and pinned_mask[3, :56].all()
+
+
+def test_harmonize_ends_on_the_tonic_and_free_leaves_it_to_the_model():
+    torch.manual_seed(0)
+    composer = Composer(model=Coconet(CoconetConfig(depth=2, width=8)).eval())
+    score = melody([(76, 4)] + C_TUNE * 2, key="C")  # starts on E: no pinned opening
+    for variant in composer.harmonize(score, variants=2, steps=4, seed=3).variants:
+        assert (variant.score.pitches[3, -8:] == 48).all()
+        assert np.array_equal(variant.score.pitches[0], score.pitches[0])
+    free = composer.harmonize(score, variants=4, steps=4, seed=3, ending="free")
+    assert any((v.score.pitches[3, -8:] != 48).any() for v in free.variants)  # an untrained net
+    with pytest.raises(ScoreError, match="ending must be one of tonic, free"):
+        composer.harmonize(score, ending="V")
