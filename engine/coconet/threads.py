@@ -6,7 +6,9 @@ machine's core count, torch's version and the network's shape. Deleting the file
 start measures again. At every start a cheap rule comes first: when the load average says the
 cores are already busy, one thread is used (OpenMP threads that share cores with other busy
 processes wait on each other and can be several times slower than one thread), and nothing is
-measured or cached then, so a choice made while other work held the cores is never kept.
+measured or cached then, so a choice made while other work held the cores is never kept. The load
+average lags by a minute, so the measurement also checks /proc/stat: when other processes used
+more than OTHERS_LIMIT of a core while it ran, its choice serves this start only and is not kept.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 from pathlib import Path
 
 CACHE_NAME = "threads.json"
+# Cores' worth of CPU time other processes may use during the measurement for its choice to be kept.
+OTHERS_LIMIT = 0.25
 
 
 def cache_path() -> Path:
@@ -78,6 +82,30 @@ def measure_threads(model, precision_context) -> int:
     return best
 
 
+def cpu_snapshot() -> tuple[float, float, float] | None:
+    """(seconds all cores were busy since boot, this process's CPU seconds, wall clock), or None
+    where /proc/stat cannot be read."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(f) for f in handle.readline().split()[1:]]
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    busy_seconds = (sum(fields[:8]) - idle) / ticks  # guest time is already counted in user
+    own = os.times()
+    return busy_seconds, own.user + own.system, time.monotonic()
+
+
+def others_share(before: tuple[float, float, float] | None) -> float | None:
+    """Cores' worth of CPU time other processes used since `before`; None when unknown."""
+    after = cpu_snapshot()
+    if before is None or after is None or after[2] <= before[2]:
+        return None
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return max(0.0, others) / (after[2] - before[2])
+
+
 def read_cache(key: str) -> int | None:
     try:
         data = json.loads(cache_path().read_text(encoding="utf-8"))
@@ -119,8 +147,11 @@ def choose_threads(model, precision: str, precision_context) -> int:
     key = machine_key(model, precision)
     threads = read_cache(key)
     if threads is None:
+        before = cpu_snapshot()
         threads = measure_threads(model, precision_context)
-        write_cache(key, threads)
+        share = others_share(before)
+        if share is None or share <= OTHERS_LIMIT:
+            write_cache(key, threads)
     torch.set_num_threads(threads)
     return threads
 

@@ -1,6 +1,7 @@
 """The Composer's fast path: windowed == whole piece, first variant first, cancel, thread cache."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -111,6 +112,7 @@ def test_cancel_mid_run_returns_nothing_and_leaves_the_score(pair):
 def test_thread_choice_is_measured_once_cached_and_deletable(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(threads, "busy", lambda: False)
+    monkeypatch.setattr(threads, "others_share", lambda before: 0.0)  # no other process ran
     measured = []
     real = threads.measure_threads
     monkeypatch.setattr(threads, "measure_threads",
@@ -151,3 +153,27 @@ def test_a_busy_machine_uses_one_thread_and_neither_measures_nor_caches(monkeypa
         assert not (tmp_path / "cantor" / "threads.json").exists()
     finally:
         torch.set_num_threads(old)
+
+
+def test_a_choice_measured_while_other_processes_ran_serves_once_and_is_not_kept(
+        monkeypatch, tmp_path):
+    """The load average lags: two real busy processes start just before the measurement."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(threads, "busy", lambda: False)  # as a load average a minute old says
+    spin = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        time.sleep(0.3)
+        assert Composer(model=tiny(), precision="fp32").threads in (1, 2)
+        assert not (tmp_path / "cantor" / "threads.json").exists()
+    finally:
+        for process in spin:
+            process.kill()
+            process.wait()
+        torch.set_num_threads(old)
+    before = threads.cpu_snapshot()
+    assert before is not None and threads.others_share(before) is not None
