@@ -44,6 +44,7 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     DEFAULT_REPAIR,
     MAX_BARS,
     MAX_REPAIR,
+    REPAIR_PASSES,
     MAX_STEPS,
     MAX_VARIANTS,
     SAMPLERS,
@@ -264,6 +265,7 @@ class Composer:
         want_confidence: bool = False,
         fill: bool = True,
         repair: int = 0,
+        repair_passes: int = REPAIR_PASSES,
         patience: int | None = PATIENCE,
         on_variant: Callable[[Variant], None] | None = None,
         chords: str = "free",
@@ -273,6 +275,8 @@ class Composer:
         mask = _check_request(score, mask, variants, steps, temperature, sampler)
         if not 0 <= int(repair) <= MAX_REPAIR:
             raise ScoreError(f"repair rounds must be in range 0..{MAX_REPAIR}; got {repair}")
+        if not 1 <= int(repair_passes) <= MAX_STEPS:
+            raise ScoreError(f"repair passes must be in range 1..{MAX_STEPS}; got {repair_passes}")
         if patience is not None and int(patience) < 1:
             raise ScoreError(f"patience must be 1 or more (or None); got {patience}")
         groups = tie_groups(mask, chord_starts(score, mask, chords))
@@ -296,7 +300,7 @@ class Composer:
         for number, batch in enumerate(batches):
             done = run.variants(batch, number, len(batches), sampler=sampler, steps=int(steps),
                                 temperature=float(temperature), fill=fill, repair=int(repair),
-                                patience=patience)
+                                repair_passes=int(repair_passes), patience=patience)
             if done is None:
                 return Result([], [], cancelled=True)
             found += done
@@ -366,14 +370,15 @@ class _Run:
         return report
 
     def variants(self, seeds, number, batches, *, sampler, steps, temperature, fill, repair,
-                 patience) -> list[Variant] | None:
+                 repair_passes, patience) -> list[Variant] | None:
         """Sample, repair and score the variants of `seeds` (batch `number` of `batches`)."""
         from engine.coconet.repair import Repairer
         from engine.coconet.sampling import Draw, make_sampler, mean_over, pseudo_nll
 
         composer, model = self.composer, self.model
         runner = make_sampler(sampler, steps, temperature, patience)
-        repairer = Repairer(rounds=repair, temperature=temperature, window=composer.window)
+        repairer = Repairer(rounds=repair, passes=repair_passes, temperature=temperature,
+                            window=composer.window)
         sampling = runner.passes(int(self.mask.sum()), fill)
         per_batch = sampling + repairer.total_passes()
         offset, total = number * per_batch, batches * per_batch

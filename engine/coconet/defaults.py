@@ -11,6 +11,8 @@ MAX_REPAIR = 256
 # Voice-leading repair rounds the command line and the editor use unless told otherwise (chosen by
 # measurement: README, harmonization quality); `Composer` itself defaults to 0 (plain Gibbs).
 DEFAULT_REPAIR = 8
+# Gibbs passes of one repair proposal (engine/coconet/repair.py).
+REPAIR_PASSES = 24
 # Limits the command line and the composer's settings form both enforce.
 MAX_SEED = 2**32 - 1  # variant seeds S+k-1 stay far inside what torch's generators take
 MIN_TEMPERATURE = 0.01

@@ -7,7 +7,7 @@ the generated alto/tenor/bass (nats per cell, the Composer's ranking measure) be
 Bach's own alto/tenor/bass. Then the quality-vs-steps curve of the Gibbs sampler.
 
     .venv/bin/python tests/bench/quality.py [--checkpoint CKPT] [--steps 96]
-        [--samplers gibbs,ancestral] [--curve 24,48,96,192] [--repair 4,8]
+        [--samplers gibbs,ancestral] [--curve 24,48,96,192] [--repair 4,8] [--repair-passes 8,24]
         [--temperatures 0.7,0.9] [--limit N] [--out results.json]
 """
 
@@ -114,6 +114,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=96)
     parser.add_argument("--curve", default="24,48,96,192", help="Gibbs steps for the curve ('' = none)")
     parser.add_argument("--repair", default="", help="repair rounds after Gibbs, e.g. 4,8,16")
+    parser.add_argument("--repair-passes", default="",
+                        help="Gibbs passes per repair proposal, e.g. 8,12 (with each --repair)")
     parser.add_argument("--temperatures", default="", help="Gibbs temperatures, e.g. 0.5,0.7,0.9")
     parser.add_argument("--limit", type=int, help="only the first N pieces (for a quick look)")
     parser.add_argument("--seed", type=int, default=0)
@@ -145,7 +147,8 @@ def main() -> int:
         save()
     if results["curve"]:
         print("\n" + table(results["curve"], results["bach"]))
-    extra = [{"repair": int(r)} for r in args.repair.split(",") if r]
+    passes = [{"repair_passes": int(p)} for p in args.repair_passes.split(",") if p] or [{}]
+    extra = [{"repair": int(r), **p} for r in args.repair.split(",") if r for p in passes]
     extra += [{"temperature": float(t)} for t in args.temperatures.split(",") if t]
     if extra:
         results["options"] = []

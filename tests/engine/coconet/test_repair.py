@@ -121,10 +121,17 @@ def test_progress_counts_the_repair_passes_and_cancel_stops_them(composer):
                                 cancel=lambda: len(calls) >= 6)
     assert result.cancelled and result.variants == [] and calls == list(range(1, 7))
     assert np.array_equal(melody.pitches, before)
+    seen.clear()
+    composer.harmonize(melody, variants=2, steps=3, seed=1, repair=2, repair_passes=5,
+                       progress=seen.append)
+    assert all(p.total == 4 + 2 * 5 for p in seen)  # each proposal runs the passes asked for
+    assert max(p.step for p in seen) > 4
 
 
 def test_bad_repair_values_are_refused(composer):
     with pytest.raises(ScoreError, match="repair"):
         composer.harmonize(octaves_draft(), repair=-1)
+    with pytest.raises(ScoreError, match="repair passes must be in range 1"):
+        composer.harmonize(octaves_draft(), repair=2, repair_passes=0)
     with pytest.raises(ValueError, match="passes"):
         Repairer(passes=0)
