@@ -170,7 +170,7 @@ class Composer:
         starts = chord_starts(score, mask, options.get("chords", "free"))
         for wanted, pin in ((opening, tonic_opening), (ending, tonic_ending)):
             pinned = pin(score, mask, starts) if wanted == "tonic" else None
-            if pinned is not None:
+            if pinned is not None and pinned[1].any():  # a pin never leaves nothing to write
                 score, mask = pinned
         return self._generate(score, mask, **options)
 

@@ -142,3 +142,13 @@ def test_harmonize_ends_on_the_tonic_and_free_leaves_it_to_the_model():
     assert any((v.score.pitches[3, -8:] != 48).any() for v in free.variants)  # an untrained net
     with pytest.raises(ScoreError, match="ending must be one of tonic, free"):
         composer.harmonize(score, ending="V")
+
+
+def test_a_pin_that_would_leave_nothing_to_write_is_not_made():
+    torch.manual_seed(0)
+    composer = Composer(model=Coconet(CoconetConfig(depth=2, width=8)).eval())
+    pitches = melody([(72, 4)]).pitches.copy()
+    pitches[1:3] = [[64], [55]]  # soprano, alto and tenor kept: only the bass's one note to write
+    score = Score(pitches, key="C")
+    result = composer.harmonize(score, keep=(0, 1, 2), variants=1, steps=2)
+    assert result.variants[0].score.pitches[3, 0] >= 0
