@@ -44,13 +44,12 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     DEFAULT_REPAIR,
     MAX_BARS,
     MAX_REPAIR,
-    REPAIR_PASSES,
     MAX_STEPS,
     MAX_VARIANTS,
+    REPAIR_PASSES,
     SAMPLERS,
 )
 from engine.coconet.framing import conditioning, edge_of, frame
-from engine.coconet.tonic import ENDINGS, OPENINGS, tonic_ending, tonic_opening
 from engine.coconet.ranges import (
     _model_input,
     _user_pitches,
@@ -59,6 +58,7 @@ from engine.coconet.ranges import (
 from engine.coconet.rests import guarded, rest_forbidden
 from engine.coconet.threads import bf16_is_native
 from engine.coconet.ties import Ties, chord_starts, tie_groups
+from engine.coconet.tonic import ENDINGS, OPENINGS, tonic_ending, tonic_opening
 from engine.errors import ScoreError
 from engine.music.score import NUM_VOICES, Score
 

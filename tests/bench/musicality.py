@@ -13,8 +13,8 @@ Histogram rows are total variation distances to Bach's pooled histograms; Bach's
 the distance between his even- and odd-numbered pieces (the sampling noise floor).
 
     .venv/bin/python tests/bench/musicality.py [--checkpoint CKPT] [--set jsb|folk|both]
-        [--limit N] [--seeds 0,1,2] [--repair R] [--steps 96] [--meta given|guess]
-        [--opening tonic|free] [--ending tonic|free] [--out results.json]
+        [--limit N] [--seeds 0,1,2] [--repair R] [--steps 96] [--temperature 0.99]
+        [--meta given|guess] [--opening tonic|free] [--ending tonic|free] [--out results.json]
     .venv/bin/python tests/bench/musicality.py --choose-folk   # remake folk_tunes.txt (minutes)
 """
 
@@ -124,7 +124,7 @@ def harmonize_set(composer, melodies: list[Melody], seed: int, args, label: str)
         score = m.score if args.meta == "given" else m.score.replace(key=None, fermatas=None)
         result = composer.harmonize(score, keep=(0,), variants=1, steps=args.steps, seed=seed,
                                     repair=args.repair, opening=args.opening,
-                                    ending=args.ending)
+                                    ending=args.ending, temperature=args.temperature)
         counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
                               reference=m.bach))
         print(f"\r  {label} seed {seed}: {i + 1}/{len(melodies)}", end="", file=sys.stderr, flush=True)
@@ -174,6 +174,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=96)
     parser.add_argument("--repair", type=int, default=DEFAULT_REPAIR)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--temperature", type=float, default=0.99,
+                        help="Gibbs sampling temperature (the command line's default 0.99)")
     parser.add_argument("--opening", default="tonic", choices=("tonic", "free"),
                         help="free: the model alone chooses the first chord (opening_tonic then"
                         " measures the model; with tonic it is partly set by the rule)")
