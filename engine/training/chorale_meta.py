@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.fileio import atomic_write_bytes
-from engine.music.analysis import MAJOR_PROFILE, MINOR_PROFILE
+from engine.music.analysis import PROFILES
 from engine.music.keys import key_name, parse_key
 from engine.training.datasets import SPLITS, DataError, _part_to_row, load_jsb16
 
@@ -231,8 +231,9 @@ def key_from_notes(piece: np.ndarray) -> str | None:
     tonic = int(bass[-1]) % 12
     counts = np.bincount(piece[piece >= 0].astype(int) % 12, minlength=12).astype(float)
     rotated = np.roll(counts, -tonic)
-    major = np.corrcoef(rotated, MAJOR_PROFILE)[0, 1]  # Krumhansl-Kessler, tonic first
-    minor = np.corrcoef(rotated, MINOR_PROFILE)[0, 1]
+    major_profile, minor_profile = PROFILES["krumhansl"]  # what the shipped model trained with
+    major = np.corrcoef(rotated, major_profile)[0, 1]
+    minor = np.corrcoef(rotated, minor_profile)[0, 1]
     return key_name(tonic, minor > major)
 
 

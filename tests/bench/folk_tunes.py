@@ -4,8 +4,10 @@
 made once by `choose` (rule in CHOICE_RULE) and is committed, so the set never drifts.
 A tune is usable when it has one time signature, sits on the 16th grid (grace notes dropped),
 holds single notes (an accidental lasts to the bar line, as ABC says), spans 4..32 bars and fits the soprano range C4-G5 when shifted by octaves.
-Its key: the key signature's major or relative minor, whichever the last note is; music21's key
-analysis of the melody when the last note is neither.
+Its key: the tonic is the last note when the signature names it (Essen's `K:` names the tonic as a
+major key whatever the mode) or it is the signature's major or relative minor; the mode is the
+third above that tonic the melody sings longer. music21's key analysis of the melody decides what
+this leaves open.
 """
 
 from __future__ import annotations
@@ -99,16 +101,26 @@ def _carry_accidentals(tune) -> None:
 
 
 def _tune_key(tune, row: np.ndarray, m21key) -> tuple[int, bool]:
+    """The tune's (tonic, minor). The Essen files name the tonic in `K:` as a major key ("K: A")
+    whatever the mode and write the mode's accidentals out, so the signature gives the tonic only:
+    the mode is the third above the tonic that the melody sings longer (music21's analysis when it
+    sings neither)."""
     final = int(row[row >= 0][-1]) % 12
     signature = tune.recurse().getElementsByClass(m21key.KeySignature).first()
+    tonic = None
     if signature is not None:
+        named = signature.tonic.pitchClass if isinstance(signature, m21key.Key) else None
         major = signature.asKey("major").tonic.pitchClass
-        if final == major:
-            return major, False
-        if final == (major + 9) % 12:
-            return final, True
+        if final in (named, major, (major + 9) % 12):
+            tonic = final
     found = tune.analyze("key")
-    return found.tonic.pitchClass, found.mode == "minor"
+    if tonic is None:
+        return found.tonic.pitchClass, found.mode == "minor"
+    sung = np.bincount(row[row >= 0].astype(np.int64) % 12, minlength=12)
+    major_third, minor_third = sung[(tonic + 4) % 12], sung[(tonic + 3) % 12]
+    if major_third != minor_third:
+        return tonic, bool(minor_third > major_third)
+    return tonic, found.tonic.pitchClass == tonic and found.mode == "minor"
 
 
 def read_list(path: Path = LIST) -> list[tuple[str, int]]:

@@ -70,6 +70,14 @@ def test_relative_minor_and_major_told_apart_by_a_cadential_melody():
     assert estimate_key(melody(minor)) == "Am"
 
 
+def test_a_tune_that_dwells_on_its_relative_minor_but_ends_on_the_tonic_is_major():
+    # E D B D B F# E D E G: Krumhansl-Kessler's profiles call this E minor (they did in cantor
+    # before), the Temperley-Kostka-Payne profiles with the final note weighted say G.
+    line = [(n, 4) for n in ("E5", "D5", "B4", "D5", "B4", "F#5", "E5", "D5", "E5")] + [("G4", 8)]
+    assert estimate_key(melody(line)) == "G"
+    assert estimate_key(melody(line), profiles="krumhansl") == "Em"
+
+
 def test_key_of_a_minor_cadence_in_g_minor():
     line = [("D5", 4), ("Bb4", 4), ("G4", 4), ("A4", 4), ("Bb4", 4), ("C5", 4), ("A4", 4),
             ("F#4", 4), ("G4", 16)]
