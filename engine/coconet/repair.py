@@ -9,10 +9,7 @@ local search that uses the model as its proposal:
    notes of both sonorities), widened by `margin` steps each side, within the caller's mask;
 3. a proposal rewrites the region by a few annealed Gibbs passes (the region only, starting from
    the current notes, as `Composer.polish` does);
-4. a variant takes its proposal stretch by stretch (the parts of the region separated by steps
-   where nothing is flagged), each only when it lowers the variant's findings in all, in time order;
-   or the whole proposal at once when that lowers them further. So one bad stretch no longer costs
-   a round the good ones (before, a proposal was taken or left whole).
+4. a variant takes its proposal only when the proposal has fewer findings in all.
 
 Only masked cells ever change, and each variant draws its randomness from its own seed (for the
 steps of its own region only), so a variant's music does not depend on the batch it ran in. Every
@@ -108,8 +105,6 @@ class Repairer:
                                 for s, r in zip(scores, reports)])
             if not regions.any():
                 break
-            if ties is not None:  # a region takes in the whole of every tied group it touches
-                regions = ties.expand(torch.from_numpy(regions)).numpy()
             index = np.flatnonzero(regions.any(axis=(1, 2)))
             proposal = self._propose(model, x, nll, torch.from_numpy(regions), index, rng, cond,
                                      on_step, step, total, cancel, ties)
@@ -119,18 +114,10 @@ class Repairer:
             step += self.passes
             proposed = to_scores(y)
             for k in index:
-                whole = check_score(proposed[k])
-                best = (x[k], nll[k], scores[k], reports[k])
-                for part in _parts(regions[k]):  # each stretch of the region on its own merit
-                    cells = torch.from_numpy(part)
-                    tried = torch.where(cells, y[k], best[0])
-                    tried_score = to_scores(tried.unsqueeze(0))[0]
-                    report = check_score(tried_score)
-                    if len(report.findings) < len(best[3].findings):
-                        best = (tried, torch.where(cells, y_nll[k], best[1]), tried_score, report)
-                if len(whole.findings) < len(best[3].findings):  # never worse than all at once
-                    best = (y[k], y_nll[k], proposed[k], whole)
-                x[k], nll[k], scores[k], reports[k] = best
+                report = check_score(proposed[k])
+                if len(report.findings) < len(reports[k].findings):
+                    x[k], nll[k] = y[k], y_nll[k]
+                    scores[k], reports[k] = proposed[k], report
         if on_step is not None and step < total:  # stopped early: nothing left to repair
             on_step(StepInfo(total, total, x, torch.zeros(x.shape, dtype=torch.bool), nll))
         return x, nll
@@ -139,10 +126,12 @@ class Repairer:
                  ties=None):
         """One round's proposals: `passes` annealed Gibbs passes over the regions of the variants
         in `index`, on the window of those regions; full (N, 4, T) drafts and NLLs, or None.
-        With `ties`, the regions already hold whole tied groups."""
+        With `ties`, a region takes in the whole of every tied group it touches."""
         num_classes = model.config.num_classes
         sampler = IndependentSampler(self.temperature)
         rows_t = torch.as_tensor(index, dtype=torch.long)
+        if ties is not None:
+            region = ties.expand(region)
         window = model_window(model, region[rows_t], self.window)
         ties = None if ties is None else ties.crop(window)
 
@@ -184,18 +173,6 @@ class Repairer:
                 on_step(StepInfo(step + i + 1, total, full_y, changed, full_nll))
         publish(None)
         return full_y, full_nll
-
-
-def _parts(region: np.ndarray) -> list[np.ndarray]:
-    """The region (4, T) split at the steps where no voice is flagged: one (4, T) mask per stretch."""
-    flagged = region.any(axis=0)
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], flagged.astype(np.int8), [0]))))
-    parts = []
-    for start, end in zip(edges[0::2], edges[1::2]):
-        part = np.zeros_like(region)
-        part[:, start:end] = region[:, start:end]
-        parts.append(part)
-    return parts
 
 
 def _region_noise(generators, region: torch.Tensor, size: int) -> torch.Tensor:

@@ -136,38 +136,3 @@ def test_bad_repair_values_are_refused(composer):
     with pytest.raises(ValueError, match="passes"):
         Repairer(passes=0)
 
-
-class _FixedProposal(Repairer):
-    """A repairer whose proposal is given: the test decides what the sampler would have drawn."""
-
-    def __init__(self, proposal: torch.Tensor):
-        super().__init__(rounds=1, passes=1)
-        object.__setattr__(self, "proposal", proposal)
-
-    def _propose(self, model, x, nll, region, index, *rest):
-        return self.proposal.clone(), nll.clone()
-
-
-def test_a_stretch_that_helps_is_taken_although_another_stretch_of_the_proposal_hurts():
-    soprano = [72, 74, 72, 71, 72, 74, 76, 74, 72, 71, 72, 74, 72, 74, 72, 72]
-    bass = [48] * 16
-    bass[1] = bass[13] = 50  # octaves with the soprano into and out of quarters 1 and 13
-    bass[4:10] = [-1] * 6  # a rest between: two stretches to repair
-    draft = np.repeat(np.array([soprano, [67] * 16, [60] * 16, bass], dtype=np.int16), 4, axis=1)
-    proposal = draft.copy()
-    proposal[3, 4:8] = 48  # first stretch: the bass holds C3, the octaves are gone
-    proposal[3, 48:60] = np.repeat([64, 63, 64], 4)  # second: the bass crosses the tenor, too high
-    assert len(check_score(Score(draft)).findings) == 4
-    assert len(check_score(Score(proposal)).findings) > 4  # taken whole, it would be refused
-
-    def to_scores(tensor):
-        return [Score(row.numpy().astype(np.int16)) for row in tensor]
-
-    mask = lower_three(Score(draft))
-    repaired, _ = _FixedProposal(torch.from_numpy(proposal[None].astype(np.int64))).run(
-        None, torch.from_numpy(draft[None].astype(np.int64)), mask, [0], to_scores)
-    result = repaired[0].numpy()
-    assert (result[3, :16] == 48).all()  # the first stretch was taken
-    assert np.array_equal(result[3, 44:], draft[3, 44:])  # the second was not
-    assert len(check_score(Score(result.astype(np.int16))).findings) == 2
-
