@@ -21,6 +21,9 @@ from pathlib import Path
 CACHE_NAME = "threads.json"
 # Cores' worth of CPU time other processes may use during the measurement for its choice to be kept.
 OTHERS_LIMIT = 0.25
+# Part of every cache key: raised when choices cached by older code should be measured again (2:
+# those older choices may have been timed while other processes held the cores).
+CACHE_VERSION = 2
 
 
 def cache_path() -> Path:
@@ -49,7 +52,7 @@ def machine_key(model, precision: str) -> str:
     import torch
 
     c = model.config
-    return (f"cores={cores()} torch={torch.__version__} precision={precision}"
+    return (f"v{CACHE_VERSION} cores={cores()} torch={torch.__version__} precision={precision}"
             f" net={c.depth}x{c.width}k{c.kernel}")
 
 
