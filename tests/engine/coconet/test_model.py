@@ -119,6 +119,7 @@ def test_run_net_asks_for_the_span_of_the_wanted_cells_only():
     mask = torch.zeros(2, 4, 64, dtype=torch.bool)
     mask[0, 1, 30:34] = mask[1, 2, 36] = True
     assert span_of(mask) == (30, 37) and span_of(torch.ones(4, 64, dtype=torch.bool)) is None
+    assert span_of(mask, reach=42) is None  # the pyramid would cost about (7 + 42) / 64 of a pass
     with torch.inference_mode():
         for net in (model, GuardedModel(model)):
             whole = run_net(net, classes, mask)
