@@ -29,6 +29,7 @@ NOTE_OFF, NOTE_ON = 0, 1  # note-offs sort first, so a repeated note is released
 
 _stderr_lock = threading.RLock()
 _detached = False  # True once fd 2 points to /dev/null for good (see detach_native_stderr)
+_quieted: list[int] = []  # the terminal's descriptors saved by the quiet_stderr blocks now open
 
 
 @contextlib.contextmanager
@@ -48,13 +49,16 @@ def quiet_stderr():
         except (AttributeError, ValueError, OSError):  # no usable stderr: nothing to protect
             yield
             return
+        _quieted.append(saved)
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 2)
             os.close(devnull)
             yield
         finally:
-            os.dup2(saved, 2)
+            _quieted.pop()
+            if not _detached:  # detached meanwhile (same thread): fd 2 stays on /dev/null
+                os.dup2(saved, 2)
             os.close(saved)
 
 
@@ -73,8 +77,10 @@ def detach_native_stderr() -> None:
         if original is None:
             return
         original.flush()
+        # Inside quiet_stderr (this thread holds the lock), fd 2 is /dev/null for now: the
+        # terminal is the descriptor it saved.
         terminal = os.fdopen(
-            os.dup(2), "w", buffering=1,
+            os.dup(_quieted[0] if _quieted else 2), "w", buffering=1,
             encoding=getattr(original, "encoding", None) or "utf-8",
             errors=getattr(original, "errors", None) or "backslashreplace",
         )

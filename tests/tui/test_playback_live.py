@@ -1,6 +1,7 @@
 """Playback as a musician hears it: the view follows the playhead, mute/solo act at once, and C
 libraries' stderr never reaches the grid. Sound goes to ALSA's null device (a throw-away HOME)."""
 
+import json
 import shlex
 import sys
 import time
@@ -74,19 +75,24 @@ async def test_the_view_follows_the_playhead_off_screen(null_sound):
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 def test_native_stderr_never_reaches_the_screen(tmp_path):
     """A C library writing to fd 2 while the composer runs (as ALSA does on an underrun)."""
-    script = tmp_path / "chatty.py"
+    script, seen = tmp_path / "chatty.py", tmp_path / "seen.json"
     script.write_text(
-        "import ctypes, sys\n"
+        "import ctypes, json, os, sys\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "from tui.app import CantorApp\n"
         "class Chatty(CantorApp):\n"
         "    def on_ready(self):\n"
         "        libc = ctypes.CDLL(None)\n"
         "        self.set_interval(0.2, lambda: libc.write(2, b'ALSA underrun occurred\\n', 23))\n"
+        "        fds = {n: os.readlink(f'/proc/self/fd/{n}') for n in (1, 2)}\n"
+        f"        open({str(seen)!r}, 'w').write(json.dumps("
+        "{'fds': fds, 'size': list(self.size), 'stderr': sys.__stderr__.fileno()}))\n"
         "Chatty(load_model=False, autosave=False).run()\n"
     )
+    # Without COLUMNS/LINES from the environment the app fills the whole pane, as in a terminal.
     command = (
-        f"cd {shlex.quote(str(REPO))} && env XDG_STATE_HOME={shlex.quote(str(tmp_path))}"
+        f"cd {shlex.quote(str(REPO))} && env -u COLUMNS -u LINES"
+        f" XDG_STATE_HOME={shlex.quote(str(tmp_path))}"
         f" {shlex.quote(sys.executable)} {shlex.quote(str(script))}"
     )
     term = Terminal(tmp_path, f"bash -c {shlex.quote(command + '; sleep 30')}")
@@ -96,4 +102,7 @@ def test_native_stderr_never_reaches_the_screen(tmp_path):
         shown = term.screen()
     finally:
         term.close()
-    assert "underrun" not in shown and "bpm" in shown, shown
+    # What the app itself saw, for a failure's message: where fd 2 pointed, and its size.
+    inside = seen.read_text() if seen.exists() else "(the app wrote nothing)"
+    assert "underrun" not in shown and "bpm" in shown, f"{inside}\n{shown}"
+    assert json.loads(inside)["fds"]["2"] == "/dev/null", inside

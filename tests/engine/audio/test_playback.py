@@ -329,6 +329,19 @@ def test_detached_stderr_keeps_native_chatter_off_the_terminal(tmp_path):
     assert result.stderr == "python still reaches the terminal\n"
 
 
+def test_detaching_inside_a_quiet_block_stays_detached():
+    """quiet_stderr's exit must not give fd 2 back to the terminal once detached."""
+    result = _python("""
+    import os, sys
+    from engine.audio.synth import detach_native_stderr, quiet_stderr
+    with quiet_stderr():
+        detach_native_stderr()
+    os.write(2, b"native chatter\\n")
+    print("python still reaches the terminal", file=sys.stderr)
+    """)
+    assert result.stderr == "python still reaches the terminal\n"
+
+
 # --- the live player against a real PortAudio stream ----------------------------------------
 
 
