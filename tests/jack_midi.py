@@ -65,14 +65,15 @@ class JackServer:
         self.devices.append(port)
         return port
 
-    def stop(self) -> None:
-        import gc
-
-        gc.collect()  # ports nobody holds any more close now, while their server still runs
+    def release(self) -> None:
+        """Close this test's virtual devices; the server stays up for the next test."""
         for port in self.devices:
             port.close_port()
             port.delete()
         self.devices = []
+
+    def stop(self) -> None:
+        self.release()
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -90,8 +91,21 @@ def received(port, seconds: float = 0.3) -> list[list[int]]:
     return out
 
 
+_server: JackServer | None = None  # one server for the whole run: see `jack`
+
+
 @pytest.fixture
 def jack(monkeypatch):
-    server = JackServer(monkeypatch)
-    yield server
-    server.stop()
+    """The run's JACK server, with this test's devices closed at its end.
+
+    The server lives until the test process ends (setpriv kills it then): rtmidi objects that
+    the garbage collector frees later, whenever it runs, still find their server. Stopping it
+    after each test (with a gc.collect() before) crashed the process now and then in CI.
+    """
+    global _server
+    if _server is None or _server.process.poll() is not None:
+        _server = JackServer(monkeypatch)
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", _server.name)
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    yield _server
+    _server.release()
