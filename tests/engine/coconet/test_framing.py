@@ -178,4 +178,4 @@ def test_a_tiny_model_learns_to_end_on_a_given_chord_when_the_end_is_marked():
     assert sum(chord == END for chord in inner) <= len(inner) // 8, inner
 
 
-TOY_STEPS = 120
+TOY_STEPS = 240
