@@ -215,19 +215,39 @@ async def test_palette_finds_and_runs_an_action(tiny_checkpoint):
         assert app.editor.roll.zoom == 2
 
 
-async def test_the_first_variant_is_previewed_before_the_others_arrive(tiny_checkpoint):
+async def test_the_first_variant_is_previewed_before_the_others_arrive(tiny_checkpoint, monkeypatch):
+    # What the editor shows is recorded as each message is handled: the whole run can end
+    # before a key press returns (Pilot waits for the app to go idle), so polling afterwards
+    # could miss the first variant's moment on the grid.
+    from tui.generation import GenerationActions
+
+    seen, frames = [], []
+    handle_variant = GenerationActions.on_variant_ready
+    handle_step = GenerationActions.on_generation_step
+
+    def on_variant_ready(editor, message):
+        handle_variant(editor, message)
+        first = editor.first_variant
+        seen.append((first, editor.busy, editor.variants_showing,
+                     first is not None and np.array_equal(editor.roll.preview[0], first.score.pitches)))
+
+    def on_generation_step(editor, message):
+        handle_step(editor, message)
+        if editor.first_variant is not None:
+            frames.append(np.array_equal(editor.roll.preview[0], editor.first_variant.score.pitches))
+
+    monkeypatch.setattr(GenerationActions, "on_variant_ready", on_variant_ready)
+    monkeypatch.setattr(GenerationActions, "on_generation_step", on_generation_step)
     app = make_app(tiny_checkpoint, steps=300, variants=3)
     async with app.run_test(size=SIZE) as pilot:
         editor = app.editor
         await pilot.press("right_curly_bracket", "V", "x", "i")
-        assert await wait_until(pilot, lambda: editor.first_variant is not None, 60)
-        first = editor.first_variant
-        assert not editor.variants_showing and editor.busy  # the others are still being written
-        assert np.array_equal(editor.roll.preview[0], first.score.pitches)
-        await pilot.pause(0.2)  # later animation frames do not replace the preview
-        if editor.busy:
-            assert np.array_equal(editor.roll.preview[0], first.score.pitches)
         assert await wait_until(pilot, lambda: editor.variants_showing, 120)
+        assert len(seen) == 3  # one message per variant
+        first, busy, showing, previewed = seen[0]
+        assert first is not None and busy and not showing and previewed
+        # The later variants do not replace it, nor do the later animation frames.
+        assert all(s[0] is first for s in seen[1:]) and all(frames)
         panel = editor.query_one(VariantsPanel)
         assert len(panel.variants) == 3 and first.seed in [v.seed for v in panel.variants]
         assert editor.first_variant is None
