@@ -30,7 +30,9 @@ and is told the meter, the phrase ends and the key (engine/coconet/framing.py sa
 The fast path: sampling and repair run on the window of the region (engine/coconet/window.py), so
 their cost follows the region, not the piece; a Gibbs variant stops once `patience` passes in a row
 rewrote nothing; with `on_variant`, the first variant is finished (sampled, repaired, scored) and
-handed over before the others are started, so an editor can show it at once.
+handed over before the others are started, so an editor can show it at once. When the cores are
+free, variants run side by side, one per core on one thread each (engine/coconet/lanes.py; `lanes`
+sets how many, a given `threads` means one at a time).
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     SAMPLERS,
 )
 from engine.coconet.framing import conditioning, edge_of, frame
+from engine.coconet.lanes import choose_lanes, run_in_lanes
 from engine.coconet.ranges import (
     _model_input,
     _user_pitches,
@@ -107,12 +110,14 @@ class Composer:
 
     def __init__(
         self, checkpoint=None, threads: int | None = None, *, model=None, precision: str = "auto",
-        window: bool = True,
+        window: bool = True, lanes: int | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ScoreError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
         self.checkpoint = checkpoint
         self.threads = threads
+        self._threads_given = threads
+        self.lanes = lanes  # variants at once, one thread each (None: one per free core; lanes.py)
         if precision == "auto":
             precision = "bf16" if bf16_is_native() else "fp32"
         self.precision = precision
@@ -293,10 +298,19 @@ class Composer:
         if groups is not None:
             run.ties = Ties(np.pad(groups, ((0, 0), (edge, edge)), constant_values=-1))
         seeds = [int(seed) + k for k in range(int(variants))]
-        # With on_variant, the first variant runs alone and is handed over before the others start
+        # One lane: with on_variant, the first variant runs alone and is handed over before the others start
         # (a variant's music depends on its seed alone, so the split changes nothing else).
         batches = [seeds[:1], seeds[1:]] if on_variant is not None and len(seeds) > 1 else [seeds]
         found: list[Variant] = []
+        lanes = choose_lanes(len(seeds), self.lanes, self._threads_given)
+        if lanes > 1:
+            done = run_in_lanes(run, seeds, lanes, on_variant, sampler=sampler, steps=int(steps),
+                                temperature=float(temperature), fill=fill, repair=int(repair),
+                                repair_passes=int(repair_passes), patience=patience)
+            if done is None:
+                return Result([], [], cancelled=True)
+            batches = []
+            found = done
         for number, batch in enumerate(batches):
             done = run.variants(batch, number, len(batches), sampler=sampler, steps=int(steps),
                                 temperature=float(temperature), fill=fill, repair=int(repair),
@@ -353,25 +367,41 @@ class _Run:
         """A sampler callback that reports steps `offset`+1.. out of `total` for all batches."""
         if self.progress is None:
             return None
-        from engine.coconet.sampling import mean_over
 
         def report(info) -> None:
-            nll = self.inner(info.cell_nll.numpy())
-            self.progress(Progress(
-                step=offset + info.step,
-                total=total,
-                pitches=self.user_pitches(info.classes),
-                changed=self.inner(info.changed.numpy()).copy(),
-                scores=mean_over(info.cell_nll, self.mask_t).numpy(),
-                confidence=np.where(self.mask, np.exp(-nll), 1.0).astype(np.float32)
-                if self.want_confidence else None,
-            ))
+            self.progress(self.progress_of(info, offset + info.step, total))
 
         return report
 
+    def progress_of(self, info, step: int, total: int) -> Progress:
+        """The caller's Progress of a sampler's StepInfo, at `step` of `total`."""
+        from engine.coconet.sampling import mean_over
+
+        nll = self.inner(info.cell_nll.numpy())
+        return Progress(
+            step=step,
+            total=total,
+            pitches=self.user_pitches(info.classes),
+            changed=self.inner(info.changed.numpy()).copy(),
+            scores=mean_over(info.cell_nll, self.mask_t).numpy(),
+            confidence=np.where(self.mask, np.exp(-nll), 1.0).astype(np.float32)
+            if self.want_confidence else None,
+        )
+
+    def passes_per_variant(self, *, sampler, steps, temperature, fill, repair, repair_passes,
+                           patience) -> int:
+        """Forward passes one batch of variants reports (sampling, then every repair round)."""
+        from engine.coconet.repair import Repairer
+        from engine.coconet.sampling import make_sampler
+
+        runner = make_sampler(sampler, steps, temperature, patience)
+        repairer = Repairer(rounds=repair, passes=repair_passes, temperature=temperature)
+        return runner.passes(int(self.mask.sum()), fill) + repairer.total_passes()
+
     def variants(self, seeds, number, batches, *, sampler, steps, temperature, fill, repair,
-                 repair_passes, patience) -> list[Variant] | None:
-        """Sample, repair and score the variants of `seeds` (batch `number` of `batches`)."""
+                 repair_passes, patience, report=None) -> list[Variant] | None:
+        """Sample, repair and score the variants of `seeds` (batch `number` of `batches`);
+        `report` replaces the progress callback (lanes.py: one for all lanes)."""
         from engine.coconet.repair import Repairer
         from engine.coconet.sampling import Draw, make_sampler, mean_over, pseudo_nll
 
@@ -382,7 +412,7 @@ class _Run:
         sampling = runner.passes(int(self.mask.sum()), fill)
         per_batch = sampling + repairer.total_passes()
         offset, total = number * per_batch, batches * per_batch
-        report = self.reporter(offset, total)
+        report = self.reporter(offset, total) if report is None else report
         with composer.sampling_precision():
             tied = {} if self.ties is None else {"ties": self.ties}
             draw = runner.run(model, self.classes, self.mask_t, seeds, fill=fill,
@@ -391,7 +421,7 @@ class _Run:
             if draw is not None and repairer.rounds:
                 fixed = repairer.run(model, draw.classes, self.framed_mask, seeds, self.framed_scores,
                                      cell_nll=draw.cell_nll, on_step=report,
-                                     step_offset=offset + sampling, total=offset + per_batch,
+                                     step_offset=sampling, total=per_batch,
                                      cancel=self.cancel, cond=self.guarded_cond, ties=self.ties)
                 draw = None if fixed is None else Draw(*fixed)
         if draw is None or self.cancelled():
