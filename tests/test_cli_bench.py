@@ -69,3 +69,4 @@ def test_fastpath_bench_reports_every_key(tmp_path):
     assert FASTPATH_KEYS <= set(data) and "errors" not in data, data
     assert all(data[k] > 0 for k in FASTPATH_KEYS)
     assert data["composer_first_variant_8bar_ms"] < data["composer_default_8bar_ms"]
+    assert data["composer_lanes"] in (1, 2, 3, 4)  # variants side by side, at most one each

@@ -77,6 +77,7 @@ def measure(repeats: int) -> dict:
     results = {
         "composer_first_variant_8bar_ms": float(np.median([r[0] for r in runs])),
         "composer_default_8bar_ms": float(np.median([r[1] for r in runs])),
+        "composer_lanes": composer.last_lanes,  # variants side by side (engine/coconet/lanes.py)
     }
     short, long = four_part(composer, 8), four_part(composer, 64)
     results["infill_1bar_in_8bar_ms"] = infill_bar_ms(composer, short, repeats, DEFAULT_REPAIR)

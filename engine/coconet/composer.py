@@ -118,6 +118,7 @@ class Composer:
         self.threads = threads
         self._threads_given = threads
         self.lanes = lanes  # variants at once, one thread each (None: one per free core; lanes.py)
+        self.last_lanes = 1  # how many the last request used
         if precision == "auto":
             precision = "bf16" if bf16_is_native() else "fp32"
         self.precision = precision
@@ -302,7 +303,7 @@ class Composer:
         # (a variant's music depends on its seed alone, so the split changes nothing else).
         batches = [seeds[:1], seeds[1:]] if on_variant is not None and len(seeds) > 1 else [seeds]
         found: list[Variant] = []
-        lanes = choose_lanes(len(seeds), self.lanes, self._threads_given)
+        lanes = self.last_lanes = choose_lanes(len(seeds), self.lanes, self._threads_given)
         if lanes > 1:
             done = run_in_lanes(run, seeds, lanes, on_variant, sampler=sampler, steps=int(steps),
                                 temperature=float(temperature), fill=fill, repair=int(repair),
