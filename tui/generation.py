@@ -59,6 +59,7 @@ class GenerationActions:
     variants_showing = False
     _run_started = 0.0
     first_variant = None  # the first finished variant, previewed while the others are written
+    _arrived: tuple = ()  # the variants finished so far in this run (Esc offers them)
 
     # --- starting a run --------------------------------------------------------------------
 
@@ -82,6 +83,7 @@ class GenerationActions:
         self._run_kind = kind
         self._run_mask = mask
         self.first_variant = None
+        self._arrived = ()
         self.update_status(progress=(0, self.app.settings.steps))
         self._generate(kind, self.doc.score, mask, tuple(keep), self._options())
 
@@ -147,10 +149,20 @@ class GenerationActions:
         self._start("accompany", mask, (self.doc.voice,))
 
     def cancel_generation(self) -> None:
+        """Stop the run. Variants already finished are offered to choose from (the score is
+        unchanged until one is accepted); with none, nothing is left of the run."""
         self.app.workers.cancel_group(self, "generate")
+        kept = sorted(self._arrived, key=lambda v: (v.nll, v.seed))
         self.first_variant = None
+        self._arrived = ()
         self._clear_preview()
         self.busy = False
+        if kept:
+            self.app.notify(f"Stopped: {len(kept)} finished variant(s) to choose from;"
+                            " the others were not written.", timeout=3)
+            region = _region(self._run_mask) if self._run_mask is not None else None
+            self.show_variants(self._run_kind, kept, region, choose=True)
+            return
         self.app.notify("Cancelled: the score is as it was.", timeout=2)
         self.update_status()
 
@@ -214,7 +226,10 @@ class GenerationActions:
     # --- messages back on the UI thread ------------------------------------------------------
 
     def on_variant_ready(self, message: VariantReady) -> None:
-        if not self.busy or self.first_variant is not None or message.count < 2:
+        if not self.busy:
+            return
+        self._arrived = (*self._arrived, message.variant)
+        if self.first_variant is not None or message.count < 2:
             return
         self.first_variant = message.variant
         score = message.variant.score
@@ -223,7 +238,8 @@ class GenerationActions:
         self.roll.confidence = None
         self.roll.invalidate()
         more = message.count - 1
-        self.app.notify(f"First variant ready; {more} more coming (Esc cancels them).", timeout=3)
+        self.app.notify(f"First variant ready; {more} more coming (Esc: stop and choose).",
+                        timeout=3)
 
     def on_generation_step(self, message: GenerationStep) -> None:
         if not self.busy:
@@ -253,6 +269,7 @@ class GenerationActions:
             return
         self.busy = False
         self.first_variant = None
+        self._arrived = ()
         self._clear_preview()
         if message.error:
             self.app.notify(

@@ -99,7 +99,7 @@ KEYS: tuple[Key, ...] = (
     Key("shift+down", "extend(0,1)", "extend the selection a voice down", SELECT),
     Key("asterisk", "all_voices", "selection: all voices on/off", SELECT),
     Key("ctrl+a", "select_all", "select everything", SELECT),
-    Key("escape", "escape", "clear the selection / cancel generation", SELECT),
+    Key("escape", "escape", "clear the selection / stop generation (keeps finished variants)", SELECT),
     Key("y,ctrl+c", "copy", "copy the selection", SELECT),
     Key("p,ctrl+v", "paste", "paste at the cursor", SELECT),
     Key("u,ctrl+z", "undo", "undo", SELECT, footer=True),

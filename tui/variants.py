@@ -14,11 +14,13 @@ class VariantActions:
     _variant_region = None
     _history = None  # (kind, variants, region, mask) of the last variants shown: R shows them again
 
-    def show_variants(self, kind: str, variants: list, region, mask=None) -> None:
+    def show_variants(self, kind: str, variants: list, region, mask=None, choose=False) -> None:
+        """The panel of `variants` (best first); a single one is accepted at once unless
+        `choose` (a run stopped early: the user decides)."""
         mask = getattr(self, "_run_mask", None) if mask is None else mask
         self._history = (kind, list(variants), region, None if mask is None else mask.copy())
         self._variants, self._variant_kind, self._variant_region = variants, kind, region
-        if len(variants) == 1:
+        if len(variants) == 1 and not choose:
             self._accept(0)
             return
         self.variants_showing = True

@@ -253,6 +253,29 @@ async def test_the_first_variant_is_previewed_before_the_others_arrive(tiny_chec
         assert editor.first_variant is None
 
 
+async def test_escape_after_the_first_variant_offers_the_finished_ones(tiny_checkpoint):
+    app = make_app(tiny_checkpoint, steps=5000, variants=3)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        doc = editor.doc
+        await pilot.press("right_curly_bracket", "V", "x")
+        before, erased = doc.score, doc.erased.copy()
+        await pilot.press("i")
+        assert await wait_until(pilot, lambda: editor.first_variant is not None, 120)
+        first = editor.first_variant
+        assert editor.busy
+        await pilot.press("escape")
+        assert not editor.busy and editor.variants_showing
+        panel = editor.query_one(VariantsPanel)
+        assert 1 <= len(panel.variants) < 3 and first in panel.variants
+        assert doc.score is before and np.array_equal(doc.erased, erased)  # nothing taken yet
+        await pilot.pause(0.3)
+        assert all(w.is_finished or w.is_cancelled for w in app.workers if w.group == "generate")
+        await pilot.press("enter")  # keep the best of the finished ones
+        assert not editor.variants_showing and not doc.erased.any()
+        assert doc.score.same_notes(panel.variants[0].score)
+
+
 async def test_notes_typed_into_an_erased_region_are_pinned_and_the_model_fills_around_them(
         tiny_checkpoint):
     app = make_app(tiny_checkpoint, variants=2)
