@@ -106,9 +106,9 @@ def _add_sampling_options(parser) -> None:
                         " generated voices hold one note per chord")
     parser.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint (default: shipped)")
     parser.add_argument("--threads", type=_int_in(1, 256, "threads"), metavar="N",
-                        help="CPU threads (default: variants side by side, one per free core;"
-                        " one variant on the thread count measured once on this machine; one"
-                        " thread when the cores are busy)")
+                        help="CPU threads (default: several variants side by side, one per free"
+                        " core; one variant on the thread count measured once on this machine;"
+                        " one thread when the cores are busy)")
 
 
 # --- argument types ------------------------------------------------------------------------

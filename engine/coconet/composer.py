@@ -30,9 +30,9 @@ and is told the meter, the phrase ends and the key (engine/coconet/framing.py sa
 The fast path: sampling and repair run on the window of the region (engine/coconet/window.py), so
 their cost follows the region, not the piece; a Gibbs variant stops once `patience` passes in a row
 rewrote nothing; with `on_variant`, the first variant is finished (sampled, repaired, scored) and
-handed over before the others are started, so an editor can show it at once. When the cores are
-free, variants run side by side, one per core on one thread each (engine/coconet/lanes.py; `lanes`
-sets how many, a given `threads` means one at a time).
+handed over before the others are started, so an editor can show it at once. Without it, when the
+cores are free, variants run side by side, one per core on one thread each (engine/coconet/lanes.py;
+`lanes` sets how many, a given `threads` means one batch at a time).
 """
 
 from __future__ import annotations
@@ -303,9 +303,11 @@ class Composer:
         # (a variant's music depends on its seed alone, so the split changes nothing else).
         batches = [seeds[:1], seeds[1:]] if on_variant is not None and len(seeds) > 1 else [seeds]
         found: list[Variant] = []
-        lanes = self.last_lanes = choose_lanes(len(seeds), self.lanes, self._threads_given)
+        lanes = self.last_lanes = choose_lanes(len(seeds), self.lanes, self._threads_given,
+                                               first_alone=on_variant is not None)
         if lanes > 1:
-            done = run_in_lanes(run, seeds, lanes, on_variant, sampler=sampler, steps=int(steps),
+            done = run_in_lanes(run, seeds, lanes, on_variant, first_alone=on_variant is not None,
+                                sampler=sampler, steps=int(steps),
                                 temperature=float(temperature), fill=fill, repair=int(repair),
                                 repair_passes=int(repair_passes), patience=patience)
             if done is None:

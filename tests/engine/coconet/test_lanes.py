@@ -56,8 +56,14 @@ def test_one_progress_bar_and_every_variant_handed_over_once(model):
     assert {e[3] for e in steps} == {3 * per_variant}
     assert steps[-1][2] == 3 * per_variant
     assert all(e[4] == (1, 4, 64) for e in steps)  # the draft of one variant, the leading one
-    assert sorted(e[2] for e in events if e[1] == "variant") == [2, 3, 4]
-    assert len({e[0] for e in events if e[1] == "variant"}) == 2  # two lanes did the work
+    handed = [e for e in events if e[1] == "variant"]
+    assert sorted(e[2] for e in handed) == [2, 3, 4]
+    # With on_variant the first one runs alone, before the others start; two lanes write those.
+    assert handed[0][2] == 2 and handed[0][0] == threading.get_ident()
+    before = events[:events.index(handed[0])]
+    assert max(e[2] for e in before if e[1] == "step") == per_variant  # no other work yet
+    assert len({e[0] for e in handed[1:]}) == 2 and threading.get_ident() not in {
+        e[0] for e in handed[1:]}
     assert len(result.variants) == 3
 
 
@@ -115,6 +121,8 @@ def test_choice_of_lanes(monkeypatch):
     assert choose(1, None, None) == 1  # one variant
     assert choose(4, None, 1) == 1  # the caller chose a thread count
     assert choose(4, 3, None) == 3 and choose(2, 8, None) == 2  # asked for, at most one a variant
+    assert choose(4, None, None, first_alone=True) == 1  # the editor: the first one first
+    assert choose(4, 2, None, first_alone=True) == 2
     monkeypatch.setattr(threads, "busy", lambda: True)
     assert choose(4, None, None) == 1  # other work holds the cores
     monkeypatch.setattr(threads, "busy", lambda: False)
