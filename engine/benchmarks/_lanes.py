@@ -33,7 +33,7 @@ def table(repeats: int) -> dict:
             for lanes, composer in composers.items():
                 first: list[float] = []
                 began = time.perf_counter()
-                hand = {"on_variant": lambda v: first or first.append(time.perf_counter())}
+                hand = {"on_variant": lambda v, f=first: f or f.append(time.perf_counter())}
                 composer.harmonize(melody, keep=(0,), variants=4, steps=96, repair=DEFAULT_REPAIR,
                                    **(hand if mode == "editor" else {}))
                 done = time.perf_counter()
