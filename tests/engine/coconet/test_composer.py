@@ -152,7 +152,8 @@ def test_three_four_with_a_pickup_composes_whole_bars(composer):
 
 def test_progress_reports_drafts_inside_the_mask(composer):
     seen: list[Progress] = []
-    composer.harmonize(MELODY, variants=2, steps=5, progress=seen.append, want_confidence=True)
+    one_batch = Composer(model=composer.model, lanes=1)  # side by side: tests/engine/coconet/test_lanes
+    one_batch.harmonize(MELODY, variants=2, steps=5, progress=seen.append, want_confidence=True)
     assert [p.step for p in seen] == list(range(1, 7)) and seen[-1].total == 6
     last = seen[-1]
     assert last.pitches.shape == (2, 4, 32) and last.scores.shape == (2,)
