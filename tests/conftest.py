@@ -92,3 +92,6 @@ def private_config(tmp_path_factory, monkeypatch):
     XDG_CACHE_HOME, never the user's settings or caches."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    # Variants one batch at a time unless a test asks for lanes: whether the cores are free must
+    # not change what a test sees (tests/engine/coconet/test_lanes.py tests side by side).
+    monkeypatch.setenv("CANTOR_LANES", "1")

@@ -12,7 +12,8 @@ waiting for a batch. Progress reports the sum of the steps all variants have mad
 draft of the earliest unfinished variant, so an editor's preview does not jump between drafts.
 
 `choose_lanes` decides: one lane when a thread count was given (the caller chose), when there is
-one variant or one core, or when the load average says other work holds the cores; and one lane
+one variant or one core, or when the load average says other work holds the cores (the
+environment variable `CANTOR_LANES=N` sets N for every request that names none); and one lane
 when the first variant is wanted early (the editor): measured on a 2-vCPU machine whose second
 core adds only about a third to the throughput of two busy threads, the editor's 4 variants took
 11.2 s side by side after the first against 10.5 s batched (medians of 3; README, benchmarks),
@@ -34,11 +35,22 @@ def choose_lanes(variants: int, lanes: int | None, threads_given: int | None,
     variants = int(variants)
     if variants < 2:
         return 1
+    if lanes is None:
+        lanes = lanes_from_environment()
     if lanes is not None:
         return max(1, min(int(lanes), variants))
     if threads_given is not None or first_alone or busy():
         return 1
     return max(1, min(cores(), variants))
+
+
+def lanes_from_environment() -> int | None:
+    """`CANTOR_LANES`: how many variants run at once (1 = one batch, as before); None when unset
+    or not a whole number from 1."""
+    import os
+
+    text = os.environ.get("CANTOR_LANES", "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else None
 
 
 class _Hub:

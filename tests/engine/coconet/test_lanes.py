@@ -116,6 +116,7 @@ def test_choice_of_lanes(monkeypatch):
 
     monkeypatch.setattr(threads, "cores", lambda: 2)
     monkeypatch.setattr(threads, "busy", lambda: False)
+    monkeypatch.delenv("CANTOR_LANES")
     choose = lanes_module.choose_lanes
     assert choose(4, None, None) == 2  # one per free core
     assert choose(1, None, None) == 1  # one variant
@@ -140,3 +141,15 @@ def test_one_lane_progress_with_repair_ends_at_its_total(model):
     assert {t for _, t in steps} == {2 * per_batch}
     assert [s for s, _ in steps] == sorted(s for s, _ in steps)
     assert steps[-1][0] == 2 * per_batch
+
+
+def test_the_environment_sets_lanes_for_requests_that_name_none(monkeypatch):
+    from engine.coconet import threads
+
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(threads, "busy", lambda: False)
+    for text, expected in (("1", 1), ("3", 3), ("", 2), ("zero", 2), ("0", 2)):
+        monkeypatch.setenv("CANTOR_LANES", text)
+        assert lanes_module.choose_lanes(4, None, None) == expected, text
+    monkeypatch.setenv("CANTOR_LANES", "1")
+    assert lanes_module.choose_lanes(4, 2, None) == 2  # a request's own choice comes first
