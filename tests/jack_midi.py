@@ -82,13 +82,21 @@ class JackServer:
                 self.process.kill()
 
 
-def received(port, seconds: float = 0.3) -> list[list[int]]:
-    """Every message a virtual synth got, after letting the last ones arrive."""
-    time.sleep(seconds)
+def received(port, seconds: float = 0.3, limit: float = 5.0) -> list[list[int]]:
+    """Every message a virtual synth got: read until none has come for `seconds` (at most `limit`
+    seconds in all; on a busy machine JACK's cycles deliver the last ones late)."""
     out = []
-    while (message := port.get_message()) is not None:
-        out.append(message[0])
-    return out
+    began = quiet_since = time.monotonic()
+    while True:
+        message = port.get_message()
+        now = time.monotonic()
+        if message is not None:
+            out.append(message[0])
+            quiet_since = now
+        elif now - quiet_since >= seconds or now - began >= limit:
+            return out
+        else:
+            time.sleep(0.01)
 
 
 _server: JackServer | None = None  # one server for the whole run: see `jack`
