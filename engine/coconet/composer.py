@@ -52,7 +52,7 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     SAMPLERS,
 )
 from engine.coconet.framing import conditioning, edge_of, frame
-from engine.coconet.lanes import choose_lanes, run_in_lanes
+from engine.coconet.lanes import choose_lanes, run_in_batches, run_in_lanes
 from engine.coconet.ranges import (
     _model_input,
     _user_pitches,
@@ -299,31 +299,16 @@ class Composer:
         if groups is not None:
             run.ties = Ties(np.pad(groups, ((0, 0), (edge, edge)), constant_values=-1))
         seeds = [int(seed) + k for k in range(int(variants))]
-        # One lane: with on_variant, the first variant runs alone and is handed over before the others start
-        # (a variant's music depends on its seed alone, so the split changes nothing else).
-        batches = [seeds[:1], seeds[1:]] if on_variant is not None and len(seeds) > 1 else [seeds]
-        found: list[Variant] = []
+        options = {"sampler": sampler, "steps": int(steps), "temperature": float(temperature),
+                   "fill": fill, "repair": int(repair), "repair_passes": int(repair_passes),
+                   "patience": patience}
+        first_alone = on_variant is not None
         lanes = self.last_lanes = choose_lanes(len(seeds), self.lanes, self._threads_given,
-                                               first_alone=on_variant is not None)
-        if lanes > 1:
-            done = run_in_lanes(run, seeds, lanes, on_variant, first_alone=on_variant is not None,
-                                sampler=sampler, steps=int(steps),
-                                temperature=float(temperature), fill=fill, repair=int(repair),
-                                repair_passes=int(repair_passes), patience=patience)
-            if done is None:
-                return Result([], [], cancelled=True)
-            batches = []
-            found = done
-        for number, batch in enumerate(batches):
-            done = run.variants(batch, number, len(batches), sampler=sampler, steps=int(steps),
-                                temperature=float(temperature), fill=fill, repair=int(repair),
-                                repair_passes=int(repair_passes), patience=patience)
-            if done is None:
-                return Result([], [], cancelled=True)
-            found += done
-            if on_variant is not None:
-                for variant in sorted(done, key=lambda v: (v.nll, v.seed)):
-                    on_variant(variant)
+                                               first_alone=first_alone)
+        found = (run_in_lanes(run, seeds, lanes, on_variant, first_alone=first_alone, **options)
+                 if lanes > 1 else run_in_batches(run, seeds, on_variant, **options))
+        if found is None:
+            return Result([], [], cancelled=True)
         found.sort(key=lambda v: (v.nll, v.seed))
         return Result(found, messages)
 
@@ -391,28 +376,32 @@ class _Run:
             if self.want_confidence else None,
         )
 
-    def passes_per_variant(self, *, sampler, steps, temperature, fill, repair, repair_passes,
-                           patience) -> int:
-        """Forward passes one batch of variants reports (sampling, then every repair round)."""
+    def plan(self, *, sampler, steps, temperature, fill, repair, repair_passes, patience):
+        """(sampler, repairer, sampling passes) of a request; a batch of variants reports
+        sampling + repairer.total_passes() steps."""
         from engine.coconet.repair import Repairer
         from engine.coconet.sampling import make_sampler
 
         runner = make_sampler(sampler, steps, temperature, patience)
-        repairer = Repairer(rounds=repair, passes=repair_passes, temperature=temperature)
-        return runner.passes(int(self.mask.sum()), fill) + repairer.total_passes()
+        repairer = Repairer(rounds=repair, passes=repair_passes, temperature=temperature,
+                            window=self.composer.window)
+        return runner, repairer, runner.passes(int(self.mask.sum()), fill)
+
+    def passes_per_variant(self, **options) -> int:
+        """Forward passes one batch of variants reports (sampling, then every repair round)."""
+        _, repairer, sampling = self.plan(**options)
+        return sampling + repairer.total_passes()
 
     def variants(self, seeds, number, batches, *, sampler, steps, temperature, fill, repair,
                  repair_passes, patience, report=None) -> list[Variant] | None:
         """Sample, repair and score the variants of `seeds` (batch `number` of `batches`);
         `report` replaces the progress callback (lanes.py: one for all lanes)."""
-        from engine.coconet.repair import Repairer
-        from engine.coconet.sampling import Draw, make_sampler, mean_over, pseudo_nll
+        from engine.coconet.sampling import Draw, mean_over, pseudo_nll
 
         composer, model = self.composer, self.model
-        runner = make_sampler(sampler, steps, temperature, patience)
-        repairer = Repairer(rounds=repair, passes=repair_passes, temperature=temperature,
-                            window=composer.window)
-        sampling = runner.passes(int(self.mask.sum()), fill)
+        runner, repairer, sampling = self.plan(
+            sampler=sampler, steps=steps, temperature=temperature, fill=fill, repair=repair,
+            repair_passes=repair_passes, patience=patience)
         per_batch = sampling + repairer.total_passes()
         offset, total = number * per_batch, batches * per_batch
         report = self.reporter(offset, total) if report is None else report

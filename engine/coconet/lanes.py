@@ -94,6 +94,23 @@ class _Hub:
                 self._show()  # the next variant leads now (the last report: at the total)
 
 
+def run_in_batches(run, seeds: list[int], on_variant: Callable | None, **options):
+    """One lane: all variants in one batch on torch's threads; with `on_variant`, the first one
+    alone first (handed over before the others start), then the rest in one batch. None when
+    cancelled."""
+    batches = [seeds[:1], seeds[1:]] if on_variant is not None and len(seeds) > 1 else [seeds]
+    found = []
+    for number, batch in enumerate(batches):
+        done = run.variants(batch, number, len(batches), **options)
+        if done is None:
+            return None
+        found += done
+        if on_variant is not None:
+            for variant in sorted(done, key=lambda v: (v.nll, v.seed)):
+                on_variant(variant)
+    return found
+
+
 def run_in_lanes(run, seeds: list[int], lanes: int, on_variant: Callable | None,
                  first_alone: bool = False, **options):
     """The variants of `seeds` (a `_Run`'s `variants` options), `lanes` at a time, one thread each;
