@@ -48,6 +48,7 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     MAX_REPAIR,
     MAX_STEPS,
     MAX_VARIANTS,
+    REPAIR_MISSES,
     REPAIR_PASSES,
     SAMPLERS,
 )
@@ -273,6 +274,7 @@ class Composer:
         repair: int = 0,
         repair_passes: int = REPAIR_PASSES,
         patience: int | None = PATIENCE,
+        repair_misses: int | None = REPAIR_MISSES,
         on_variant: Callable[[Variant], None] | None = None,
         chords: str = "free",
     ) -> Result:
@@ -285,6 +287,8 @@ class Composer:
             raise ScoreError(f"repair passes must be in range 1..{MAX_STEPS}; got {repair_passes}")
         if patience is not None and int(patience) < 1:
             raise ScoreError(f"patience must be 1 or more (or None); got {patience}")
+        if repair_misses is not None and int(repair_misses) < 1:
+            raise ScoreError(f"repair misses must be 1 or more (or None); got {repair_misses}")
         groups = tie_groups(mask, chord_starts(score, mask, chords))
         if groups is not None and sampler != "gibbs":
             raise ScoreError("a harmonic rhythm needs the gibbs sampler")
@@ -301,7 +305,7 @@ class Composer:
         seeds = [int(seed) + k for k in range(int(variants))]
         options = {"sampler": sampler, "steps": int(steps), "temperature": float(temperature),
                    "fill": fill, "repair": int(repair), "repair_passes": int(repair_passes),
-                   "patience": patience}
+                   "patience": patience, "repair_misses": repair_misses}
         first_alone = on_variant is not None
         lanes = self.last_lanes = choose_lanes(len(seeds), self.lanes, self._threads_given,
                                                first_alone=first_alone)
@@ -376,7 +380,8 @@ class _Run:
             if self.want_confidence else None,
         )
 
-    def plan(self, *, sampler, steps, temperature, fill, repair, repair_passes, patience):
+    def plan(self, *, sampler, steps, temperature, fill, repair, repair_passes, patience,
+             repair_misses):
         """(sampler, repairer, sampling passes) of a request; a batch of variants reports
         sampling + repairer.total_passes() steps."""
         from engine.coconet.repair import Repairer
@@ -384,7 +389,7 @@ class _Run:
 
         runner = make_sampler(sampler, steps, temperature, patience)
         repairer = Repairer(rounds=repair, passes=repair_passes, temperature=temperature,
-                            window=self.composer.window)
+                            window=self.composer.window, misses=repair_misses)
         return runner, repairer, runner.passes(int(self.mask.sum()), fill)
 
     def passes_per_variant(self, **options) -> int:
@@ -393,7 +398,7 @@ class _Run:
         return sampling + repairer.total_passes()
 
     def variants(self, seeds, number, batches, *, sampler, steps, temperature, fill, repair,
-                 repair_passes, patience, report=None) -> list[Variant] | None:
+                 repair_passes, patience, repair_misses, report=None) -> list[Variant] | None:
         """Sample, repair and score the variants of `seeds` (batch `number` of `batches`);
         `report` replaces the progress callback (lanes.py: one for all lanes)."""
         from engine.coconet.sampling import Draw, mean_over, pseudo_nll
@@ -401,7 +406,7 @@ class _Run:
         composer, model = self.composer, self.model
         runner, repairer, sampling = self.plan(
             sampler=sampler, steps=steps, temperature=temperature, fill=fill, repair=repair,
-            repair_passes=repair_passes, patience=patience)
+            repair_passes=repair_passes, patience=patience, repair_misses=repair_misses)
         per_batch = sampling + repairer.total_passes()
         offset, total = number * per_batch, batches * per_batch
         report = self.reporter(offset, total) if report is None else report

@@ -9,7 +9,9 @@ local search that uses the model as its proposal:
    notes of both sonorities), widened by `margin` steps each side, within the caller's mask;
 3. a proposal rewrites the region by a few annealed Gibbs passes (the region only, starting from
    the current notes, as `Composer.polish` does);
-4. a variant takes its proposal only when the proposal has fewer findings in all.
+4. a variant takes its proposal only when the proposal has fewer findings in all;
+5. with `misses`, a variant leaves the repair after that many proposals in a row that it did not
+   take (what is left is what the model will not fix; more rounds rarely help).
 
 Only masked cells ever change, and each variant draws its randomness from its own seed (for the
 steps of its own region only), so a variant's music does not depend on the batch it ran in. Every
@@ -64,10 +66,14 @@ class Repairer:
     temperature: float = 0.99
     schedule: YaoSchedule = field(default_factory=YaoSchedule)
     window: bool = True
+    misses: int | None = None
+    """A variant stops after this many rejected proposals in a row (None: after `rounds`)."""
 
     def __post_init__(self) -> None:
         if self.rounds < 0 or self.passes < 1 or self.margin < 0:
             raise ValueError(f"repair needs rounds >= 0, passes >= 1, margin >= 0; got {self!r}")
+        if self.misses is not None and self.misses < 1:
+            raise ValueError(f"repair misses must be 1 or more (or None); got {self.misses}")
 
     def total_passes(self) -> int:
         return self.rounds * self.passes
@@ -100,9 +106,12 @@ class Repairer:
         scores = to_scores(x)
         reports = [check_score(s) for s in scores]
         step = step_offset
+        misses = np.zeros(len(scores), dtype=int)
+        limit = self.rounds if self.misses is None else self.misses
         for _ in range(self.rounds):
             regions = np.stack([flagged_region(s, mask, r, self.margin)
                                 for s, r in zip(scores, reports)])
+            regions[misses >= limit] = False
             if not regions.any():
                 break
             index = np.flatnonzero(regions.any(axis=(1, 2)))
@@ -118,6 +127,9 @@ class Repairer:
                 if len(report.findings) < len(reports[k].findings):
                     x[k], nll[k] = y[k], y_nll[k]
                     scores[k], reports[k] = proposed[k], report
+                    misses[k] = 0
+                else:
+                    misses[k] += 1
         if on_step is not None and step < total:  # stopped early: nothing left to repair
             on_step(StepInfo(total, total, x, torch.zeros(x.shape, dtype=torch.bool), nll))
         return x, nll

@@ -8,6 +8,7 @@ Bach's own alto/tenor/bass. Then the quality-vs-steps curve of the Gibbs sampler
 
     .venv/bin/python tests/bench/quality.py [--checkpoint CKPT] [--steps 96]
         [--samplers gibbs,ancestral] [--curve 24,48,96,192] [--repair 4,8] [--repair-passes 8,24]
+        [--repair-misses none,2]
         [--temperatures 0.7,0.9] [--limit N] [--out results.json]
 """
 
@@ -116,6 +117,9 @@ def main() -> int:
     parser.add_argument("--repair", default="", help="repair rounds after Gibbs, e.g. 4,8,16")
     parser.add_argument("--repair-passes", default="",
                         help="Gibbs passes per repair proposal, e.g. 8,12 (with each --repair)")
+    parser.add_argument("--repair-misses", default="",
+                        help="comma-separated: a variant leaves the repair after M rejected "
+                             "proposals in a row ('none': never); each with every --repair")
     parser.add_argument("--temperatures", default="", help="Gibbs temperatures, e.g. 0.5,0.7,0.9")
     parser.add_argument("--limit", type=int, help="only the first N pieces (for a quick look)")
     parser.add_argument("--seed", type=int, default=0)
@@ -148,6 +152,9 @@ def main() -> int:
     if results["curve"]:
         print("\n" + table(results["curve"], results["bach"]))
     passes = [{"repair_passes": int(p)} for p in args.repair_passes.split(",") if p] or [{}]
+    misses = [{"repair_misses": None if m == "none" else int(m)}
+              for m in args.repair_misses.split(",") if m]
+    passes = [{**p, **m} for p in passes for m in misses] or passes
     extra = [{"repair": int(r), **p} for r in args.repair.split(",") if r for p in passes]
     extra += [{"temperature": float(t)} for t in args.temperatures.split(",") if t]
     if extra:

@@ -106,6 +106,50 @@ def test_same_seed_same_music_whatever_the_batch(composer):
     assert np.array_equal(alone.score.pitches, twin.score.pitches)
 
 
+def proposal_rounds(composer, monkeypatch, **options) -> list[tuple[list[int], torch.Tensor]]:
+    """(variants proposed for, drafts before) of every repair round of one harmonize."""
+    rounds = []
+    propose = Repairer._propose
+
+    def spy(self, model, x, nll, region, index, *args, **kwargs):
+        rounds.append(([int(k) for k in index], x.clone()))
+        return propose(self, model, x, nll, region, index, *args, **kwargs)
+
+    monkeypatch.setattr(Repairer, "_propose", spy)
+    composer.harmonize(octaves_draft(), variants=3, steps=4, seed=11, repair=6, **options)
+    monkeypatch.setattr(Repairer, "_propose", propose)
+    return rounds
+
+
+def retried_after(rounds, misses: int) -> list[tuple[int, int]]:
+    """(round, variant) where a variant had `misses` proposals in a row not taken (its draft did
+    not change), from round `round` on, and still got another round."""
+    found = []
+    for r in range(len(rounds) - misses):
+        span = rounds[r:r + misses + 1]
+        for k in span[-1][0]:
+            if all(k in index for index, _ in span) and all(
+                    torch.equal(span[0][1][k], x[k]) for _, x in span[1:]):
+                found.append((r, k))
+    return found
+
+
+def test_a_variant_leaves_the_repair_after_its_misses(composer, monkeypatch):
+    unlimited = proposal_rounds(composer, monkeypatch)
+    assert retried_after(unlimited, 1) and retried_after(unlimited, 2)  # no limit: tries again
+    once = proposal_rounds(composer, monkeypatch, repair_misses=1)
+    assert retried_after(once, 1) == []
+    assert sum(len(i) for i, _ in once) < sum(len(i) for i, _ in unlimited)
+    assert retried_after(proposal_rounds(composer, monkeypatch, repair_misses=2), 2) == []
+    melody = octaves_draft()
+    alone = composer.harmonize(melody, variants=1, steps=4, seed=12, repair=6, repair_misses=1)
+    batch = composer.harmonize(melody, variants=3, steps=4, seed=11, repair=6, repair_misses=1)
+    twin = next(v for v in batch.variants if v.seed == 12)
+    assert np.array_equal(alone.variants[0].score.pitches, twin.score.pitches)
+    with pytest.raises(ScoreError, match="repair misses must be 1 or more"):
+        composer.harmonize(melody, repair=2, repair_misses=0)
+
+
 def test_progress_counts_the_repair_passes_and_cancel_stops_them(composer):
     melody = octaves_draft()
     seen = []
