@@ -10,10 +10,13 @@ Meter, pickup, key and fermatas of the JSB pieces come from engine/training/chor
 when it is there (else 4/4 without pickup, and the output says so); the key the cadence
 measures use is music21's analysis of Bach's harmonization (JSB) or the tune's key (folk).
 Histogram rows are total variation distances to Bach's pooled histograms; Bach's column there is
-the distance between his even- and odd-numbered pieces (the sampling noise floor).
+the distance between his even- and odd-numbered pieces (the sampling noise floor). With two or
+more seeds it also prints how much the seeds' harmonizations of a melody differ (what a lower
+temperature trades for the other figures).
 
     .venv/bin/python tests/bench/musicality.py [--checkpoint CKPT] [--set jsb|folk|both]
-        [--limit N] [--seeds 0,1,2] [--repair R] [--steps 96] [--temperature 0.99]
+        [--limit N] [--seeds 0,1,2] [--repair R] [--repair-misses M|none] [--steps 96]
+        [--temperature 0.99]
         [--meta given|guess] [--opening tonic|free] [--ending tonic|free] [--out results.json]
     .venv/bin/python tests/bench/musicality.py --choose-folk   # remake folk_tunes.txt (minutes)
 """
@@ -35,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import folk_tunes
 
-from engine.coconet.defaults import DEFAULT_REPAIR
+from engine.coconet.defaults import DEFAULT_REPAIR, REPAIR_MISSES
 from engine.errors import CantorError
 from engine.music.harmony import estimate_key, key_text
 from engine.music.musicality import Counts, histogram_distances, measure, pooled
@@ -118,19 +121,38 @@ def bach_figures(melodies: list[Melody]) -> tuple[dict, list[Counts]]:
     return {**pooled(counts), **noise}, counts
 
 
-def harmonize_set(composer, melodies: list[Melody], seed: int, args, label: str) -> list[Counts]:
+def harmonize_set(composer, melodies: list[Melody], seed: int, args, label: str,
+                  drafts: list[list[np.ndarray]] | None = None) -> list[Counts]:
+    """Counts of each melody's harmonization; with `drafts`, melody i's pitches go to drafts[i]."""
     began, counts = time.perf_counter(), []
     for i, m in enumerate(melodies):
         score = m.score if args.meta == "given" else m.score.replace(key=None, fermatas=None)
         result = composer.harmonize(score, keep=(0,), variants=1, steps=args.steps, seed=seed,
                                     repair=args.repair, opening=args.opening,
-                                    ending=args.ending, temperature=args.temperature)
+                                    ending=args.ending, temperature=args.temperature,
+                                    repair_misses=args.repair_misses)
         counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
                               reference=m.bach))
+        if drafts is not None:
+            drafts[i].append(result.variants[0].score.pitches)
         print(f"\r  {label} seed {seed}: {i + 1}/{len(melodies)}", end="", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - began
     print(f" ({seconds / max(1, len(melodies)):.1f} s/piece)", file=sys.stderr)
     return counts
+
+
+def diversity(drafts: list[list[np.ndarray]]) -> tuple[float, float] | None:
+    """How much the seeds' harmonizations of a melody differ: the share of alto/tenor/bass cells
+    under the sounding melody in which two seeds differ, averaged over all pairs of seeds; mean
+    and std over the melodies (None with fewer than two seeds)."""
+    shares = []
+    for pitches in drafts:
+        sounding = pitches[0][0] >= 0
+        pairs = [(a, b) for i, a in enumerate(pitches) for b in pitches[i + 1:]]
+        if not pairs or not sounding.any():
+            continue
+        shares.append(np.mean([(a[1:, sounding] != b[1:, sounding]).mean() for a, b in pairs]))
+    return None if not shares else (float(np.mean(shares)), float(np.std(shares)))
 
 
 def spread(per_seed: list[dict]) -> dict[str, tuple[float, float] | None]:
@@ -164,6 +186,10 @@ def table(bach: dict, results: dict) -> str:
     return "\n".join(lines)
 
 
+def _misses(text: str) -> int | None:
+    return None if text == "none" else int(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="Coconet checkpoint (default: the shipped one)")
@@ -174,6 +200,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=96)
     parser.add_argument("--repair", type=int, default=DEFAULT_REPAIR)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--repair-misses", type=_misses, default=REPAIR_MISSES,
+                        help="a variant leaves the repair after this many rejected proposals in"
+                             " a row ('none': never; default: the command line's)")
     parser.add_argument("--temperature", type=float, default=0.99,
                         help="Gibbs sampling temperature (the command line's default 0.99)")
     parser.add_argument("--opening", default="tonic", choices=("tonic", "free"),
@@ -211,21 +240,28 @@ def main() -> int:
     if args.set in ("folk", "both"):
         sets["folk"] = folk_melodies(args.limit)
     composer = Composer(args.checkpoint, threads=args.threads).load()
-    print(f"{composer!r}; seeds {seeds}, {args.steps} steps, repair {args.repair}", file=sys.stderr)
+    print(f"{composer!r}; seeds {seeds}, {args.steps} steps, repair {args.repair}"
+          f" (misses {args.repair_misses}), temperature {args.temperature}", file=sys.stderr)
     results = {"settings": vars(args), "bach": bach, "sets": {}}
     for name, (melodies, note) in sets.items():
         print(f"{name}: {len(melodies)} melodies; {note}", file=sys.stderr)
-        per_seed = []
+        per_seed, drafts = [], [[] for _ in melodies]
         for seed in seeds:  # saved after every seed, so a long run that is stopped still tells
-            per_seed.append(figures(harmonize_set(composer, melodies, seed, args, name), bach_counts))
+            counts = harmonize_set(composer, melodies, seed, args, name, drafts)
+            per_seed.append(figures(counts, bach_counts))
             results["sets"][name] = {"melodies": len(melodies), "note": note,
                                      "keys": [key_text(m.key) for m in melodies],
-                                     "per_seed": per_seed, "spread": spread(per_seed)}
+                                     "per_seed": per_seed, "spread": spread(per_seed),
+                                     "diversity": diversity(drafts)}
             if args.out:
                 Path(args.out).write_text(json.dumps(results, indent=2))
     print(table(bach, results["sets"]))
     for name, result in results["sets"].items():
         print(f"\n{name}: {result['melodies']} melodies, seeds {args.seeds}; {result['note']}")
+        if result["diversity"] is not None:
+            mean, std = result["diversity"]
+            print(f"{name}: seeds differ in {mean:.2f} ± {std:.2f} of the A/T/B cells under the"
+                  " melody (mean ± std over melodies, all pairs of seeds)")
     return 0
 
 
