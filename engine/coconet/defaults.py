@@ -14,7 +14,7 @@ DEFAULT_REPAIR = 8
 # Gibbs passes of one repair proposal (engine/coconet/repair.py).
 REPAIR_PASSES = 24
 # A variant leaves the repair after this many rejected proposals in a row (None: never). Off:
-# M = 2 saved about a tenth of the time for 1.5x the findings (README, harmonization quality).
+# M = 2 saved an eighth of the time for 1.5x the findings (README, harmonization quality).
 REPAIR_MISSES = None
 # Limits the command line and the composer's settings form both enforce.
 MAX_SEED = 2**32 - 1  # variant seeds S+k-1 stay far inside what torch's generators take

@@ -121,10 +121,10 @@ def bach_figures(melodies: list[Melody]) -> tuple[dict, list[Counts]]:
     return {**pooled(counts), **noise}, counts
 
 
-def harmonize_set(composer, melodies: list[Melody], seed: int, args, label: str,
-                  drafts: list[list[np.ndarray]] | None = None) -> list[Counts]:
-    """Counts of each melody's harmonization; with `drafts`, melody i's pitches go to drafts[i]."""
-    began, counts = time.perf_counter(), []
+def harmonize_set(composer, melodies: list[Melody], seed: int, args,
+                  label: str) -> tuple[list[Counts], list[np.ndarray]]:
+    """Counts and (4, T) pitches of each melody's harmonization."""
+    began, counts, pitches = time.perf_counter(), [], []
     for i, m in enumerate(melodies):
         score = m.score if args.meta == "given" else m.score.replace(key=None, fermatas=None)
         result = composer.harmonize(score, keep=(0,), variants=1, steps=args.steps, seed=seed,
@@ -133,12 +133,11 @@ def harmonize_set(composer, melodies: list[Melody], seed: int, args, label: str,
                                     repair_misses=args.repair_misses)
         counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
                               reference=m.bach))
-        if drafts is not None:
-            drafts[i].append(result.variants[0].score.pitches)
+        pitches.append(result.variants[0].score.pitches)
         print(f"\r  {label} seed {seed}: {i + 1}/{len(melodies)}", end="", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - began
     print(f" ({seconds / max(1, len(melodies)):.1f} s/piece)", file=sys.stderr)
-    return counts
+    return counts, pitches
 
 
 def diversity(drafts: list[list[np.ndarray]]) -> tuple[float, float] | None:
@@ -247,8 +246,10 @@ def main() -> int:
         print(f"{name}: {len(melodies)} melodies; {note}", file=sys.stderr)
         per_seed, drafts = [], [[] for _ in melodies]
         for seed in seeds:  # saved after every seed, so a long run that is stopped still tells
-            counts = harmonize_set(composer, melodies, seed, args, name, drafts)
+            counts, pitches = harmonize_set(composer, melodies, seed, args, name)
             per_seed.append(figures(counts, bach_counts))
+            for draft, melody_pitches in zip(drafts, pitches):
+                draft.append(melody_pitches)
             results["sets"][name] = {"melodies": len(melodies), "note": note,
                                      "keys": [key_text(m.key) for m in melodies],
                                      "per_seed": per_seed, "spread": spread(per_seed),
