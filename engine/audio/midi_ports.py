@@ -218,6 +218,10 @@ class MidiPlayer:
     channels 1-4 with the score's programs."""
 
     TICK = 0.002  # seconds between checks of the clock in the sending thread
+    # rtmidi queues what is sent and a back end's own thread delivers it (JACK: on its next
+    # cycle); a port closed at once can drop the last note-offs and leave notes hanging on the
+    # synth, so closing waits until this long after the last message.
+    DRAIN = 0.15
 
     def __init__(self, name: str) -> None:
         api, self.name = find_port(name, "output")
@@ -231,7 +235,12 @@ class MidiPlayer:
         self._finished = threading.Event()
         self._finished.set()
         self._position: int | None = None
+        self._last_sent = 0.0
         self.failure: str | None = None
+
+    def _send(self, message) -> None:
+        self._port.send(message)
+        self._last_sent = time.monotonic()
 
     def play(self, score: Score, start_step=0, end_step=None, *, loop=False, mute=(), solo=(),
              velocity: int = 80) -> None:
@@ -253,7 +262,7 @@ class MidiPlayer:
         sounding: set[tuple[int, int]] = set()
         try:
             for channel, program in enumerate(schedule.programs):
-                self._port.send(mido.Message("program_change", channel=channel, program=program))
+                self._send(mido.Message("program_change", channel=channel, program=program))
             while not halt.is_set():
                 began = time.monotonic()
                 for ms, kind, voice, pitch, vel in schedule.events:
@@ -267,8 +276,8 @@ class MidiPlayer:
                         break
                     on = kind == NOTE_ON
                     message = "note_on" if on else "note_off"
-                    self._port.send(mido.Message(message, channel=voice, note=pitch,
-                                                 velocity=vel if on else 0))
+                    self._send(mido.Message(message, channel=voice, note=pitch,
+                                            velocity=vel if on else 0))
                     (sounding.add if on else sounding.discard)((voice, pitch))
                 while not halt.is_set() and (time.monotonic() - began) * 1000 < schedule.end_frame:
                     self._position = schedule.step_at((time.monotonic() - began) * 1000)
@@ -280,7 +289,7 @@ class MidiPlayer:
         finally:
             for voice, pitch in sounding:
                 try:
-                    self._port.send(mido.Message("note_off", channel=voice, note=pitch))
+                    self._send(mido.Message("note_off", channel=voice, note=pitch))
                 except Exception:  # noqa: BLE001, S110 - the port is gone; nothing to silence
                     pass
             self._position = None
@@ -311,6 +320,7 @@ class MidiPlayer:
             self._stop_locked()
             port, self._port = self._port, None
         if port is not None:
+            time.sleep(max(0.0, self._last_sent + self.DRAIN - time.monotonic()))
             port.close()
 
     def __enter__(self) -> MidiPlayer:  # noqa: PYI034

@@ -103,6 +103,20 @@ def test_a_score_plays_to_a_midi_output_in_time(jack):  # noqa: F811
     assert 0.45 < took < 1.5
 
 
+def test_closing_at_the_end_lets_the_last_note_offs_out(jack):  # noqa: F811
+    """rtmidi delivers from its own thread: a port closed at once could drop the final note-offs
+    and leave the synth's notes hanging, so closing waits a moment after the last message."""
+    synth = jack.synth()
+    pitches = np.full((4, 4), 60, dtype=np.int16)
+    player = MidiPlayer("synth")
+    player.play(Score(pitches, tempo_bpm=240))
+    assert player.wait(5)
+    player.close()
+    assert time.monotonic() - player._last_sent >= MidiPlayer.DRAIN
+    notes = [m for m in received(synth) if m[0] & 0xF0 in (ON, OFF)]
+    assert sorted(m[0] for m in notes if m[0] & 0xF0 == OFF) == [OFF, OFF | 1, OFF | 2, OFF | 3]
+
+
 def test_stopping_silences_every_sounding_note(jack):  # noqa: F811
     synth = jack.synth()
     pitches = np.full((4, 64), 60, dtype=np.int16)
