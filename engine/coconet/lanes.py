@@ -113,7 +113,7 @@ def run_in_batches(run, seeds: list[int], on_variant: Callable | None, **options
 
 def run_in_lanes(run, seeds: list[int], lanes: int, on_variant: Callable | None,
                  first_alone: bool = False, **options):
-    """The variants of `seeds` (a `_Run`'s `variants` options), `lanes` at a time, one thread each;
+    """The variants of `seeds` (a `Request`'s `variants` options), `lanes` at a time, one thread each;
     None when cancelled. `on_variant` is called (one call at a time) as each one is finished.
     `first_alone`: the first variant runs before the others, on all of torch's threads, so it
     arrives as early as it can (an editor shows it while the others are written)."""
