@@ -28,15 +28,17 @@ def bernoulli_mask(batch: int, steps: int, p: float = 0.5,
     return torch.rand(batch, voices, steps, generator=generator) < p
 
 
-def masked_nll(logits: torch.Tensor, classes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_nll(logits: torch.Tensor, classes: torch.Tensor, mask: torch.Tensor,
+               weights: torch.Tensor | None = None) -> torch.Tensor:
     """Per-example mean NLL over masked cells (unmasked cells do not count) -> (B,).
 
     This is Coconet's rescaled loss: the sum over masked cells divided by their number, so every
     example weighs the same whatever its mask size. An example with no masked cell gives 0.
+    With `weights` (B, 4, T), a weighted mean over the masked cells instead.
     """
     nll = torch.nn.functional.cross_entropy(
         logits.float().permute(0, 3, 1, 2), classes, reduction="none")  # (B, 4, T)
-    maskf = mask.to(nll.dtype)
+    maskf = mask.to(nll.dtype) if weights is None else mask.to(nll.dtype) * weights
     return (nll * maskf).sum(dim=(1, 2)) / maskf.sum(dim=(1, 2)).clamp(min=1.0)
 
 

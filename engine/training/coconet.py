@@ -92,6 +92,11 @@ class TrainSettings:
     """Decay of the exponential moving average of the weights that is validated and saved (0 = off)."""
     schedule_minutes: float = 0.0
     """Length of one cosine schedule over all resumed sessions (0 = one cosine per session)."""
+    cadence_weight: float = 1.0
+    """Loss weight of the cells at cadences (structure runs: phrase ends under fermatas and a piece's
+    final chord, with the `cadence_steps` before each) against 1 for the others; 1 = Coconet's loss."""
+    cadence_steps: int = 8
+    """Steps before a phrase end or the final chord that belong to its cadence (8 = two beats)."""
 
 
 class TrainError(CantorError):
@@ -277,10 +282,12 @@ class TrainRun:
     # -- loop --------------------------------------------------------------------------------
     def train_step(self, fraction: float) -> float:
         s = self.settings
-        cond = None
+        cond = weights = None
         if s.structure:
-            classes, inside, cond = self.sampler.sample(s.batch_size, self.generator)
+            classes, inside, cond, cadence = self.sampler.sample(s.batch_size, self.generator)
             mask = make_mask(s.mask, s.batch_size, s.crop, self.generator) & inside
+            if s.cadence_weight != 1.0:
+                weights = torch.where(cadence, s.cadence_weight, 1.0)
         else:
             classes = torch.from_numpy(self.sampler.sample(s.batch_size, self.generator))
             mask = make_mask(s.mask, s.batch_size, s.crop, self.generator)
@@ -288,7 +295,7 @@ class TrainRun:
             group["lr"] = learning_rate(s, self.step, fraction)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s.bf16):
             logits = self.net(classes, mask) if cond is None else self.net(classes, mask, cond)
-        loss = masked_nll(logits, classes, mask).mean()
+        loss = masked_nll(logits, classes, mask, weights).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)

@@ -34,7 +34,7 @@ def structured_samplers(spec: str, data, settings, config):
     train, train_structures = classes_and_structures(data.split("train"), metas["train"])
     _, valid_structures = classes_and_structures(data.split("valid"), metas["valid"])
     sampler = StructuredCropSampler(train, train_structures, settings.crop, settings.max_shift,
-                                    drop=settings.drop_meta)
+                                    drop=settings.drop_meta, cadence_before=settings.cadence_steps)
     return sampler, valid_structures
 
 

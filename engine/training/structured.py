@@ -17,6 +17,26 @@ from engine.music.pianoroll import SILENCE_CLASS
 from engine.training.datasets import DataError, allowed_shifts, transpose_classes
 
 
+def cadence_steps_of(piece: np.ndarray, fermatas: np.ndarray | None, before: int) -> np.ndarray:
+    """(steps,) bool: where a piece's cadences are. Each phrase end under a fermata (steps under a
+    fermata in any voice) and the piece's final chord (from the last step at which any voice
+    changes to the end), each with the `before` steps that lead into it (the approach chord)."""
+    steps = piece.shape[1]
+    out = np.zeros(steps, dtype=bool)
+    if steps == 0 or before < 0:
+        return out
+    changes = np.flatnonzero((piece[:, 1:] != piece[:, :-1]).any(axis=0)) + 1
+    last = int(changes[-1]) if changes.size else 0
+    out[max(0, last - before):] = True
+    if fermatas is not None:
+        marked = np.asarray(fermatas, dtype=bool)[:steps]
+        starts = np.flatnonzero(marked & ~np.concatenate(([False], marked[:-1])))
+        for start in starts:
+            out[max(0, int(start) - before):start] = True
+        out[:marked.size] |= marked
+    return out
+
+
 def structure_of(steps: int, meta: dict | None) -> Structure:
     """A piece's Structure from recovered metadata (engine/training/chorale_meta.py); None = unknown."""
     if meta is None:
@@ -35,12 +55,16 @@ class StructuredCropSampler:
     """Random crops (classes, cells to learn, structure planes) of framed pieces, transposed at random."""
 
     def __init__(self, pieces: list[np.ndarray], structures: list[Structure], crop: int,
-                 max_shift: int = 6, edge: int = EDGE, drop: float = 0.3) -> None:
+                 max_shift: int = 6, edge: int = EDGE, drop: float = 0.3,
+                 cadence_before: int = 8) -> None:
         if len(pieces) != len(structures):
             raise DataError("every piece needs its structure (None for unknown)")
         self.crop, self.max_shift, self.edge, self.drop = crop, max_shift, edge, drop
         self.pieces = [np.asarray(p) for p in pieces if p.shape[1] > 0]
         self.structures = [s for p, s in zip(pieces, structures) if p.shape[1] > 0]
+        # Cadence cells come from the full metadata, also when a crop's planes hide it.
+        self.cadences = [cadence_steps_of(p, s.fermatas, cadence_before)
+                         for p, s in zip(self.pieces, self.structures)]
         if not self.pieces:
             raise DataError("no training pieces")
         # A crop starts anywhere from `edge` frames before a piece to where it still overlaps the
@@ -56,7 +80,8 @@ class StructuredCropSampler:
                 f"edge={self.edge}, drop={self.drop})")
 
     def example(self, index: int, shift_u: float, drops: tuple[bool, bool, bool]):
-        """One crop: classes (4, crop), inside (crop,) bool, planes (C, crop, P)."""
+        """One crop: classes (4, crop), inside (crop,) bool, planes (C, crop, P), cadence (crop,)
+        bool (cadence_steps_of)."""
         p = int(np.searchsorted(self.cumulative, index, side="right"))
         offset = index - (int(self.cumulative[p - 1]) if p else 0)
         piece, structure = self.pieces[p], self.structures[p].dropped(*drops)
@@ -76,13 +101,17 @@ class StructuredCropSampler:
         where = np.zeros(framed.shape[1], dtype=bool)
         where[edge:edge + steps] = True
         inside[lo - start:hi - start] = where[lo:hi]
+        where[edge:edge + steps] = self.cadences[p]
+        cadence = np.zeros(crop, dtype=bool)
+        cadence[lo - start:hi - start] = where[lo:hi]
         # Frames of the crop beyond the framed piece (only around short pieces) are outside too.
         cond[0, :lo - start] = 1
         cond[0, hi - start:] = 1
-        return classes, inside, cond
+        return classes, inside, cond, cadence
 
     def sample(self, batch: int, generator: torch.Generator):
-        """(classes (B, 4, crop) long, inside (B, 4, crop) bool, cond (B, C, crop, P) float)."""
+        """(classes (B, 4, crop) long, inside (B, 4, crop) bool, cond (B, C, crop, P) float,
+        cadence (B, 4, crop) bool)."""
         indices = torch.randint(len(self), (batch,), generator=generator).tolist()
         shifts = torch.rand(batch, generator=generator).tolist()
         drops = (torch.rand(batch, 3, generator=generator) < self.drop).tolist()
@@ -90,7 +119,8 @@ class StructuredCropSampler:
         classes = torch.from_numpy(np.stack([o[0] for o in out]))
         inside = torch.from_numpy(np.stack([o[1] for o in out]))[:, None, :].expand(-1, 4, -1)
         cond = torch.from_numpy(np.stack([o[2] for o in out]))
-        return classes, inside.contiguous(), cond
+        cadence = torch.from_numpy(np.stack([o[3] for o in out]))[:, None, :].expand(-1, 4, -1)
+        return classes, inside.contiguous(), cond, cadence.contiguous()
 
 
 def framed_piece(piece: np.ndarray, structure: Structure, edge: int = EDGE):

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import folk_tunes
 
-from engine.coconet.defaults import DEFAULT_REPAIR, REPAIR_MISSES
+from engine.coconet.defaults import DEFAULT_REPAIR, REPAIR_MISSES, REPAIR_PASSES
 from engine.errors import CantorError
 from engine.music.harmony import estimate_key, key_text
 from engine.music.musicality import Counts, histogram_distances, measure, pooled
@@ -123,14 +123,18 @@ def bach_figures(melodies: list[Melody]) -> tuple[dict, list[Counts]]:
 
 def harmonize_set(composer, melodies: list[Melody], seed: int, args,
                   label: str) -> tuple[list[Counts], list[np.ndarray]]:
-    """Counts and (4, T) pitches of each melody's harmonization."""
+    """Counts and (4, T) pitches of each melody's harmonization (with `args.variants` N > 1, the
+    one the model ranks first of N drawn with seeds seed*N .. seed*N + N - 1, so that the
+    benchmark's seeds share no draws)."""
     began, counts, pitches = time.perf_counter(), [], []
     for i, m in enumerate(melodies):
         score = m.score if args.meta == "given" else m.score.replace(key=None, fermatas=None)
-        result = composer.harmonize(score, keep=(0,), variants=1, steps=args.steps, seed=seed,
+        result = composer.harmonize(score, keep=(0,), variants=args.variants,
+                                    steps=args.steps, seed=seed * args.variants,
                                     repair=args.repair, opening=args.opening,
                                     ending=args.ending, temperature=args.temperature,
-                                    repair_misses=args.repair_misses)
+                                    repair_misses=args.repair_misses,
+                                    repair_passes=args.repair_passes)
         counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
                               reference=m.bach))
         pitches.append(result.variants[0].score.pitches)
@@ -198,6 +202,11 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=96)
     parser.add_argument("--repair", type=int, default=DEFAULT_REPAIR)
+    parser.add_argument("--repair-passes", type=int, default=REPAIR_PASSES,
+                        help="Gibbs passes of one repair proposal (default: the command line's)")
+    parser.add_argument("--variants", type=int, default=1,
+                        help="draw N variants of each melody and measure the one the model ranks"
+                             " first (its pseudo-NLL), as the composer shows it first")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--repair-misses", type=_misses, default=REPAIR_MISSES,
                         help="a variant leaves the repair after this many rejected proposals in"
@@ -239,7 +248,8 @@ def main() -> int:
     if args.set in ("folk", "both"):
         sets["folk"] = folk_melodies(args.limit)
     composer = Composer(args.checkpoint, threads=args.threads).load()
-    print(f"{composer!r}; seeds {seeds}, {args.steps} steps, repair {args.repair}"
+    print(f"{composer!r}; seeds {seeds}, {args.variants} variant(s), {args.steps} steps,"
+          f" repair {args.repair} x {args.repair_passes} passes"
           f" (misses {args.repair_misses}), temperature {args.temperature}", file=sys.stderr)
     results = {"settings": vars(args), "bach": bach, "sets": {}}
     for name, (melodies, note) in sets.items():

@@ -161,7 +161,7 @@ def test_a_tiny_model_learns_to_end_on_a_given_chord_when_the_end_is_marked():
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     generator = torch.Generator().manual_seed(0)
     for _ in range(TOY_STEPS):
-        classes, inside, cond = sampler.sample(8, generator)
+        classes, inside, cond, _ = sampler.sample(8, generator)
         mask = orderless_mask(8, 32, generator) & inside
         loss = masked_nll(net(classes, mask, cond), classes, mask).mean()
         optimizer.zero_grad()

@@ -137,3 +137,23 @@ def test_resume_may_change_training_settings_but_not_the_network(tmp_path):
         train_coconet(args_for(tmp_path, max_steps=1, resume=True, config='{"depth": 3}'))
     with pytest.raises(TrainError, match="unknown config key 'cropp'"):
         train_coconet(args_for(tmp_path, max_steps=1, resume=True, config='{"cropp": 3}'))
+
+
+def test_a_cadence_weight_changes_what_a_structure_run_learns(tmp_path, monkeypatch):
+    from engine.coconet.structure import NUM_PLANES
+    from engine.training import structure_setup
+
+    # Unknown metadata (no music21 matching for the toy data): the cadences are the final chords.
+    monkeypatch.setattr(structure_setup, "piece_metadata", lambda spec, data: {
+        s: [None] * len(data.split(s)) for s in ("train", "valid", "test")})
+    runs = {}
+    for weight in (1.0, 4.0):
+        config = json.dumps({"preset": "tiny", "bf16": False, "structure": True, "crop": 32,
+                             "cond_planes": NUM_PLANES, "cadence_weight": weight})
+        out = tmp_path / f"w{weight}"
+        train_coconet(args_for(tmp_path, out=str(out), max_steps=2, config=config))
+        runs[weight] = load_checkpoint(out / "last.pt", "coconet-train")
+    assert runs[4.0]["settings"]["cadence_weight"] == 4.0
+    assert runs[4.0]["settings"]["cadence_steps"] == TrainSettings().cadence_steps
+    first, second = (runs[w]["state_dict"] for w in (1.0, 4.0))
+    assert not all(torch.equal(first[k], second[k]) for k in first)
