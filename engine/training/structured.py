@@ -94,16 +94,19 @@ class StructuredCropSampler:
         planes_all = planes(structure, edge, edge, shift)
         classes = np.full((4, crop), SILENCE_CLASS, dtype=np.int64)
         cond = np.zeros((NUM_PLANES, crop, planes_all.shape[2]), dtype=np.float32)
-        inside = np.zeros(crop, dtype=bool)
         lo, hi = max(0, start), min(framed.shape[1], start + crop)
         classes[:, lo - start:hi - start] = framed[:, lo:hi]
         cond[:, lo - start:hi - start] = planes_all[:, lo:hi]
-        where = np.zeros(framed.shape[1], dtype=bool)
-        where[edge:edge + steps] = True
-        inside[lo - start:hi - start] = where[lo:hi]
-        where[edge:edge + steps] = self.cadences[p]
-        cadence = np.zeros(crop, dtype=bool)
-        cadence[lo - start:hi - start] = where[lo:hi]
+
+        def in_crop(flags) -> np.ndarray:
+            """(crop,) bool of per-step flags of the piece (False outside it)."""
+            framed_flags = np.zeros(framed.shape[1], dtype=bool)
+            framed_flags[edge:edge + steps] = flags
+            out = np.zeros(crop, dtype=bool)
+            out[lo - start:hi - start] = framed_flags[lo:hi]
+            return out
+
+        inside, cadence = in_crop(True), in_crop(self.cadences[p])
         # Frames of the crop beyond the framed piece (only around short pieces) are outside too.
         cond[0, :lo - start] = 1
         cond[0, hi - start:] = 1
