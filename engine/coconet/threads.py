@@ -3,8 +3,9 @@
 Timing the network on all cores and on one costs most of a second, so it is done once and the
 choice is kept in `$XDG_CACHE_HOME/cantor/threads.json` (else `~/.cache/cantor/`), keyed by the
 machine's core count, torch's version and the network's shape. Deleting the file is safe: the next
-start measures again. At every start a cheap rule comes first: when the load average says the
-cores are already busy, one thread is used (OpenMP threads that share cores with other busy
+start measures again. At every start a cheap rule comes first: when other processes already hold
+the cores (busy(): what they used while this process started, else the load average), one thread
+is used (OpenMP threads that share cores with other busy
 processes wait on each other and can be several times slower than one thread), and nothing is
 measured or cached then, so a choice made while other work held the cores is never kept. The load
 average lags by a minute, so the measurement also checks /proc/stat: when other processes used
@@ -24,6 +25,8 @@ OTHERS_LIMIT = 0.25
 # Part of every cache key: raised when choices cached by older code should be measured again (2:
 # those older choices may have been timed while other processes held the cores).
 CACHE_VERSION = 2
+# busy() reads what other processes did over a window of this many seconds (shortest, longest).
+WINDOW = (0.2, 30.0)
 
 
 def cache_path() -> Path:
@@ -57,7 +60,33 @@ def machine_key(model, precision: str) -> str:
 
 
 def busy() -> bool:
-    """The load average says other processes already hold the cores."""
+    """Other processes already hold the cores: the load average says so, or, better, what they
+    used while this process started (it counts this process as one more core busy in both).
+
+    The load average lags by a minute, so right after one cantor command a second one would see
+    the first's load and take one thread. A start-up costs a second or so (importing torch,
+    loading the model), and /proc/stat tells how much CPU other processes used meanwhile: that
+    window, since this module was imported or since the last verdict, decides when it is
+    WINDOW[0]..WINDOW[1] seconds long. A call sooner than that repeats the last verdict (or asks
+    the load average when there is none yet); a window longer than that is too old to tell, so
+    the load average decides and a new window starts."""
+    global _since, _verdict
+    now = cpu_snapshot()
+    if _since is not None and now is not None:
+        seconds = now[2] - _since[2]
+        if seconds < WINDOW[0]:
+            if _verdict is not None:
+                return _verdict
+        elif seconds <= WINDOW[1]:
+            share = others_share(_since, now)
+            _since = now
+            if share is not None:
+                _verdict = share + 1 >= cores() - 0.5
+                return _verdict
+        else:
+            _since, _verdict = now, None
+    elif now is not None:
+        _since = now
     try:
         return os.getloadavg()[0] >= cores() - 0.5
     except OSError:
@@ -100,9 +129,11 @@ def cpu_snapshot() -> tuple[float, float, float] | None:
     return busy_seconds, own.user + own.system, time.monotonic()
 
 
-def others_share(before: tuple[float, float, float] | None) -> float | None:
-    """Cores' worth of CPU time other processes used since `before`; None when unknown."""
-    after = cpu_snapshot()
+def others_share(before: tuple[float, float, float] | None,
+                 after: tuple[float, float, float] | None = None) -> float | None:
+    """Cores' worth of CPU time other processes used since `before` (until `after`, default
+    now); None when unknown."""
+    after = cpu_snapshot() if after is None else after
     if before is None or after is None or after[2] <= before[2]:
         return None
     others = (after[0] - before[0]) - (after[1] - before[1])
@@ -158,5 +189,10 @@ def choose_threads(model, precision: str, precision_context) -> int:
     torch.set_num_threads(threads)
     return threads
 
+
+# Since when busy() looks (set at import: a command's own start-up is the first window), and
+# what it last found there.
+_since = cpu_snapshot()
+_verdict: bool | None = None
 
 __all__ = ["bf16_is_native", "cache_path", "choose_threads", "measure_threads"]

@@ -177,3 +177,25 @@ def test_a_choice_measured_while_other_processes_ran_serves_once_and_is_not_kept
         torch.set_num_threads(old)
     before = threads.cpu_snapshot()
     assert before is not None and threads.others_share(before) is not None
+
+
+def test_busy_reads_what_other_processes_did_while_this_one_started(monkeypatch):
+    """(busy seconds of all cores, own CPU seconds, wall clock) one second apart: the load average
+    a minute old is not asked when the window says enough."""
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (1.9, 1.9, 1.9))  # the last command's
+    monkeypatch.setattr(threads, "_verdict", None)
+    monkeypatch.setattr(threads, "_since", (100.0, 5.0, 50.0))
+    monkeypatch.setattr(threads, "cpu_snapshot", lambda: (101.1, 6.0, 51.0))  # others: 0.1 core
+    assert threads.busy() is False
+    # a call right after repeats the verdict (the lanes ask just after the thread choice)
+    monkeypatch.setattr(threads, "cpu_snapshot", lambda: (101.15, 6.0, 51.05))
+    assert threads.busy() is False
+    monkeypatch.setattr(threads, "cpu_snapshot", lambda: (102.1, 6.0, 52.0))  # others: 1 core
+    assert threads.busy() is True
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.setattr(threads, "cpu_snapshot", lambda: (2000.0, 7.0, 1000.0))  # long ago
+    assert threads.busy() is False  # the load average decides, and a new window starts
+    assert threads._since == (2000.0, 7.0, 1000.0) and threads._verdict is None
+    monkeypatch.setattr(threads, "cpu_snapshot", lambda: None)  # /proc/stat unreadable
+    assert threads.busy() is False
