@@ -10,6 +10,11 @@ note-length histograms with a reference set (Bach's). The measures:
 - final_cadence: final_tonic, reached by the bass from the dominant (bass 5 -> 1, the bass note
   before the last), with every voice holding the leading tone just before moving up a semitone
   to the tonic, or, in alto/tenor, down a third to the fifth (Bach's habit in inner voices).
+- final_cadence_open: final_cadence, of the pieces whose melody allows one: it ends on a note
+  of the tonic triad, reached from a note of the dominant seventh chord (the leading tone, 2, 4
+  or 5; a modal tune that ends on 2, or comes to its tonic from the lowered 7th or from above by
+  the 6th, leaves no place for a V–I with a rising leading tone). Read it beside final_cadence:
+  it separates what the model writes from what the melodies permit.
 - opening_tonic: of the pieces whose melody starts on the tonic, the share whose first sonority
   (at the melody's first sounding step) is the tonic triad over the tonic, as final_tonic.
 - rests_under_melody: share of the steps where the melody sounds at which some lower voice is
@@ -54,7 +59,7 @@ from engine.music.score import NUM_VOICES, STEPS_PER_QUARTER, Score
 LOWER_VOICES = (1, 2, 3)
 LEAP_BINS = 14  # |interval| 0..12 semitones, then anything larger
 LENGTH_BINS = (1, 2, 3, 4, 6, 8, 12, 16)  # note lengths in steps; one more bin for any other
-SHARES = ("final_tonic", "final_cadence", "opening_tonic", "key_global", "key_global_melody",
+SHARES = ("final_tonic", "final_cadence", "final_cadence_open", "opening_tonic", "key_global", "key_global_melody",
           "key_local", "key_local_melody", "strong_complete", "strong_six_four", "rests_under_melody")
 RATES = ("unresolved_sevenths", "staggered_parallels")
 
@@ -93,7 +98,10 @@ def measure(score: Score, key: Key | None, *, melody_key: Key | None = None,
         last = _last_melody_step(p)
         tonic = last is not None and is_final_tonic(p, last, key)
         counts.tally("final_tonic", tonic)
-        counts.tally("final_cadence", tonic and is_authentic_cadence(p, last, key))
+        cadence = tonic and is_authentic_cadence(p, last, key)
+        counts.tally("final_cadence", cadence)
+        if last is not None and melody_allows_cadence(p[0], last, key):
+            counts.tally("final_cadence_open", cadence)
         first = _first_melody_step(p)
         if first is not None and p[0, first] % 12 == key[0]:
             counts.tally("opening_tonic", is_final_tonic(p, first, key))
@@ -148,6 +156,20 @@ def is_final_tonic(p: np.ndarray, step: int, key: Key) -> bool:
         if pcs <= allowed and (tonic + third) % 12 in pcs:
             return True
     return False
+
+
+def melody_allows_cadence(melody: np.ndarray, step: int, key: Key) -> bool:
+    """The melody (T,) ends at `step` on a note of the tonic triad (either third in minor), and
+    the pitch it sang before that last note is in the dominant seventh chord (7, 2, 4, 5)."""
+    tonic, minor = key
+    thirds = MINOR_TONIC_THIRDS if minor else (4,)
+    if melody[step] < 0 or (melody[step] - tonic) % 12 not in {0, 7, *thirds}:
+        return False
+    start = step
+    while start > 0 and melody[start - 1] == melody[step]:
+        start -= 1  # back to where the last note (with its repetitions) began
+    before = melody[:start][melody[:start] >= 0]
+    return bool(before.size) and (int(before[-1]) - tonic) % 12 in (11, 2, 5, 7)
 
 
 def is_authentic_cadence(p: np.ndarray, step: int, key: Key) -> bool:

@@ -48,6 +48,7 @@ DATA = ROOT / ".." / "shared" / "data" / "Jsb16thSeparated.json"
 ROWS = {
     "final_tonic": "last chord = tonic triad, tonic in the bass",
     "final_cadence": "final cadence V–I (bass 5→1, leading tone resolves)",
+    "final_cadence_open": "final cadence V–I, of the melodies that allow one",
     "opening_tonic": "first chord = tonic triad over the tonic (melody starts on the tonic)",
     "rests_under_melody": "melody steps with a lower voice silent",
     "key_global": "key of the whole = key of Bach's harmonization",

@@ -15,6 +15,7 @@ from engine.music.musicality import (
     Counts,
     histogram_distances,
     measure,
+    melody_allows_cadence,
     pooled,
     staggered_parallels,
     total_variation,
@@ -43,6 +44,22 @@ def test_textbook_authentic_cadence_is_found_and_a_plagal_one_is_not():
     assert authentic.tallies["final_cadence"] == [1, 1]
     assert plagal.tallies["final_tonic"] == [1, 1]
     assert plagal.tallies["final_cadence"] == [0, 1]
+
+
+def test_the_open_cadence_share_counts_only_melodies_that_allow_a_v_i():
+    allowed = chords(I, IV, V, I, quarters=[1, 1, 2, 4])  # melody C C B C: from the leading tone
+    assert measure(allowed, C_MAJOR).tallies["final_cadence_open"] == [1, 1]
+    plagal = chords(I, V, IV, I, quarters=[1, 1, 2, 4])  # melody C B C C: the tonic repeated ...
+    assert measure(plagal, C_MAJOR).tallies["final_cadence_open"] == [0, 1]  # ... from B: allowed
+    from_above = chords(I, (69, 65, 60, 53), I, quarters=[2, 1, 4])  # melody ... A C: from the 6th
+    assert measure(from_above, C_MAJOR).tallies["final_cadence_open"] == [0, 0]
+    on_two = chords(I, V, quarters=[2, 2])  # the melody ends on D: off the tonic triad
+    assert measure(on_two, C_MAJOR).tallies["final_cadence_open"] == [0, 0]
+    melody = np.array([72, 72, -1, 70, 70, 72, 72], dtype=np.int16)  # rest, then the lowered 7th
+    assert not melody_allows_cadence(melody, 6, C_MAJOR)
+    assert melody_allows_cadence(np.array([74, -1, 72, 72], dtype=np.int16), 3, C_MAJOR)  # 2 -> 1
+    assert melody_allows_cadence(np.array([71, 76], dtype=np.int16), 1, (4, True))  # E minor: B E
+    assert not melody_allows_cadence(np.array([74, 76], dtype=np.int16), 1, (4, True))  # D E
 
 
 def test_final_chord_must_be_the_tonic_over_the_tonic():
