@@ -11,7 +11,11 @@ patterns: one call per layer computes conv + bias + ReLU, or conv + bias + resid
 Measured on one layer of the shipped net (T = 160 steps, batch 1, 2 threads, AVX-512/AMX Xeon):
 autocast conv + ReLU 201 us, bf16 weights cast once 152 us, fused 125 us; conv + add + ReLU 177 us
 unfused against 126 us fused. In bf16 the fused residual adds before rounding (the unfused path
-rounds the convolution's output first), so the two differ by bf16 rounding, not more.
+rounds the convolution's output first), so the two differ by bf16 rounding, not more. For one
+example at a time (the first variant, a single harmonization) the weights are also kept in
+oneDNN's blocked layout, packed once: the whole net then took 2.4-2.6 ms instead of 2.9-3.6 at
+T = 160 and 1.05-1.2 instead of 1.4 at T = 32 (three alternating runs each); batches of 3-4 were
+no faster with packed weights, so they use the plain ones.
 
 The ranking and the confidence map do not use it: they run the fp32 model as before. Where these
 kernels are missing (a torch built without oneDNN) `fused_net` returns None and the sampler keeps
@@ -24,6 +28,10 @@ import torch
 
 from engine.coconet.model import Coconet
 
+# Steps of the example the weights are packed for: an 8-bar piece and its frame, about what a
+# window holds (a region plus the receptive field each side).
+PACK_STEPS = 160
+
 
 def kernels_available() -> bool:
     """True when this torch has oneDNN's fused convolution kernels."""
@@ -34,22 +42,28 @@ def kernels_available() -> bool:
 class _Conv:
     """One folded convolution, its weights in the net's dtype."""
 
-    def __init__(self, conv: torch.nn.Conv2d, dtype: torch.dtype) -> None:
+    def __init__(self, conv: torch.nn.Conv2d, dtype: torch.dtype, classes: int) -> None:
         self.weight = conv.weight.detach().to(dtype).contiguous()
         bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
         self.bias = bias.detach().to(dtype).contiguous()
         self.time_pad, self.pitch_pad = (int(p) for p in conv.padding)
         self.dilation = [int(d) for d in conv.dilation]
         self.groups = int(conv.groups)
+        # oneDNN's own blocked layout for one example of PACK_STEPS steps; batches keep the plain
+        # weights (measured no faster with these; README, benchmarks).
+        self.packed = torch._C._nn.mkldnn_reorder_conv2d_weight(
+            self.weight.to_mkldnn(), [self.time_pad, self.pitch_pad], [1, 1], self.dilation,
+            self.groups, [1, conv.in_channels, PACK_STEPS, classes])
 
     def __call__(self, x, *, relu: bool, residual=None):
         padding = [self.time_pad, self.pitch_pad]
+        weight = self.packed if x.shape[0] == 1 else self.weight
         if residual is None:
             return torch.ops.mkldnn._convolution_pointwise(
-                x, self.weight, self.bias, padding, [1, 1], self.dilation, self.groups,
+                x, weight, self.bias, padding, [1, 1], self.dilation, self.groups,
                 "relu" if relu else "none", [], "")
         return torch.ops.mkldnn._convolution_pointwise.binary(
-            x, residual, self.weight, self.bias, padding, [1, 1], self.dilation, self.groups,
+            x, residual, weight, self.bias, padding, [1, 1], self.dilation, self.groups,
             "add", 1.0, "relu", [], "")
 
 
@@ -67,9 +81,10 @@ class FusedNet:
         if model.config.separable:
             raise ValueError("FusedNet runs plain convolutions only")
         self.model, self.config, self.dtype = model, model.config, dtype
-        self.inp = _Conv(model.inp, dtype)
-        self.layers = [_Conv(layer.conv, dtype) for layer in model.layers]
-        self.out = _Conv(model.out, dtype)
+        classes = model.config.num_classes
+        self.inp = _Conv(model.inp, dtype, classes)
+        self.layers = [_Conv(layer.conv, dtype, classes) for layer in model.layers]
+        self.out = _Conv(model.out, dtype, classes)
 
     def __repr__(self) -> str:
         return f"FusedNet({self.config.depth}x{self.config.width}, {self.dtype})"

@@ -26,7 +26,7 @@ OTHERS_LIMIT = 0.25
 # those older choices may have been timed while other processes held the cores).
 CACHE_VERSION = 2
 # busy() reads what other processes did over a window of this many seconds (shortest, longest).
-WINDOW = (0.2, 30.0)
+WINDOW = (0.2, 5.0)
 
 
 def cache_path() -> Path:

@@ -194,8 +194,8 @@ def test_busy_reads_what_other_processes_did_while_this_one_started(monkeypatch)
     monkeypatch.setattr(threads, "cpu_snapshot", lambda: (102.1, 6.0, 52.0))  # others: 1 core
     assert threads.busy() is True
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
-    monkeypatch.setattr(threads, "cpu_snapshot", lambda: (2000.0, 7.0, 1000.0))  # long ago
+    monkeypatch.setattr(threads, "cpu_snapshot", lambda: (200.0, 7.0, 100.0))  # long ago
     assert threads.busy() is False  # the load average decides, and a new window starts
-    assert threads._since == (2000.0, 7.0, 1000.0) and threads._verdict is None
+    assert threads._since == (200.0, 7.0, 100.0) and threads._verdict is None
     monkeypatch.setattr(threads, "cpu_snapshot", lambda: None)  # /proc/stat unreadable
     assert threads.busy() is False
