@@ -14,10 +14,11 @@ estimated with `engine.coconet.sampling.pseudo_nll` (8 interleaved groups, one b
 sampling, `Progress.scores` is the cheaper running mean of -log p each generated cell had when it
 was last drawn, and `Progress.confidence` is that probability (1.0 on kept cells).
 
-Precision: sampling passes run under bf16 autocast where the CPU has native bf16 (about twice as
-fast; `precision="fp32"` turns it off); the ranking and `confidence` always run in fp32.
-Threads: given none, the choice measured once per machine (engine/coconet/threads.py), one thread
-when the load average says the cores are busy. torch is imported on first use.
+Precision: sampling passes run in bf16 where the CPU has native bf16, on oneDNN's fused kernels
+(engine/coconet/fused.py; `precision="fp32"` turns it off); the ranking and `confidence` always
+run the fp32 model. Threads: given none, the choice measured once per machine
+(engine/coconet/threads.py), one thread when other processes hold the cores. torch is imported
+on first use.
 
 Harmonic rhythm: with `chords` ("2" a bar, "beat", "melody"), each generated voice holds one pitch
 from one chord start to the next (engine/coconet/ties.py); "free" (the default) leaves it to the model.
