@@ -50,6 +50,8 @@ def test_fp32_fused_kernels_give_the_models_logits():
 def test_bf16_fused_kernels_stay_as_close_to_fp32_as_autocast_does():
     model = folded()
     net = fused_net(model, torch.bfloat16)
+    if net is None:
+        pytest.skip("this CPU's oneDNN has no bf16 convolutions")
     classes, mask, cond = inputs()
     with torch.inference_mode():
         exact = model(classes, mask, cond).softmax(-1)
@@ -93,6 +95,8 @@ def test_the_composer_draws_the_same_music_on_the_fused_kernels(monkeypatch):
 
 def test_the_composer_samples_on_the_fused_kernels_in_bf16_only():
     model = folded()
+    if fused_net(model, torch.bfloat16) is None:
+        pytest.skip("this CPU's oneDNN has no bf16 convolutions")
     composer = Composer(model=model, threads=1, precision="bf16")
     net = composer.sampling_model
     assert isinstance(net, FusedNet) and net.dtype == torch.bfloat16
