@@ -118,7 +118,8 @@ class Composer:
         elif torch.get_num_threads() > 1:
             from engine.coconet.threads import choose_threads
 
-            self.threads = choose_threads(self._model, self.precision, self.sampling_precision)
+            self.threads = choose_threads(self.sampling_model, self.precision,
+                                          self.sampling_precision)
 
     @property
     def model(self):

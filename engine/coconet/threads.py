@@ -23,8 +23,9 @@ CACHE_NAME = "threads.json"
 # Cores' worth of CPU time other processes may use during the measurement for its choice to be kept.
 OTHERS_LIMIT = 0.25
 # Part of every cache key: raised when choices cached by older code should be measured again (2:
-# those older choices may have been timed while other processes held the cores).
-CACHE_VERSION = 2
+# those older choices may have been timed while other processes held the cores; 3: they timed the
+# model under autocast, not the fused net that samples in bf16).
+CACHE_VERSION = 3
 # busy() reads what other processes did over a window of this many seconds (shortest, longest).
 WINDOW = (0.2, 5.0)
 
