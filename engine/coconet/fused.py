@@ -89,9 +89,6 @@ class FusedNet:
     def __repr__(self) -> str:
         return f"FusedNet({self.config.depth}x{self.config.width}, {self.dtype})"
 
-    def eval(self) -> FusedNet:
-        return self
-
     def _input(self, classes, mask, cond):
         x = self.model.encode_input(classes, mask, cond).to(self.dtype)
         return x.contiguous(memory_format=torch.channels_last)
@@ -109,14 +106,14 @@ class FusedNet:
 def fused_net(model, dtype: torch.dtype) -> FusedNet | None:
     """`model` on fused kernels in `dtype`, or None where that cannot run (no oneDNN, a separable
     or unfolded net, or kernels that fail on a tiny input)."""
-    if not (kernels_available() and getattr(model, "fused", False)) or model.config.separable:
+    if not kernels_available():
         return None
     try:
         net = FusedNet(model, dtype)
         steps = 4
         classes = torch.zeros(1, 4, steps, dtype=torch.long)
         net(classes, torch.ones(1, 4, steps, dtype=torch.bool))
-    except (RuntimeError, NotImplementedError):
+    except (ValueError, RuntimeError, NotImplementedError):
         return None
     return net
 

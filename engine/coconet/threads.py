@@ -5,11 +5,11 @@ choice is kept in `$XDG_CACHE_HOME/cantor/threads.json` (else `~/.cache/cantor/`
 machine's core count, torch's version and the network's shape. Deleting the file is safe: the next
 start measures again. At every start a cheap rule comes first: when other processes already hold
 the cores (busy(): what they used while this process started, else the load average), one thread
-is used (OpenMP threads that share cores with other busy
-processes wait on each other and can be several times slower than one thread), and nothing is
-measured or cached then, so a choice made while other work held the cores is never kept. The load
-average lags by a minute, so the measurement also checks /proc/stat: when other processes used
-more than OTHERS_LIMIT of a core while it ran, its choice serves this start only and is not kept.
+is used (OpenMP threads that share cores with other busy processes wait on each other and can be
+several times slower than one thread), and nothing is measured or cached then, so a choice made
+while other work held the cores is never kept. The load average lags by a minute, so the
+measurement also checks /proc/stat: when other processes used more than OTHERS_LIMIT of a core
+while it ran, its choice serves this start only and is not kept.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def busy() -> bool:
     the load average when there is none yet); a window longer than that is too old to tell, so
     the load average decides and a new window starts."""
     global _since, _verdict
+    limit = cores() - 0.5
     now = cpu_snapshot()
     if _since is not None and now is not None:
         seconds = now[2] - _since[2]
@@ -82,14 +83,14 @@ def busy() -> bool:
             share = others_share(_since, now)
             _since = now
             if share is not None:
-                _verdict = share + 1 >= cores() - 0.5
+                _verdict = share + 1 >= limit
                 return _verdict
         else:
             _since, _verdict = now, None
     elif now is not None:
         _since = now
     try:
-        return os.getloadavg()[0] >= cores() - 0.5
+        return os.getloadavg()[0] >= limit
     except OSError:
         return False
 

@@ -59,8 +59,9 @@ from engine.music.score import NUM_VOICES, STEPS_PER_QUARTER, Score
 LOWER_VOICES = (1, 2, 3)
 LEAP_BINS = 14  # |interval| 0..12 semitones, then anything larger
 LENGTH_BINS = (1, 2, 3, 4, 6, 8, 12, 16)  # note lengths in steps; one more bin for any other
-SHARES = ("final_tonic", "final_cadence", "final_cadence_open", "opening_tonic", "key_global", "key_global_melody",
-          "key_local", "key_local_melody", "strong_complete", "strong_six_four", "rests_under_melody")
+SHARES = ("final_tonic", "final_cadence", "final_cadence_open", "opening_tonic", "key_global",
+          "key_global_melody", "key_local", "key_local_melody", "strong_complete", "strong_six_four",
+          "rests_under_melody")
 RATES = ("unresolved_sevenths", "staggered_parallels")
 
 
@@ -158,6 +159,14 @@ def is_final_tonic(p: np.ndarray, step: int, key: Key) -> bool:
     return False
 
 
+def _note_start(voice: np.ndarray, step: int) -> int:
+    """Where the pitch `voice` (T,) holds at `step` began (repeated or tied, the same pitch)."""
+    start = step
+    while start > 0 and voice[start - 1] == voice[step]:
+        start -= 1
+    return start
+
+
 def melody_allows_cadence(melody: np.ndarray, step: int, key: Key) -> bool:
     """The melody (T,) ends at `step` on a note of the tonic triad (either third in minor), and
     the pitch it sang before that last note is in the dominant seventh chord (7, 2, 4, 5)."""
@@ -165,9 +174,7 @@ def melody_allows_cadence(melody: np.ndarray, step: int, key: Key) -> bool:
     thirds = MINOR_TONIC_THIRDS if minor else (4,)
     if melody[step] < 0 or (melody[step] - tonic) % 12 not in {0, 7, *thirds}:
         return False
-    start = step
-    while start > 0 and melody[start - 1] == melody[step]:
-        start -= 1  # back to where the last note (with its repetitions) began
+    start = _note_start(melody, step)
     before = melody[:start][melody[:start] >= 0]
     return bool(before.size) and (int(before[-1]) - tonic) % 12 in (11, 2, 5, 7)
 
@@ -175,9 +182,7 @@ def melody_allows_cadence(melody: np.ndarray, step: int, key: Key) -> bool:
 def is_authentic_cadence(p: np.ndarray, step: int, key: Key) -> bool:
     """Bass dominant -> tonic into the chord at `step`, the leading tone resolving (see module doc)."""
     tonic = key[0]
-    start = step
-    while start > 0 and p[3, start - 1] == p[3, step]:
-        start -= 1  # back to where the final bass note began
+    start = _note_start(p[3], step)
     if start == 0 or p[3, start - 1] < 0 or p[3, start - 1] % 12 != (tonic + 7) % 12:
         return False
     before, after = p[:, start - 1], p[:, start]
