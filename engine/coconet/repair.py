@@ -9,7 +9,12 @@ local search that uses the model as its proposal:
    notes of both sonorities), widened by `margin` steps each side, within the caller's mask;
 3. a proposal rewrites the region by a few annealed Gibbs passes (the region only, starting from
    the current notes, as `Composer.polish` does);
-4. a variant takes its proposal only when the proposal has fewer findings in all;
+4. a variant takes its proposal only when the proposal has fewer findings in all; otherwise
+   (`piecewise`) it tries the proposal's separate pieces (stretches of changed steps at least
+   `gap` steps apart) one at a time, in time order, and keeps each piece that leaves fewer
+   findings in all: a proposal that mends one passage and spoils another still mends the first
+   (3 seeds, 20 test melodies: 8 rounds then leave 1.51 findings per 100 quarters, not 1.81, and
+   6 rounds as many as 8 did without it; README, harmonization quality);
 5. with `misses`, a variant leaves the repair after that many proposals in a row that it did not
    take (what is left is what the model will not fix; more rounds rarely help).
 
@@ -68,10 +73,16 @@ class Repairer:
     window: bool = True
     misses: int | None = None
     """A variant stops after this many rejected proposals in a row (None: after `rounds`)."""
+    piecewise: bool = True
+    """A rejected proposal is tried piece by piece (separate stretches of changed steps)."""
+    gap: int = 4
+    """Unchanged steps that separate two pieces of a proposal."""
 
     def __post_init__(self) -> None:
         if self.rounds < 0 or self.passes < 1 or self.margin < 0:
             raise ValueError(f"repair needs rounds >= 0, passes >= 1, margin >= 0; got {self!r}")
+        if self.gap < 1:
+            raise ValueError(f"repair gap must be 1 or more steps; got {self.gap}")
         if self.misses is not None and self.misses < 1:
             raise ValueError(f"repair misses must be 1 or more (or None); got {self.misses}")
 
@@ -128,11 +139,33 @@ class Repairer:
                     x[k], nll[k] = y[k], y_nll[k]
                     scores[k], reports[k] = proposed[k], report
                     misses[k] = 0
+                elif self.piecewise and self._take_pieces(k, x, nll, y, y_nll, scores, reports,
+                                                          to_scores):
+                    misses[k] = 0
                 else:
                     misses[k] += 1
         if on_step is not None and step < total:  # stopped early: nothing left to repair
             on_step(StepInfo(total, total, x, torch.zeros(x.shape, dtype=torch.bool), nll))
         return x, nll
+
+    def _take_pieces(self, k, x, nll, y, y_nll, scores, reports, to_scores) -> bool:
+        """Variant `k` rejected its proposal as a whole: try each separate piece of it (changed
+        steps split where `gap` or more unchanged steps lie between them) on its own, in time
+        order, and keep every piece that leaves fewer findings in all. True if any was kept."""
+        changed = (y[k] != x[k]).any(0)
+        pieces = _runs(changed, self.gap)
+        if len(pieces) < 2:
+            return False
+        taken = False
+        for start, end in pieces:
+            trial, trial_nll = x[k].clone(), nll[k].clone()
+            trial[:, start:end], trial_nll[:, start:end] = y[k][:, start:end], y_nll[k][:, start:end]
+            score = to_scores(trial.unsqueeze(0))[0]
+            report = check_score(score)
+            if len(report.findings) < len(reports[k].findings):
+                x[k], nll[k], scores[k], reports[k] = trial, trial_nll, score, report
+                taken = True
+        return taken
 
     def _propose(self, model, x, nll, region, index, rng, cond, on_step, step, total, cancel,
                  ties=None):
@@ -197,3 +230,15 @@ def _region_noise(generators, region: torch.Tensor, size: int) -> torch.Tensor:
         if len(columns):
             out[k][:, columns] = torch.rand((voices, len(columns), size), generator=generator)
     return out
+
+
+def _runs(active: torch.Tensor, gap: int) -> list[tuple[int, int]]:
+    """[start, end) runs of True steps in (T,) `active`, merged across fewer than `gap` False steps."""
+    steps = active.nonzero().flatten().tolist()
+    runs: list[list[int]] = []
+    for step in steps:
+        if runs and step - runs[-1][1] < gap:
+            runs[-1][1] = step + 1
+        else:
+            runs.append([step, step + 1])
+    return [(a, b) for a, b in runs]

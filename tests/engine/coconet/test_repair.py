@@ -7,10 +7,10 @@ import torch
 from engine.coconet.composer import Composer
 from engine.coconet.masks import masked_nll, orderless_mask
 from engine.coconet.model import Coconet, CoconetConfig
-from engine.coconet.repair import Repairer, flagged_region
+from engine.coconet.repair import Repairer, _runs, flagged_region
 from engine.errors import ScoreError
 from engine.music.counterpoint import check_score
-from engine.music.pianoroll import to_classes
+from engine.music.pianoroll import to_classes, to_pitches
 from engine.music.score import Score
 
 
@@ -180,3 +180,40 @@ def test_bad_repair_values_are_refused(composer):
     with pytest.raises(ValueError, match="passes"):
         Repairer(passes=0)
 
+
+
+def test_a_rejected_proposal_keeps_the_pieces_that_help():
+    """A proposal that clears the parallel octaves of the first half but wrecks the second half
+    has more findings in all; piece by piece, its first half is kept and its second is not."""
+    soprano = [72, 74, 76, 77, 79, 77, 76, 74] * 2
+    rows = [soprano, [67] * 16, [60] * 16, [p - 24 for p in soprano]]
+    draft = Score(np.repeat(np.array(rows, dtype=np.int16), 4, axis=1))
+    proposal = draft.pitches.copy()
+    proposal[3, :32] = 48  # a pedal C3: oblique motion, no octaves
+    proposal[3, 36:] = np.tile([70, 50], 14)  # after an untouched beat: above alto and tenor
+    x = torch.from_numpy(to_classes(draft.pitches))[None]
+    y = torch.from_numpy(to_classes(proposal))[None]
+
+    def to_scores(classes):
+        return [Score(to_pitches(c.numpy())) for c in classes]
+
+    before = len(check_score(draft).findings)
+    assert len(check_score(Score(proposal)).findings) >= before  # the whole is rejected
+    nll, y_nll = torch.zeros(x.shape), torch.ones(x.shape)
+    scores, reports = to_scores(x), [check_score(draft)]
+    assert Repairer()._take_pieces(0, x, nll, y, y_nll, scores, reports, to_scores)
+    kept = to_pitches(x[0].numpy())
+    assert (kept[3, :32] == 48).all() and np.array_equal(kept[3, 32:], draft.pitches[3, 32:])
+    assert (nll[0, 3, 4:32] == 1).all() and (nll[0, :, 32:] == 0).all()  # drawn NLLs follow
+    assert len(reports[0].findings) < before and scores[0] is not None
+    assert not Repairer(piecewise=False).piecewise
+    with pytest.raises(ValueError, match="gap"):
+        Repairer(gap=0)
+
+
+def test_pieces_are_runs_of_changed_steps_split_by_a_gap():
+    changed = torch.zeros(20, dtype=torch.bool)
+    changed[[1, 2, 5, 12, 13]] = True
+    assert _runs(changed, 4) == [(1, 6), (12, 14)]
+    assert _runs(changed, 1) == [(1, 3), (5, 6), (12, 14)]
+    assert _runs(torch.zeros(5, dtype=torch.bool), 4) == []
