@@ -41,7 +41,7 @@ from engine.coconet.sampling import (
     YaoSchedule,
     _drawn_nll,
 )
-from engine.coconet.window import masked_columns, model_window, rows, run_net
+from engine.coconet.window import masked_columns, model_window, rows, run_net, spans
 from engine.music.counterpoint import Report, check_score
 from engine.music.score import Score
 
@@ -233,12 +233,12 @@ def _region_noise(generators, region: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def _runs(active: torch.Tensor, gap: int) -> list[tuple[int, int]]:
-    """[start, end) runs of True steps in (T,) `active`, merged across fewer than `gap` False steps."""
-    steps = active.nonzero().flatten().tolist()
-    runs: list[list[int]] = []
-    for step in steps:
-        if runs and step - runs[-1][1] < gap:
-            runs[-1][1] = step + 1
+    """[start, end) runs of True steps in (T,) `active` (window.spans), merged across fewer than
+    `gap` False steps."""
+    runs: list[tuple[int, int]] = []
+    for start, end in spans(active):
+        if runs and start - runs[-1][1] < gap:
+            runs[-1] = (runs[-1][0], end)
         else:
-            runs.append([step, step + 1])
-    return [(a, b) for a, b in runs]
+            runs.append((start, end))
+    return runs

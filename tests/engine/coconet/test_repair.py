@@ -181,7 +181,6 @@ def test_bad_repair_values_are_refused(composer):
         Repairer(passes=0)
 
 
-
 def test_a_rejected_proposal_keeps_the_pieces_that_help():
     """A proposal that clears the parallel octaves of the first half but wrecks the second half
     has more findings in all; piece by piece, its first half is kept and its second is not."""
