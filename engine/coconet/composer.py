@@ -15,8 +15,8 @@ sampling, `Progress.scores` is the cheaper running mean of -log p each generated
 was last drawn, and `Progress.confidence` is that probability (1.0 on kept cells).
 
 Precision: sampling passes run in bf16 where the CPU has native bf16, on oneDNN's fused kernels
-(engine/coconet/fused.py; `precision="fp32"` turns it off); the ranking and `confidence` always
-run the fp32 model. Threads: given none, the choice measured once per machine
+(engine/coconet/fused.py; `precision="fp32"` turns it off), and so does the ranking (`nll`:
+within 0.001 nats a cell of fp32's); `confidence` always runs the fp32 model. Threads: given none, the choice measured once per machine
 (engine/coconet/threads.py), one thread when other processes hold the cores. torch is imported
 on first use.
 
@@ -48,6 +48,7 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     MAX_REPAIR,
     MAX_STEPS,
     MAX_VARIANTS,
+    PATIENCE,
     REPAIR_MISSES,
     REPAIR_PASSES,
     SAMPLERS,
@@ -65,9 +66,6 @@ from engine.errors import ScoreError
 from engine.music.score import NUM_VOICES, Score
 
 PRECISIONS = ("auto", "fp32", "bf16")
-# A Gibbs variant stops after this many passes in a row that changed none of its cells: late passes
-# resample a tenth of the cells and mostly redraw what is there (measured: README, fast path).
-PATIENCE = 8
 
 
 # --- the composer ----------------------------------------------------------------------------
@@ -230,7 +228,8 @@ class Composer:
         return contextlib.nullcontext()
 
     def nll(self, score: Score, mask: np.ndarray) -> float:
-        """The model's mean NLL of the cells of `mask` as they stand (the ranking's measure)."""
+        """The model's mean NLL of the cells of `mask` as they stand (the ranking's measure, on the
+        net that samples: in bf16 within 0.001 nats a cell of fp32's, README)."""
         import torch
 
         from engine.coconet.sampling import mean_over, pseudo_nll
@@ -244,7 +243,8 @@ class Composer:
         offsets, _ = place_in_range(score, mask)
         classes = torch.from_numpy(_model_input(score, mask, offsets))
         mask_t = torch.from_numpy(mask)
-        nll = pseudo_nll(self.model, classes.unsqueeze(0), mask_t, window=self.window, cond=cond)
+        nll = pseudo_nll(self.sampling_model, classes.unsqueeze(0), mask_t, window=self.window,
+                         cond=cond)
         return float(mean_over(nll, mask_t)[0])
 
     # --- the shared path ---------------------------------------------------------------------
@@ -267,6 +267,8 @@ class Composer:
         repair_passes: int = REPAIR_PASSES,
         patience: int | None = PATIENCE,
         repair_misses: int | None = REPAIR_MISSES,
+        cool: float | None = None,
+        repair_context: int | None = None,
         on_variant: Callable[[Variant], None] | None = None,
         chords: str = "free",
     ) -> Result:
@@ -281,6 +283,8 @@ class Composer:
             raise ScoreError(f"patience must be 1 or more (or None); got {patience}")
         if repair_misses is not None and int(repair_misses) < 1:
             raise ScoreError(f"repair misses must be 1 or more (or None); got {repair_misses}")
+        if cool is not None and not 0 < float(cool) <= 10:
+            raise ScoreError(f"cooling temperature must be in range (0, 10]; got {cool}")
         groups = tie_groups(mask, chord_starts(score, mask, chords))
         if groups is not None and sampler != "gibbs":
             raise ScoreError("a harmonic rhythm needs the gibbs sampler")
@@ -297,7 +301,9 @@ class Composer:
         seeds = [int(seed) + k for k in range(int(variants))]
         options = {"sampler": sampler, "steps": int(steps), "temperature": float(temperature),
                    "fill": fill, "repair": int(repair), "repair_passes": int(repair_passes),
-                   "patience": patience, "repair_misses": repair_misses}
+                   "patience": patience, "repair_misses": repair_misses,
+                   "cool": None if cool is None else float(cool),
+                   "repair_context": None if repair_context is None else int(repair_context)}
         first_alone = on_variant is not None
         lanes = self.last_lanes = choose_lanes(len(seeds), self.lanes, self._threads_given,
                                                first_alone=first_alone)

@@ -12,6 +12,9 @@ MAX_REPAIR = 256
 # measurement: README, harmonization quality; with piecewise acceptance, repair.py, 6 rounds leave
 # as few findings as 8 did without it); `Composer` itself defaults to 0 (plain Gibbs).
 DEFAULT_REPAIR = 6
+# A Gibbs variant stops after this many passes in a row that changed none of its cells: late passes
+# resample a tenth of the cells and mostly redraw what is there (measured: README, fast path).
+PATIENCE = 8
 # Gibbs passes of one repair proposal (engine/coconet/repair.py).
 REPAIR_PASSES = 24
 # A variant leaves the repair after this many rejected proposals in a row (None: never). Off:

@@ -40,8 +40,9 @@ from engine.coconet.sampling import (
     VariantRandom,
     YaoSchedule,
     _drawn_nll,
+    cooled,
 )
-from engine.coconet.window import masked_columns, model_window, rows, run_net, spans
+from engine.coconet.window import masked_columns, model_window, rows, run_net, spans, window_for
 from engine.music.counterpoint import Report, check_score
 from engine.music.score import Score
 
@@ -77,6 +78,11 @@ class Repairer:
     """A rejected proposal is tried piece by piece (separate stretches of changed steps)."""
     gap: int = 4
     """Unchanged steps that separate two pieces of a proposal."""
+    cool: float | None = None
+    """Each proposal cools from `temperature` to this over its passes (sampling.cooled)."""
+    context: int | None = None
+    """Steps of context each side of a region a proposal sees (None: the receptive field, so a
+    proposal draws exactly what it would on the whole piece)."""
 
     def __post_init__(self) -> None:
         if self.rounds < 0 or self.passes < 1 or self.margin < 0:
@@ -178,6 +184,8 @@ class Repairer:
         if ties is not None:
             region = ties.expand(region)
         window = model_window(model, region[rows_t], self.window)
+        if self.context is not None:
+            window = window_for(region[rows_t].reshape(-1, region.shape[-1]).any(0), self.context)
         ties = None if ties is None else ties.crop(window)
 
         def crop(tensor):
@@ -210,7 +218,8 @@ class Repairer:
             if ties is not None:
                 inner, noise = ties.mask(inner) & part, ties.noise(noise)
             logits = run_net(model, y, inner, part_cond, wanted=inner).float()
-            drawn = sampler(logits if ties is None else ties.logits(logits), noise)
+            temperature = cooled(self.temperature, self.cool, i, self.passes, self.schedule.alpha)
+            drawn = sampler(logits if ties is None else ties.logits(logits), noise, temperature)
             y = torch.where(inner, drawn, y)
             y_nll = torch.where(inner, _drawn_nll(logits, drawn), y_nll)
             if on_step is not None:

@@ -80,15 +80,16 @@ class Request:
         )
 
     def plan(self, *, sampler, steps, temperature, fill, repair, repair_passes, patience,
-             repair_misses):
+             repair_misses, cool=None, repair_context=None):
         """(sampler, repairer, sampling passes) of a request; a batch of variants reports
         sampling + repairer.total_passes() steps."""
         from engine.coconet.repair import Repairer
         from engine.coconet.sampling import make_sampler
 
-        runner = make_sampler(sampler, steps, temperature, patience)
+        runner = make_sampler(sampler, steps, temperature, patience, cool)
         repairer = Repairer(rounds=repair, passes=repair_passes, temperature=temperature,
-                            window=self.composer.window, misses=repair_misses)
+                            window=self.composer.window, misses=repair_misses, cool=cool,
+                            context=repair_context)
         return runner, repairer, runner.passes(int(self.mask.sum()), fill)
 
     def passes_per_variant(self, **options) -> int:
@@ -97,7 +98,8 @@ class Request:
         return sampling + repairer.total_passes()
 
     def variants(self, seeds, number, batches, *, sampler, steps, temperature, fill, repair,
-                 repair_passes, patience, repair_misses, report=None) -> list[Variant] | None:
+                 repair_passes, patience, repair_misses, cool=None, repair_context=None,
+                 report=None) -> list[Variant] | None:
         """Sample, repair and score the variants of `seeds` (batch `number` of `batches`);
         `report` replaces the progress callback (lanes.py: one for all lanes)."""
         from engine.coconet.sampling import Draw, mean_over, pseudo_nll
@@ -105,7 +107,8 @@ class Request:
         composer, model = self.composer, self.model
         runner, repairer, sampling = self.plan(
             sampler=sampler, steps=steps, temperature=temperature, fill=fill, repair=repair,
-            repair_passes=repair_passes, patience=patience, repair_misses=repair_misses)
+            repair_passes=repair_passes, patience=patience, repair_misses=repair_misses, cool=cool,
+            repair_context=repair_context)
         per_batch = sampling + repairer.total_passes()
         offset, total = number * per_batch, batches * per_batch
         report = self.reporter(offset, total) if report is None else report
@@ -122,8 +125,9 @@ class Request:
                 draw = None if fixed is None else Draw(*fixed)
         if draw is None or self.cancelled():
             return None
-        # Ranked by the model itself, as `Composer.nll` scores cells (the rest rule only samples).
-        nll = mean_over(pseudo_nll(composer.model, draw.classes, self.mask_t, cond=self.cond,
+        # Ranked by the net that samples, as `Composer.nll` scores cells (the rest rule only
+        # samples, so the unguarded net).
+        nll = mean_over(pseudo_nll(composer.sampling_model, draw.classes, self.mask_t, cond=self.cond,
                                    window=composer.window), self.mask_t).tolist()
         pitches = self.user_pitches(draw.classes)
         return [Variant(self.score.with_cells(self.mask, pitches[k]), float(nll[k]), seeds[k])

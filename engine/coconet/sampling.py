@@ -71,10 +71,21 @@ class IndependentSampler:
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0; got {self.temperature}")
 
-    def __call__(self, logits: torch.Tensor, uniforms: torch.Tensor) -> torch.Tensor:
+    def __call__(self, logits: torch.Tensor, uniforms: torch.Tensor,
+                 temperature: float | None = None) -> torch.Tensor:
+        """`temperature` overrides the sampler's own for this draw (a cooling schedule)."""
         # uniforms in [0, 1): -log(-log(0)) = -inf is never chosen, so no NaN can appear.
         gumbel = -torch.log(-torch.log(uniforms))
-        return (logits / self.temperature + gumbel).argmax(-1)
+        return (logits / (temperature or self.temperature) + gumbel).argmax(-1)
+
+
+def cooled(start: float, end: float | None, i: int, n: int, alpha: float) -> float:
+    """Temperature of rewriting pass i of n when cooling from `start` to `end`: geometric in the
+    schedule's progress min(1, i / (alpha * n)), so it reaches `end` where the block size reaches
+    its smallest (YaoSchedule); `end` None keeps `start` throughout."""
+    if end is None or n <= 0:
+        return start
+    return start * (end / start) ** min(1.0, i / (alpha * n))
 
 
 class VariantRandom:
@@ -175,21 +186,26 @@ class GibbsSampler:
         masker: BernoulliMasker | None = None,
         sampler: IndependentSampler | None = None,
         patience: int | None = None,
+        cool: float | None = None,
     ) -> None:
         if steps < 0:
             raise ValueError(f"steps must be 0 or more; got {steps}")
         if patience is not None and patience < 1:
             raise ValueError(f"patience must be 1 or more (or None); got {patience}")
+        if cool is not None and not cool > 0:
+            raise ValueError(f"cool must be > 0 (or None); got {cool}")
         self.steps = int(steps)
         self.schedule = schedule or YaoSchedule()
         self.masker = masker or BernoulliMasker()
         self.sampler = sampler or IndependentSampler()
         self.patience = patience
+        self.cool = cool
 
     def __repr__(self) -> str:
         return (
             f"GibbsSampler(steps={self.steps}, schedule={self.schedule!r},"
-            f" masker={self.masker!r}, sampler={self.sampler!r}, patience={self.patience!r})"
+            f" masker={self.masker!r}, sampler={self.sampler!r}, patience={self.patience!r},"
+            f" cool={self.cool!r})"
         )
 
     def passes(self, num_masked: int, fill: bool = True) -> int:
@@ -233,6 +249,7 @@ class GibbsSampler:
         for k in range(total):
             if cancel is not None and cancel():
                 return None
+            temperature = self.sampler.temperature
             if fill and k == 0:
                 inner = outer
                 noise = spread(rng.uniform(voices, len(columns), num_classes), columns, width)
@@ -241,6 +258,7 @@ class GibbsSampler:
                 u = spread(rng.uniform(voices, len(columns), num_classes + 1), columns, width)
                 inner = self.masker(outer, self.schedule(i, self.steps), u[..., num_classes])
                 noise = u[..., :num_classes]
+                temperature = cooled(temperature, self.cool, i, self.steps, self.schedule.alpha)
             if ties is not None:
                 inner, noise = ties.mask(inner) & outer, ties.noise(noise)
             some = None if bool(running.all()) else running
@@ -248,7 +266,8 @@ class GibbsSampler:
             logits = _forward_rows(model, x, inner, cond, some)
             index = slice(None) if some is None else some.nonzero().flatten()
             drawn = x.clone()
-            drawn[index] = self.sampler(logits if ties is None else ties.logits(logits), noise[index])
+            drawn[index] = self.sampler(logits if ties is None else ties.logits(logits), noise[index],
+                                        temperature)
             nll = cell_nll.clone()
             nll[index] = _drawn_nll(logits, drawn[index])
             rewritten = (inner & (drawn != x)).flatten(1).any(1)
@@ -338,13 +357,13 @@ class AncestralSampler:
         return Draw(full, full_nll, total)
 
 
-def make_sampler(name: str, steps: int, temperature: float, patience: int | None = None
-                 ) -> GibbsSampler | AncestralSampler:
+def make_sampler(name: str, steps: int, temperature: float, patience: int | None = None,
+                 cool: float | None = None) -> GibbsSampler | AncestralSampler:
     """"gibbs" or "ancestral" with the default schedule and the given temperature (`patience`:
-    Gibbs' early stop, see GibbsSampler.run)."""
+    Gibbs' early stop, see GibbsSampler.run; `cool`: Gibbs cools to this temperature, `cooled`)."""
     inner = IndependentSampler(temperature)
     if name == "gibbs":
-        return GibbsSampler(steps, sampler=inner, patience=patience)
+        return GibbsSampler(steps, sampler=inner, patience=patience, cool=cool)
     if name == "ancestral":
         return AncestralSampler(steps, sampler=inner)
     raise ValueError(f"sampler must be 'gibbs' or 'ancestral'; got {name!r}")
@@ -391,7 +410,7 @@ def pseudo_nll(
         part = jobs[start : start + SCORE_CHUNK]
         x = torch.stack([classes[v] for _, v in part])
         m = torch.stack([group_masks[g] for g, _ in part])
-        nll = _drawn_nll(run_net(model, x, m, rows(cond, [v for _, v in part])), x)
+        nll = _drawn_nll(run_net(model, x, m, rows(cond, [v for _, v in part])).float(), x)
         for row, (g, v) in enumerate(part):
             part_result[v] = torch.where(group_masks[g], nll[row], part_result[v])
     result = part_result if win is None else win.paste(result, part_result)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import folk_tunes
 
-from engine.coconet.defaults import DEFAULT_REPAIR, REPAIR_MISSES, REPAIR_PASSES
+from engine.coconet.defaults import DEFAULT_REPAIR, PATIENCE, REPAIR_MISSES, REPAIR_PASSES
 from engine.errors import CantorError
 from engine.music.harmony import estimate_key, key_text
 from engine.music.musicality import Counts, histogram_distances, measure, pooled
@@ -135,7 +135,9 @@ def harmonize_set(composer, melodies: list[Melody], seed: int, args,
                                     repair=args.repair, opening=args.opening,
                                     ending=args.ending, temperature=args.temperature,
                                     repair_misses=args.repair_misses,
-                                    repair_passes=args.repair_passes)
+                                    repair_passes=args.repair_passes,
+                                    patience=args.patience, cool=args.cool,
+                                    repair_context=args.repair_context)
         counts.append(measure(result.variants[0].score, m.key, melody_key=m.melody_key,
                               reference=m.bach))
         pitches.append(result.variants[0].score.pitches)
@@ -212,6 +214,12 @@ def main() -> int:
     parser.add_argument("--repair-misses", type=_misses, default=REPAIR_MISSES,
                         help="a variant leaves the repair after this many rejected proposals in"
                              " a row ('none': never; default: the command line's)")
+    parser.add_argument("--patience", type=_misses, default=PATIENCE,
+                        help="Gibbs stops after this many passes that change nothing ('none': never)")
+    parser.add_argument("--repair-context", type=int,
+                        help="steps of context a repair proposal sees each side (default: exact)")
+    parser.add_argument("--cool", type=float,
+                        help="Gibbs and repair cool from --temperature to this (default: no cooling)")
     parser.add_argument("--temperature", type=float, default=0.99,
                         help="Gibbs sampling temperature (the command line's default 0.99)")
     parser.add_argument("--opening", default="tonic", choices=("tonic", "free"),

@@ -120,6 +120,12 @@ def main() -> int:
     parser.add_argument("--repair-misses", default="",
                         help="comma-separated: a variant leaves the repair after M rejected "
                              "proposals in a row ('none': never); each with every --repair")
+    parser.add_argument("--patience", default="",
+                        help="Gibbs early stops to try with each repair setting, e.g. 8,4 ('none': never)")
+    parser.add_argument("--cool", default="",
+                        help="cooling temperatures to try with each repair setting, e.g. 0.5,0.7")
+    parser.add_argument("--repair-context", default="",
+                        help="repair contexts (steps each side) to try with each repair setting, e.g. 16,24")
     parser.add_argument("--temperatures", default="", help="Gibbs temperatures, e.g. 0.5,0.7,0.9")
     parser.add_argument("--limit", type=int, help="only the first N pieces (for a quick look)")
     parser.add_argument("--seed", type=int, default=0)
@@ -155,6 +161,12 @@ def main() -> int:
     misses = [{"repair_misses": None if m == "none" else int(m)}
               for m in args.repair_misses.split(",") if m]
     passes = [{**p, **m} for p in passes for m in misses] or passes
+    patience = [{"patience": None if p == "none" else int(p)} for p in args.patience.split(",") if p]
+    passes = [{**p, **q} for p in passes for q in patience] or passes
+    cool = [{"cool": float(c)} for c in args.cool.split(",") if c]
+    passes = [{**p, **q} for p in passes for q in cool] or passes
+    context = [{"repair_context": int(c)} for c in args.repair_context.split(",") if c]
+    passes = [{**p, **q} for p in passes for q in context] or passes
     extra = [{"repair": int(r), **p} for r in args.repair.split(",") if r for p in passes]
     extra += [{"temperature": float(t)} for t in args.temperatures.split(",") if t]
     if extra:

@@ -8,6 +8,7 @@ from engine.coconet.composer import Composer
 from engine.coconet.masks import masked_nll, orderless_mask
 from engine.coconet.model import Coconet, CoconetConfig
 from engine.coconet.repair import Repairer, _runs, flagged_region
+from engine.coconet.window import receptive_field
 from engine.errors import ScoreError
 from engine.music.counterpoint import check_score
 from engine.music.pianoroll import to_classes, to_pitches
@@ -170,6 +171,45 @@ def test_progress_counts_the_repair_passes_and_cancel_stops_them(composer):
                        progress=seen.append)
     assert all(p.total == 4 + 2 * 5 for p in seen)  # each proposal runs the passes asked for
     assert max(p.step for p in seen) > 4
+
+
+def test_a_repair_context_as_wide_as_the_receptive_field_is_the_exact_repair():
+    composer = Composer(model=pedal_bass_model(), threads=1)
+    draft = octaves_draft()
+    options = {"steps": 0, "variants": 2, "seed": 5, "repair": 4}
+    exact = composer.polish(draft, lower_three(draft), **options)
+    wide = composer.polish(draft, lower_three(draft), repair_context=receptive_field(
+        composer.model.config), **options)
+    narrow = composer.polish(draft, lower_three(draft), repair_context=1, **options)
+    for a, b in zip(exact.variants, wide.variants):
+        assert np.array_equal(a.score.pitches, b.score.pitches) and a.nll == b.nll
+    for variant in narrow.variants:  # a narrower context still only ever helps
+        assert len(check_score(variant.score).findings) < len(check_score(draft).findings)
+
+
+def test_a_narrow_context_crops_each_proposal_to_its_region_and_that_context(monkeypatch):
+    from engine.coconet import repair
+
+    seen = []
+    window_for = repair.window_for
+
+    def spy(active, radius):
+        window = window_for(active, radius)
+        seen.append((active.nonzero().flatten(), radius, window))
+        return window
+
+    monkeypatch.setattr(repair, "window_for", spy)
+    composer = Composer(model=pedal_bass_model(), threads=1)
+    pitches = octaves_draft().pitches.copy()
+    pitches[3, 8:] = 55  # a held bass: parallel octaves only in the first two beats
+    draft = Score(pitches)
+    composer.polish(draft, lower_three(draft), steps=0, variants=1, seed=5, repair=2,
+                    repair_context=3)
+    assert seen and all(radius == 3 for _, radius, _ in seen)
+    for active, _, window in seen:
+        assert window is not None and window.width < draft.num_steps
+        distance = (window.columns.view(-1, 1) - active.view(1, -1)).abs().min(1).values
+        assert int(distance.max()) <= 3  # the region's steps and 3 steps each side, no more
 
 
 def test_bad_repair_values_are_refused(composer):

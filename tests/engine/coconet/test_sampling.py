@@ -15,6 +15,7 @@ from engine.coconet.sampling import (
     IndependentSampler,
     VariantRandom,
     YaoSchedule,
+    cooled,
     make_sampler,
     mean_over,
     pseudo_nll,
@@ -84,6 +85,30 @@ def test_independent_sampler_follows_the_tempered_softmax():
     assert drawn.float().mean().item() == pytest.approx(0.75, abs=0.02)
     sharp = IndependentSampler(0.25)(logits, torch.rand(20000, 2))
     assert sharp.float().mean().item() == pytest.approx(81 / 82, abs=0.01)
+
+
+def test_cooling_goes_geometrically_from_the_temperature_to_its_end_where_the_schedule_does():
+    assert cooled(0.99, None, 50, 96, 0.7) == 0.99
+    assert cooled(1.0, 0.25, 0, 100, 0.5) == pytest.approx(1.0)
+    assert cooled(1.0, 0.25, 25, 100, 0.5) == pytest.approx(0.5)  # halfway in log-temperature
+    assert cooled(1.0, 0.25, 50, 100, 0.5) == pytest.approx(0.25)  # pmin reached: cold from here
+    assert cooled(1.0, 0.25, 99, 100, 0.5) == pytest.approx(0.25)
+    logits = torch.tensor([0.0, math.log(3.0)]).expand(20000, 2)
+    drawn = IndependentSampler(1.0)(logits, torch.rand(20000, 2), 0.25)  # a pass's own temperature
+    assert drawn.float().mean().item() == pytest.approx(81 / 82, abs=0.01)
+
+
+def test_a_cooling_gibbs_run_draws_the_same_numbers_but_sharper_notes(model):
+    classes, mask = random_input(4, density=1.0)
+    plain = GibbsSampler(12).run(model, classes, mask, [5, 6])
+    same = GibbsSampler(12, cool=0.99).run(model, classes, mask, [5, 6])  # no cooling at all
+    cold = GibbsSampler(12, cool=0.05).run(model, classes, mask, [5, 6])
+    assert torch.equal(plain.classes, same.classes)
+    assert not torch.equal(plain.classes, cold.classes)
+    # Near zero temperature the late passes keep the likelier notes: lower drawn NLL.
+    assert mean_over(cold.cell_nll, mask).mean() < mean_over(plain.cell_nll, mask).mean()
+    with pytest.raises(ValueError, match="cool"):
+        GibbsSampler(4, cool=0.0)
 
 
 def test_variant_random_depends_on_its_own_seed_only():
