@@ -36,7 +36,12 @@ from engine.training.datasets import CropSampler, DataError, load_data, pieces_t
 from engine.training.distributed import Distributed, git_commit
 from engine.training.ema import WeightAverage
 from engine.training.evaluate import format_nll, orderless_nll
-from engine.training.structure_setup import initial_weights, structured_samplers
+from engine.training.structure_setup import (
+    distilled_nll,
+    initial_weights,
+    load_teacher,
+    structured_samplers,
+)
 
 TRAIN_STATE_KIND = "coconet-train"
 
@@ -97,6 +102,12 @@ class TrainSettings:
     final chord, with the `cadence_steps` before each) against 1 for the others; 1 = Coconet's loss."""
     cadence_steps: int = 8
     """Steps before a phrase end or the final chord that belong to its cadence (8 = two beats)."""
+    init_layers: tuple[int, ...] = ()
+    """With --init from a deeper net: the checkpoint's hidden layers to keep, in order (one index
+    per layer of this net; its input and output convolutions are kept too). Empty = the same depth."""
+    teacher: str = ""
+    """Distillation: a Coconet checkpoint whose predictions this net learns. The loss is then the
+    cross-entropy to the teacher's distribution on the masked cells instead of to the notes."""
 
 
 class TrainError(CantorError):
@@ -160,6 +171,7 @@ def resumed_overrides(text: str | None, config: CoconetConfig) -> dict:
 
 def settings_from_args(args, overrides: dict) -> TrainSettings:
     settings = TrainSettings(**overrides)
+    settings.init_layers = tuple(int(i) for i in settings.init_layers)
     if getattr(args, "batch_size", None):
         settings.batch_size = args.batch_size
     if getattr(args, "lr", None):
@@ -208,7 +220,8 @@ class TrainRun:
         self.model = Coconet(config)
         init = getattr(args, "init", None)
         if init and state is None:
-            self.model = initial_weights(init, config)
+            self.model = initial_weights(init, config, self.settings.init_layers)
+        self.teacher = load_teacher(self.settings.teacher, config) if self.settings.teacher else None
         self.structures = self.valid_structures = None
         if self.settings.structure:
             self.sampler, self.valid_structures = structured_samplers(
@@ -295,7 +308,14 @@ class TrainRun:
             group["lr"] = learning_rate(s, self.step, fraction)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s.bf16):
             logits = self.net(classes, mask) if cond is None else self.net(classes, mask, cond)
-        loss = masked_nll(logits, classes, mask, weights).mean()
+            if self.teacher is not None:
+                with torch.no_grad():
+                    target = self.teacher(classes, mask) if cond is None else self.teacher(
+                        classes, mask, cond)
+        if self.teacher is None:
+            loss = masked_nll(logits, classes, mask, weights).mean()
+        else:
+            loss = distilled_nll(logits, target, mask, weights).mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)

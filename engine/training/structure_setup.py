@@ -1,4 +1,4 @@
-"""Setting up a structure-aware Coconet run: metadata for the data, and weights to start from."""
+"""Setting up a Coconet run: metadata for the data, weights to start from, a teacher to learn from."""
 
 from __future__ import annotations
 
@@ -38,16 +38,69 @@ def structured_samplers(spec: str, data, settings, config):
     return sampler, valid_structures
 
 
-def initial_weights(path, config):
+def initial_weights(path, config, layers=()):
     """A model of `config` starting from a checkpoint's weights; a plain Coconet grows zero-weighted
-    structure inputs, so it starts out computing exactly what it computed before."""
+    structure inputs, so it starts out computing exactly what it computed before. `layers`: the
+    checkpoint's hidden layers a shallower `config` keeps, in order (see `shallower`)."""
     from engine.coconet.loading import load_coconet
     from engine.coconet.model import with_cond_planes
 
     model = load_coconet(path, for_inference=False).train()
     if model.config.cond_planes == 0 and config.cond_planes:
         model = with_cond_planes(model, config.cond_planes)
+    if layers:
+        model = shallower(model, layers)
     if model.config.to_dict() != config.to_dict():
         raise CantorError(f"--init {path}: its network {model.config.to_dict()} is not the one asked"
                           f" for {config.to_dict()}")
     return model
+
+
+def shallower(model, layers):
+    """A copy of `model` that keeps only the hidden layers `layers` (indices, in order), with its
+    input and output convolutions; the dilations are those of the kept layers, which must cycle
+    as a config's do (keep whole cycles of the dilation pattern)."""
+    import copy
+
+    from engine.coconet.model import Coconet, CoconetConfig
+
+    depth, cycle = model.config.depth, model.config.dilation
+    layers = [int(i) for i in layers]
+    if not layers or any(not 0 <= i < depth for i in layers) or len(set(layers)) != len(layers):
+        raise CantorError(f"init_layers must name distinct layers 0..{depth - 1}; got {layers}")
+    config = CoconetConfig(**{**model.config.to_dict(), "depth": len(layers)})
+    wanted = [config.dilation[i % len(cycle)] for i in range(len(layers))]
+    if [cycle[i % len(cycle)] for i in layers] != wanted:
+        raise CantorError(f"init_layers {layers} break the dilation cycle {list(cycle)}: keep whole"
+                          " cycles")
+    student = Coconet(config)
+    student.inp, student.inp_norm, student.out = (copy.deepcopy(m) for m in (
+        model.inp, model.inp_norm, model.out))
+    for i, k in enumerate(layers):
+        student.layers[i] = copy.deepcopy(model.layers[k])
+    return student.train(model.training)
+
+
+def load_teacher(path, config):
+    """The frozen teacher of a distillation run; it must read the same inputs as the student."""
+    from engine.coconet.loading import load_coconet
+
+    teacher = load_coconet(path, for_inference=False).eval()
+    if teacher.config.cond_planes != config.cond_planes:
+        raise CantorError(f"teacher {path} reads {teacher.config.cond_planes} structure planes,"
+                          f" the net {config.cond_planes}")
+    for parameter in teacher.parameters():
+        parameter.requires_grad_(False)
+    return teacher
+
+
+def distilled_nll(logits, target, mask, weights=None):
+    """Per-example mean over masked cells of the cross-entropy from the teacher's distribution
+    (softmax of `target`) to the student's: `masks.masked_nll` with soft targets, (B,)."""
+    import torch
+
+    log_q = torch.log_softmax(logits.float(), dim=-1)
+    p = torch.softmax(target.float(), dim=-1)
+    nll = -(p * log_q).sum(-1)  # (B, 4, T)
+    maskf = mask.to(nll.dtype) if weights is None else mask.to(nll.dtype) * weights
+    return (nll * maskf).sum(dim=(1, 2)) / maskf.sum(dim=(1, 2)).clamp(min=1.0)
