@@ -15,8 +15,9 @@ sampling, `Progress.scores` is the cheaper running mean of -log p each generated
 was last drawn, and `Progress.confidence` is that probability (1.0 on kept cells).
 
 Precision: sampling passes run in bf16 where the CPU has native bf16, on oneDNN's fused kernels
-(engine/coconet/fused.py; `precision="fp32"` turns it off), and so does the ranking (`nll`:
-within 0.001 nats a cell of fp32's); `confidence` always runs the fp32 model. Threads: given none, the choice measured once per machine
+(engine/coconet/fused.py; `precision="fp32"` turns it off), and so do the ranking (`nll`: within
+0.001 nats a cell of fp32's) and `confidence` (probabilities within 0.02 of fp32's, 0.0005 on
+average). Threads: given none, the choice measured once per machine
 (engine/coconet/threads.py), one thread when other processes hold the cores. torch is imported
 on first use.
 
@@ -190,9 +191,9 @@ class Composer:
         return self._generate(score, mask, steps=steps, fill=False, **options)
 
     def confidence(self, score: Score, steps: tuple[int, int] | None = None):
-        """(4, T) probability the model gives each cell given the others (see pseudo_nll); with
-        `steps` (start, end), only those steps, (4, end - start), computed on their window alone
-        and equal to the same steps of the whole map."""
+        """(4, T) probability the model gives each cell given the others (see pseudo_nll), on the
+        net that samples; with `steps` (start, end), only those steps, (4, end - start), computed
+        on their window alone and equal to the same steps of the whole map."""
         import torch
 
         from engine.coconet.sampling import pseudo_nll
@@ -212,13 +213,13 @@ class Composer:
         if steps is not None:
             region = torch.zeros(everything.shape, dtype=torch.bool)
             region[:, edge + start:edge + end] = True
-        nll = pseudo_nll(self.model, classes.unsqueeze(0), torch.from_numpy(everything),
+        nll = pseudo_nll(self.sampling_model, classes.unsqueeze(0), torch.from_numpy(everything),
                          cond=cond, window=self.window, region=region)
         return np.exp(-nll[0, :, edge + start:edge + end].numpy()).astype(np.float32)
 
     def sampling_precision(self):
-        """bf16 autocast for the sampling passes (about 2x faster where the CPU has native bf16);
-        ranking and confidence always run in fp32."""
+        """bf16 autocast for the sampling passes where the fused net cannot run (about 2x faster
+        where the CPU has native bf16); ranking and confidence run outside it."""
         import contextlib
 
         import torch

@@ -132,3 +132,24 @@ def test_in_bf16_the_ranking_scores_on_the_fused_net_within_a_thousandth_of_fp32
         FusedNet.__call__ = forward
     for variant in result.variants:
         assert exact.nll(variant.score, mask) == pytest.approx(variant.nll, rel=1e-3)
+
+
+def test_in_bf16_the_confidence_map_runs_on_the_fused_net_and_its_windows_match_the_whole():
+    model = folded()
+    if fused_net(model, torch.bfloat16) is None:
+        pytest.skip("this CPU's oneDNN has no bf16 convolutions")
+    score = melody(8).with_cells(np.ones((4, 128), dtype=bool), np.tile(
+        np.array([[72], [67], [64], [48]], dtype=np.int16), (1, 128)))
+    fast = Composer(model=model, threads=1, precision="bf16")
+    exact = Composer(model=model, threads=1, precision="fp32").confidence(score)
+    calls = []
+    forward = FusedNet.__call__
+    try:
+        FusedNet.__call__ = lambda self, *a, **k: calls.append(1) or forward(self, *a, **k)
+        whole = fast.confidence(score)
+        part = fast.confidence(score, steps=(48, 80))
+    finally:
+        FusedNet.__call__ = forward
+    assert calls
+    assert np.abs(whole - exact).max() < 0.05
+    assert np.allclose(whole[:, 48:80], part, atol=1e-3)
