@@ -82,7 +82,7 @@ class Repairer:
     """Each proposal cools from `temperature` to this over its passes (sampling.cooled)."""
     context: int | None = None
     """Steps of context each side of a region a proposal sees (None: the receptive field, so a
-    proposal draws exactly what it would on the whole piece)."""
+    proposal draws exactly what it would on the whole piece); with `window` off, the whole piece."""
 
     def __post_init__(self) -> None:
         if self.rounds < 0 or self.passes < 1 or self.margin < 0:
@@ -184,7 +184,7 @@ class Repairer:
         if ties is not None:
             region = ties.expand(region)
         window = model_window(model, region[rows_t], self.window)
-        if self.context is not None:
+        if self.context is not None and self.window:
             window = window_for(region[rows_t].reshape(-1, region.shape[-1]).any(0), self.context)
         ties = None if ties is None else ties.crop(window)
 
