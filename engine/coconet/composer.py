@@ -26,6 +26,10 @@ from one chord start to the next (engine/coconet/ties.py); "free" (the default) 
 
 Rests: a generated voice is not silent where a kept note sounds (engine/coconet/rests.py).
 
+Off by default, measured (README): `cool=C` cools the Gibbs passes and each repair proposal from
+the temperature to C; `repair_context=C` lets a repair proposal see C steps each side of its region
+instead of the receptive field (faster, no longer what the whole piece would draw).
+
 Structure: a model trained with structure planes gets the piece framed by its real start and end,
 and is told the meter, the phrase ends and the key (engine/coconet/framing.py says what when).
 
@@ -286,6 +290,8 @@ class Composer:
             raise ScoreError(f"repair misses must be 1 or more (or None); got {repair_misses}")
         if cool is not None and not 0 < float(cool) <= 10:
             raise ScoreError(f"cooling temperature must be in range (0, 10]; got {cool}")
+        if repair_context is not None and int(repair_context) < 0:
+            raise ScoreError(f"repair context must be 0 or more steps; got {repair_context}")
         groups = tie_groups(mask, chord_starts(score, mask, chords))
         if groups is not None and sampler != "gibbs":
             raise ScoreError("a harmonic rhythm needs the gibbs sampler")

@@ -91,6 +91,10 @@ class Repairer:
             raise ValueError(f"repair gap must be 1 or more steps; got {self.gap}")
         if self.misses is not None and self.misses < 1:
             raise ValueError(f"repair misses must be 1 or more (or None); got {self.misses}")
+        if self.context is not None and self.context < 0:
+            raise ValueError(f"repair context must be 0 or more steps (or None); got {self.context}")
+        if self.cool is not None and not self.cool > 0:
+            raise ValueError(f"cool must be > 0 (or None); got {self.cool}")
 
     def total_passes(self) -> int:
         return self.rounds * self.passes
@@ -183,9 +187,10 @@ class Repairer:
         rows_t = torch.as_tensor(index, dtype=torch.long)
         if ties is not None:
             region = ties.expand(region)
-        window = model_window(model, region[rows_t], self.window)
         if self.context is not None and self.window:
             window = window_for(region[rows_t].reshape(-1, region.shape[-1]).any(0), self.context)
+        else:
+            window = model_window(model, region[rows_t], self.window)
         ties = None if ties is None else ties.crop(window)
 
         def crop(tensor):

@@ -219,6 +219,12 @@ def test_bad_repair_values_are_refused(composer):
         composer.harmonize(octaves_draft(), repair=2, repair_passes=0)
     with pytest.raises(ValueError, match="passes"):
         Repairer(passes=0)
+    with pytest.raises(ScoreError, match="repair context"):
+        composer.harmonize(octaves_draft(), repair=2, repair_context=-1)
+    with pytest.raises(ScoreError, match="cooling"):
+        composer.harmonize(octaves_draft(), cool=0)
+    with pytest.raises(ValueError, match="context"):
+        Repairer(context=-2)
 
 
 def test_a_rejected_proposal_keeps_the_pieces_that_help():
