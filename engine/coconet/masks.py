@@ -38,6 +38,21 @@ def masked_nll(logits: torch.Tensor, classes: torch.Tensor, mask: torch.Tensor,
     """
     nll = torch.nn.functional.cross_entropy(
         logits.float().permute(0, 3, 1, 2), classes, reduction="none")  # (B, 4, T)
+    return _masked_mean(nll, mask, weights)
+
+
+def distilled_nll(logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                  weights: torch.Tensor | None = None) -> torch.Tensor:
+    """`masked_nll` with soft targets: per example, the mean over masked cells of the
+    cross-entropy from a teacher's distribution (softmax of `target` logits) to `logits`, (B,)."""
+    log_q = torch.log_softmax(logits.float(), dim=-1)
+    p = torch.softmax(target.float(), dim=-1)
+    return _masked_mean(-(p * log_q).sum(-1), mask, weights)
+
+
+def _masked_mean(nll: torch.Tensor, mask: torch.Tensor,
+                 weights: torch.Tensor | None) -> torch.Tensor:
+    """(B, 4, T) values -> (B,) their (weighted) mean over each example's masked cells, 0 for none."""
     maskf = mask.to(nll.dtype) if weights is None else mask.to(nll.dtype) * weights
     return (nll * maskf).sum(dim=(1, 2)) / maskf.sum(dim=(1, 2)).clamp(min=1.0)
 

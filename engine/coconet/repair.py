@@ -42,7 +42,7 @@ from engine.coconet.sampling import (
     _drawn_nll,
     cooled,
 )
-from engine.coconet.window import masked_columns, model_window, rows, run_net, spans, window_for
+from engine.coconet.window import masked_columns, model_window, rows, run_net, spans
 from engine.music.counterpoint import Report, check_score
 from engine.music.score import Score
 
@@ -187,10 +187,7 @@ class Repairer:
         rows_t = torch.as_tensor(index, dtype=torch.long)
         if ties is not None:
             region = ties.expand(region)
-        if self.context is not None and self.window:
-            window = window_for(region[rows_t].reshape(-1, region.shape[-1]).any(0), self.context)
-        else:
-            window = model_window(model, region[rows_t], self.window)
+        window = model_window(model, region[rows_t], self.window, self.context)
         ties = None if ties is None else ties.crop(window)
 
         def crop(tensor):

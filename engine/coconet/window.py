@@ -119,12 +119,14 @@ def window_for(active: torch.Tensor, radius: int) -> Window | None:
     return Window(columns, length)
 
 
-def model_window(model, mask: torch.Tensor, enabled: bool = True) -> Window | None:
-    """The window a sampler needs for the cells of `mask` (..., T) with this model, or None."""
+def model_window(model, mask: torch.Tensor, enabled: bool = True,
+                 radius: int | None = None) -> Window | None:
+    """The window a sampler needs for the cells of `mask` (..., T) with this model, or None;
+    `radius` narrows the context each side (default: the receptive field, exact)."""
     if not enabled:
         return None
     active = mask.reshape(-1, mask.shape[-1]).any(0)
-    return window_for(active, receptive_field(model.config))
+    return window_for(active, receptive_field(model.config) if radius is None else radius)
 
 
 def masked_columns(mask: torch.Tensor) -> torch.Tensor:

@@ -29,19 +29,14 @@ import torch
 
 from engine.coconet.checkpoint import load_checkpoint, save_checkpoint
 from engine.coconet.loading import coconet_payload
-from engine.coconet.masks import make_mask, masked_nll
+from engine.coconet.masks import distilled_nll, make_mask, masked_nll
 from engine.coconet.model import Coconet, CoconetConfig, config_from_dict
 from engine.errors import CantorError
 from engine.training.datasets import CropSampler, DataError, load_data, pieces_to_classes
 from engine.training.distributed import Distributed, git_commit
 from engine.training.ema import WeightAverage
 from engine.training.evaluate import format_nll, orderless_nll
-from engine.training.structure_setup import (
-    distilled_nll,
-    initial_weights,
-    load_teacher,
-    structured_samplers,
-)
+from engine.training.structure_setup import initial_weights, load_teacher, structured_samplers
 
 TRAIN_STATE_KIND = "coconet-train"
 

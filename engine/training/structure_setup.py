@@ -93,14 +93,3 @@ def load_teacher(path, config):
         parameter.requires_grad_(False)
     return teacher
 
-
-def distilled_nll(logits, target, mask, weights=None):
-    """Per-example mean over masked cells of the cross-entropy from the teacher's distribution
-    (softmax of `target`) to the student's: `masks.masked_nll` with soft targets, (B,)."""
-    import torch
-
-    log_q = torch.log_softmax(logits.float(), dim=-1)
-    p = torch.softmax(target.float(), dim=-1)
-    nll = -(p * log_q).sum(-1)  # (B, 4, T)
-    maskf = mask.to(nll.dtype) if weights is None else mask.to(nll.dtype) * weights
-    return (nll * maskf).sum(dim=(1, 2)) / maskf.sum(dim=(1, 2)).clamp(min=1.0)

@@ -157,16 +157,15 @@ def main() -> int:
         save()
     if results["curve"]:
         print("\n" + table(results["curve"], results["bach"]))
-    passes = [{"repair_passes": int(p)} for p in args.repair_passes.split(",") if p] or [{}]
-    misses = [{"repair_misses": None if m == "none" else int(m)}
-              for m in args.repair_misses.split(",") if m]
-    passes = [{**p, **m} for p in passes for m in misses] or passes
-    patience = [{"patience": None if p == "none" else int(p)} for p in args.patience.split(",") if p]
-    passes = [{**p, **q} for p in passes for q in patience] or passes
-    cool = [{"cool": float(c)} for c in args.cool.split(",") if c]
-    passes = [{**p, **q} for p in passes for q in cool] or passes
-    context = [{"repair_context": int(c)} for c in args.repair_context.split(",") if c]
-    passes = [{**p, **q} for p in passes for q in context] or passes
+    def number(text: str):
+        return None if text == "none" else float(text) if "." in text else int(text)
+
+    passes = [{}]  # every combination of the listed values of these options
+    for key, text in (("repair_passes", args.repair_passes), ("repair_misses", args.repair_misses),
+                      ("patience", args.patience), ("cool", args.cool),
+                      ("repair_context", args.repair_context)):
+        values = [number(v) for v in text.split(",") if v]
+        passes = [{**p, key: v} for p in passes for v in values] or passes
     extra = [{"repair": int(r), **p} for r in args.repair.split(",") if r for p in passes]
     extra += [{"temperature": float(t)} for t in args.temperatures.split(",") if t]
     if extra:

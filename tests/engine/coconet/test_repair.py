@@ -191,14 +191,15 @@ def test_a_narrow_context_crops_each_proposal_to_its_region_and_that_context(mon
     from engine.coconet import repair
 
     seen = []
-    window_for = repair.window_for
+    model_window = repair.model_window
 
-    def spy(active, radius):
-        window = window_for(active, radius)
+    def spy(model, region, enabled=True, radius=None):
+        window = model_window(model, region, enabled, radius)
+        active = region.reshape(-1, region.shape[-1]).any(0)
         seen.append((active.nonzero().flatten(), radius, window))
         return window
 
-    monkeypatch.setattr(repair, "window_for", spy)
+    monkeypatch.setattr(repair, "model_window", spy)
     composer = Composer(model=pedal_bass_model(), threads=1)
     pitches = octaves_draft().pitches.copy()
     pitches[3, 8:] = 55  # a held bass: parallel octaves only in the first two beats

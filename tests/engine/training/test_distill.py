@@ -7,11 +7,11 @@ import torch
 
 from engine.coconet.checkpoint import load_checkpoint
 from engine.coconet.loading import load_coconet
-from engine.coconet.masks import masked_nll
+from engine.coconet.masks import distilled_nll, masked_nll
 from engine.coconet.model import Coconet, CoconetConfig
 from engine.errors import CantorError
 from engine.training.coconet import train_coconet
-from engine.training.structure_setup import distilled_nll, initial_weights, shallower
+from engine.training.structure_setup import initial_weights, shallower
 from tests.engine.training.test_coconet import args_for
 
 DEEP = CoconetConfig(depth=8, width=8, dilation=(1, 2, 4, 8))
