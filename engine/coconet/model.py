@@ -30,7 +30,10 @@ class CoconetConfig:
     depth: int = 16
     """Number of convolution layers between the input and the output convolutions."""
     width: int = 64
-    """Channels (filters) of every hidden layer."""
+    """Channels (filters) of every hidden layer (of the residual stream, with `inner`)."""
+    inner: int = 0
+    """Channels of the first layer of each residual pair (0: `width`). A narrower inner layer is a
+    bottleneck: at half the width a pair costs about half the multiply-adds."""
     kernel: int = 3
     """Square kernel size over (time, pitch)."""
     dilation: tuple[int, ...] = (1,)
@@ -50,10 +53,23 @@ class CoconetConfig:
             raise ValueError(f"depth must be an even number >= 2; got {self.depth}")
         if self.width < 1 or self.kernel < 1 or self.kernel % 2 == 0:
             raise ValueError("width must be >= 1 and kernel an odd number >= 1")
+        if self.inner < 0:
+            raise ValueError(f"inner must be >= 0 (0: the width); got {self.inner}")
         if not self.dilation or min(self.dilation) < 1:
             raise ValueError(f"dilation must be positive integers; got {self.dilation}")
         if not 0 <= self.cond_planes <= 64:
             raise ValueError(f"cond_planes must be in range 0..64; got {self.cond_planes}")
+
+    @property
+    def inner_width(self) -> int:
+        """Channels between the two layers of a residual pair."""
+        return self.inner or self.width
+
+    def layer_channels(self, index: int) -> tuple[int, int]:
+        """(in, out) channels of hidden layer `index`: a pair goes width -> inner -> width."""
+        if index % 2 == 0:
+            return self.width, self.inner_width
+        return self.inner_width, self.width
 
     @property
     def num_classes(self) -> int:
@@ -68,19 +84,22 @@ class CoconetConfig:
 class ConvLayer(nn.Module):
     """Convolution (plain or depthwise-separable) + batch norm; ReLU is applied by the caller."""
 
-    def __init__(self, config: CoconetConfig, dilation: int) -> None:
+    def __init__(self, config: CoconetConfig, dilation: int, channels: tuple[int, int] | None = None
+                 ) -> None:
         super().__init__()
-        k, width = config.kernel, config.width
+        k = config.kernel
+        width_in, width = channels or (config.width, config.width)
         pitch_dilation = min(dilation, 4) if config.dilate_pitch else 1
         dil = (dilation, pitch_dilation)
         pad = (dilation * (k - 1) // 2, pitch_dilation * (k - 1) // 2)
         if config.separable:
             self.conv = nn.Sequential(
-                nn.Conv2d(width, width, k, padding=pad, dilation=dil, groups=width, bias=False),
-                nn.Conv2d(width, width, 1, bias=False),
+                nn.Conv2d(width_in, width_in, k, padding=pad, dilation=dil, groups=width_in,
+                          bias=False),
+                nn.Conv2d(width_in, width, 1, bias=False),
             )
         else:
-            self.conv = nn.Conv2d(width, width, k, padding=pad, dilation=dil, bias=False)
+            self.conv = nn.Conv2d(width_in, width, k, padding=pad, dilation=dil, bias=False)
         self.norm = nn.BatchNorm2d(width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,7 +116,8 @@ class Coconet(nn.Module):
         self.inp = nn.Conv2d(2 * NUM_VOICES + config.cond_planes, width, k, padding=k // 2, bias=False)
         self.inp_norm = nn.BatchNorm2d(width)
         dilations = [config.dilation[i % len(config.dilation)] for i in range(config.depth)]
-        self.layers = nn.ModuleList(ConvLayer(config, d) for d in dilations)
+        self.layers = nn.ModuleList(ConvLayer(config, d, config.layer_channels(i))
+                                    for i, d in enumerate(dilations))
         self.out = nn.Conv2d(width, NUM_VOICES, k, padding=k // 2)
 
     def encode_input(self, classes: torch.Tensor, mask: torch.Tensor,
@@ -141,7 +161,8 @@ class Coconet(nn.Module):
         """The forward pass without autograd: in-place activations, cache-sized batches."""
         batch, _, steps = classes.shape
         width = steps if span is None else min(steps, span[1] - span[0] + 2 * receptive_field(self.config))
-        example_bytes = 4 * self.config.width * width * self.config.num_classes
+        channels = max(self.config.width, self.config.inner_width)
+        example_bytes = 4 * channels * width * self.config.num_classes
         # fp32 activations of a long batch spill out of the L2 cache; one example at a time was
         # measured faster (T=128, batch 4). Under bf16 autocast the whole batch is faster.
         if batch > 1 and example_bytes >= SPLIT_BYTES and not torch.is_autocast_enabled("cpu"):

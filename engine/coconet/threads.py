@@ -57,7 +57,7 @@ def machine_key(model, precision: str) -> str:
 
     c = model.config
     return (f"v{CACHE_VERSION} cores={cores()} torch={torch.__version__} precision={precision}"
-            f" net={c.depth}x{c.width}k{c.kernel}")
+            f" net={c.depth}x{c.width}{f'/{c.inner}' if c.inner else ''}k{c.kernel}")
 
 
 def busy() -> bool:

