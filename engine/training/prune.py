@@ -32,14 +32,15 @@ def inner_importance(model: Coconet, probe: Iterable[tuple]) -> list[torch.Tenso
             sums[index].add_(output.relu().mean(dim=(0, 2, 3)) * output.shape[0])
         return record
 
+    if model.config.separable:
+        raise CantorError("pruning runs on plain (not separable) convolutions only")
     handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(firsts)]
     was_training = model.training
     model.eval()
-    try:
-        with torch.enable_grad():  # the plain forward (not the in-place inference path) runs hooks
-            for classes, mask, cond in probe:
-                model(classes, mask, cond)
-                count += classes.shape[0]
+    try:  # the hooks read each first layer's output before the caller's in-place ReLU
+        for classes, mask, cond in probe:
+            model(classes, mask, cond)
+            count += classes.shape[0]
     finally:
         for handle in handles:
             handle.remove()
@@ -48,12 +49,9 @@ def inner_importance(model: Coconet, probe: Iterable[tuple]) -> list[torch.Tenso
         raise CantorError("pruning needs at least one probe batch")
     scores = []
     for index, second in enumerate(model.layers[1::2]):
-        conv = second.conv
-        if not isinstance(conv, torch.nn.Conv2d):
-            raise CantorError("pruning runs on plain (not separable) convolutions only")
         norm = second.norm
         scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-        reads = (conv.weight * scale.reshape(-1, 1, 1, 1)).pow(2).sum(dim=(0, 2, 3)).sqrt()
+        reads = (second.conv.weight * scale.reshape(-1, 1, 1, 1)).pow(2).sum(dim=(0, 2, 3)).sqrt()
         scores.append(sums[index] / count * reads)
     return scores
 
@@ -63,13 +61,11 @@ def narrower(model: Coconet, inner: int, probe: Iterable[tuple]) -> Coconet:
     """A copy of `model` whose residual pairs keep `inner` inner channels: those that score
     highest on `probe` (inner_importance), in their original order."""
     config = model.config
-    if config.separable:
-        raise CantorError("pruning runs on plain (not separable) convolutions only")
     if not 1 <= inner <= config.inner_width:
         raise CantorError(f"inner must be 1..{config.inner_width} to cut from this net; got {inner}")
     scores = inner_importance(model, probe)
     cut = Coconet(CoconetConfig(**{**config.to_dict(), "inner": inner}))
-    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state = dict(model.state_dict())  # indexing below copies what it cuts
     for pair, score in enumerate(scores):
         keep = torch.sort(torch.topk(score, inner).indices).values
         first, second = f"layers.{2 * pair}", f"layers.{2 * pair + 1}"
