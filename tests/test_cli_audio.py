@@ -162,3 +162,45 @@ def test_ctrl_c_stops_playback_cleanly(tmp_path):
     assert process.returncode == 0, err
     assert out.strip().startswith("stopped at bar ")
     assert err == ""
+
+
+SIGNAL_MASKS = """
+import os, signal, sys, time
+from engine.audio.playback import Player
+from engine.music.score import Score
+import numpy as np
+
+def threads():
+    return {int(t) for t in os.listdir("/proc/self/task")}
+
+def blocked(tid):
+    for line in open(f"/proc/self/task/{tid}/status"):
+        if line.startswith("SigBlk:"):
+            return int(line.split()[1], 16)
+
+before = threads()
+pitches = np.full((4, 64), -1, dtype=np.int16)
+pitches[:, :] = np.array([[72], [67], [60], [48]])
+player = Player(sys.argv[1])
+player.play(Score(pitches), loop=True)
+time.sleep(0.3)
+new = sorted(threads() - before)
+masks = [blocked(t) for t in new]
+main_mask = blocked(os.getpid())
+player.close()
+sigint = 1 << (signal.SIGINT - 1)
+print(len(new), all(m & sigint for m in masks), bool(main_mask & sigint))
+"""
+
+
+def test_ctrl_c_never_lands_on_the_audio_thread(tmp_path):
+    """Threads that PortAudio starts block SIGINT, so Ctrl-C always reaches the main thread."""
+    result = subprocess.run(  # noqa: PLW1510 (the exit code is checked)
+        [sys.executable, "-c", SIGNAL_MASKS, str(TINY)], cwd=ROOT,
+        env={**os.environ, **alsa_home(tmp_path, NULL_DEVICE)},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    count, audio_blocks, main_blocks = result.stdout.split()
+    assert int(count) >= 1  # the stream's own thread at least
+    assert audio_blocks == "True" and main_blocks == "False"

@@ -8,10 +8,12 @@ calls raise AudioUnavailable with the install command, or point to `cantor rende
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import wave
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +208,28 @@ class _Session:
         return schedule.step_at(heard)
 
 
+_MAIN_THREAD_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                        if hasattr(signal, name)}
+
+
+@contextmanager
+def _signals_stay_with_this_thread():
+    """Block Ctrl-C and friends while native threads are created, so that they inherit the mask.
+
+    The kernel hands a process signal to any thread that does not block it. Kept off PortAudio's
+    thread, Ctrl-C always reaches the main thread (where Python handles it) and never interrupts
+    a system call of the audio thread.
+    """
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _MAIN_THREAD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class _DeviceOutput:
     """This machine's output device through a sounddevice (PortAudio) stream."""
 
@@ -225,7 +249,7 @@ class _DeviceOutput:
     def start(self, session: _Session) -> None:
         stream = None
         try:
-            with quiet_stderr():
+            with quiet_stderr(), _signals_stay_with_this_thread():
                 stream = self._sd.OutputStream(
                     samplerate=self.sample_rate, channels=2, dtype="float32",
                     device=self._device, callback=session.callback,
