@@ -185,8 +185,7 @@ def blocked(tid):
             return int(line.split()[1], 16)
 
 before = threads()
-pitches = np.full((4, 64), -1, dtype=np.int16)
-pitches[:, :] = np.array([[72], [67], [60], [48]])
+pitches = np.repeat(np.array([[72], [67], [60], [48]], dtype=np.int16), 64, axis=1)
 player = Player(sys.argv[1])
 player.play(Score(pitches), loop=True)
 time.sleep(0.3)
