@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Options of the composer that may come first: `cantor --ascii song.mid`.
-COMPOSER_OPTIONS = ("--ascii", "--checkpoint")
+COMPOSER_OPTIONS = ("--ascii", "--checkpoint", "--model")
 
 
 def _wants_composer(argv: list[str], commands: set[str]) -> bool:

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "file", nargs="?", help="MIDI file to edit (created on save if it does not exist)"
     )
-    p.add_argument("--checkpoint", help="Coconet checkpoint (default: the shipped weights)")
+    _add_model_arguments(p)
     p.add_argument("--ascii", action="store_true", help="draw with plain ASCII characters only")
     p.add_argument("--root", help=argparse.SUPPRESS)  # set by `cantor serve`: file prompts stay in it
     p.set_defaults(func=open_composer)
@@ -47,8 +47,19 @@ def register(subparsers) -> None:
         default=3,
         help="browser tabs served at once, each its own app process (default 3)",
     )
-    s.add_argument("--checkpoint", help="Coconet checkpoint (default: the shipped weights)")
+    _add_model_arguments(s)
     s.set_defaults(func=serve)
+
+
+def _add_model_arguments(parser) -> None:
+    from engine.coconet.defaults import MODEL_NAMES
+
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--model", choices=MODEL_NAMES,
+                       help="shipped model for this session: standard or fast (about half the time"
+                       " where the net runs in fp32, slightly weaker music); default: the"
+                       " settings' Model")
+    which.add_argument("--checkpoint", help="Coconet checkpoint file (instead of --model)")
 
 
 def _check_file(path: str | None):
@@ -83,6 +94,7 @@ def open_composer(args: argparse.Namespace) -> int:
         score=score,
         report=report,
         checkpoint=args.checkpoint,
+        model=args.model,
         ascii_only=True if args.ascii else None,
     )
     app.root = Path(args.root).resolve() if getattr(args, "root", None) else None
@@ -115,6 +127,18 @@ def _sessions(value: str) -> int:
     return count
 
 
+def app_command(args: argparse.Namespace, root: Path) -> list[str]:
+    """The command each browser session runs: the composer on `args`' file and model, in `root`."""
+    command = [sys.executable, "-m", "cli", "open", "--root", str(root)]
+    if args.file:
+        command.append(str(Path(args.file).expanduser().resolve()))
+    if args.checkpoint:
+        command += ["--checkpoint", str(Path(args.checkpoint).expanduser().resolve())]
+    if args.model:
+        command += ["--model", args.model]
+    return command
+
+
 def serve(args: argparse.Namespace) -> int:
     from engine.errors import CantorError
 
@@ -126,11 +150,7 @@ def serve(args: argparse.Namespace) -> int:
         from tui.web.server import CantorServer
     except ImportError as exc:
         raise CantorError("textual-serve is not installed: pip install textual-serve") from exc
-    command = [sys.executable, "-m", "cli", "open", "--root", str(root)]
-    if args.file:
-        command.append(str(Path(args.file).expanduser().resolve()))
-    if args.checkpoint:
-        command += ["--checkpoint", str(Path(args.checkpoint).expanduser().resolve())]
+    command = app_command(args, root)
     server = CantorServer(
         command, host=args.host, port=args.port, root=root, max_sessions=args.max_sessions
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from commands._batch import add_jobs_argument, is_batch, run_batch
 from engine.coconet.defaults import (
+    DEFAULT_MODEL,
     DEFAULT_REPAIR,
     MAX_REPAIR,
     MAX_SEED,
@@ -16,6 +17,7 @@ from engine.coconet.defaults import (
     MAX_TEMPERATURE,
     MAX_VARIANTS,
     MIN_TEMPERATURE,
+    MODEL_NAMES,
     SAMPLERS,
 )
 
@@ -104,11 +106,32 @@ def _add_sampling_options(parser) -> None:
                         help="harmonic rhythm: free (default: the model decides), N chords a bar"
                         " (1, 2, 4, ...), beat, or melody (where the kept melody strikes);"
                         " generated voices hold one note per chord")
-    parser.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint (default: shipped)")
+    add_model_arguments(parser)
     parser.add_argument("--threads", type=_int_in(1, 256, "threads"), metavar="N",
                         help="CPU threads (default: several variants side by side, one per free"
                         " core; one variant on the thread count measured once on this machine;"
                         " one thread when the cores are busy)")
+
+
+def add_model_arguments(parser) -> None:
+    """--model (a shipped model by name) or --checkpoint (a file), not both."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL,
+                       help="shipped model: standard (default) or fast (about half the time where"
+                       " the net runs in fp32, slightly weaker music)")
+    which.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint file (instead of --model)")
+
+
+def checkpoint_of(args):
+    """The checkpoint `args` ask for: --checkpoint, else the --model's file (None: the default)."""
+    if getattr(args, "checkpoint", None):
+        return args.checkpoint
+    name = getattr(args, "model", DEFAULT_MODEL)
+    if name == DEFAULT_MODEL:
+        return None
+    from engine.coconet.loading import model_checkpoint
+
+    return model_checkpoint(name)
 
 
 # --- argument types ------------------------------------------------------------------------
@@ -238,9 +261,10 @@ _COMPOSERS: dict = {}  # one loaded model per (checkpoint, threads) for a batch 
 def _composer(args):
     from engine.coconet.composer import Composer
 
-    key = (args.checkpoint, args.threads)
+    checkpoint = checkpoint_of(args)
+    key = (checkpoint, args.threads)
     if key not in _COMPOSERS:
-        _COMPOSERS[key] = Composer(checkpoint=args.checkpoint, threads=args.threads).load()
+        _COMPOSERS[key] = Composer(checkpoint=checkpoint, threads=args.threads).load()
     return _COMPOSERS[key]
 
 

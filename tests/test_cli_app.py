@@ -116,3 +116,20 @@ def test_train_refuses_an_unknown_preset_before_reading_data(tmp_path):
     assert result.returncode == 1, result.stderr
     assert "--config must be a preset" in result.stderr and "absent.json" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_composer_and_each_browser_session_take_the_model(tmp_path):
+    from cli import build_parser
+    from commands.app import app_command
+
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi at all")
+    result = cantor("--model", "fast", str(bad))  # accepted: the composer then reads the file
+    assert result.returncode == 1 and result.stderr.startswith("cantor: error: ")
+    result = cantor("--model", "huge", str(bad))
+    assert result.returncode == 2 and "invalid choice: 'huge'" in result.stderr
+    args = build_parser().parse_args(["serve", "--model", "fast", "--root", str(tmp_path)])
+    command = app_command(args, tmp_path)
+    assert command[-2:] == ["--model", "fast"] and "--checkpoint" not in command
+    args = build_parser().parse_args(["serve"])
+    assert "--model" not in app_command(args, tmp_path)

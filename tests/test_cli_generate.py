@@ -209,3 +209,27 @@ def test_harmonize_ends_on_the_tonic_unless_told_free(files, tmp_path):
     assert any((load_midi(tmp_path / f"free{s}.mid").pitches[3, -4:] != 48).any() for s in (1, 2, 3))
     bad = cantor("harmonize", melody, "-o", tmp_path / "x.mid", "--ending", "half")
     assert bad.returncode == 2 and "invalid choice: 'half'" in bad.stderr
+
+
+def test_model_fast_is_the_shipped_fast_checkpoint(files, tmp_path):
+    """--model fast writes what --checkpoint engine/weights/coconet-fast.pt writes (same seed),
+    and other music than the standard model; --model with --checkpoint is refused."""
+    from engine.coconet.loading import FAST_COCONET
+
+    _, _, melody = files
+    written = {}
+    for name, how in (("fast", ["--model", "fast"]), ("file", ["--checkpoint", FAST_COCONET]),
+                      ("standard", [])):
+        out = tmp_path / f"{name}.mid"
+        run = cantor("harmonize", melody, "-o", out, "--steps", "4", "--repair", "0", "--seed", "3",
+                     "--threads", "1", *how)
+        assert run.returncode == 0, run.stderr
+        written[name] = load_midi(out).pitches
+    assert np.array_equal(written["fast"], written["file"])
+    assert not np.array_equal(written["fast"], written["standard"])
+    run = cantor("harmonize", melody, "-o", tmp_path / "x.mid", "--model", "fast",
+                 "--checkpoint", FAST_COCONET)
+    assert run.returncode == 2 and "not allowed with argument --model" in run.stderr
+    run = cantor("infill", melody, "-o", tmp_path / "x.mid", "--bars", "1", "--model", "huge")
+    assert run.returncode == 2 and "invalid choice: 'huge'" in run.stderr
+    assert not (tmp_path / "x.mid").exists()

@@ -100,6 +100,7 @@ class CantorApp(App):
         score: Score | None = None,
         report: str | None = None,
         checkpoint: str | os.PathLike | None = None,
+        model: str | None = None,
         accompany_checkpoint: str | os.PathLike | None = None,
         load_model: bool = True,
         ascii_only: bool | None = None,
@@ -123,12 +124,15 @@ class CantorApp(App):
         if settings is None:
             settings, self._settings_notice = load_settings(self.settings_path)
         self.settings = settings
+        if model is not None:  # --model: this session's choice (saved only if the form is applied)
+            self.settings.model = model
         self.settings.on_applied = self._save_settings
         self.muted: set[int] = set()
         self.soloed: set[int] = set()
         self._composer = None
         self._composer_error: str | None = None
         self._composer_ready = threading.Event()
+        self._composer_for = None  # the checkpoint `_composer` (or its error) came from
         self._composer_lock = threading.Lock()
         self.started = time.perf_counter()
         if self.ascii_only:
@@ -230,6 +234,28 @@ class CantorApp(App):
 
     # --- the model, loaded in a thread -------------------------------------------------------
 
+    def model_checkpoint(self):
+        """The checkpoint the composer loads: --checkpoint, else the settings' model (None: the
+        standard model's file)."""
+        if self.checkpoint:
+            return self.checkpoint
+        from engine.coconet.defaults import DEFAULT_MODEL
+
+        if self.settings.model == DEFAULT_MODEL:
+            return None
+        from engine.coconet.loading import model_checkpoint
+
+        return model_checkpoint(self.settings.model)
+
+    def use_model(self, name: str) -> None:
+        """Write with the shipped model `name` from the next request on (the settings form's
+        "Model"; it replaces a --checkpoint). A request already running keeps its model."""
+        self.checkpoint = None
+        self.settings.model = name
+        if self.load_model:  # loaded now, in the background; else at the next request
+            self._start_loading()
+        self.notify(f"Model: {name} (from the next request on).", timeout=4)
+
     def _start_loading(self) -> None:
         # A daemon thread, not a Textual worker: quitting must not wait for torch to import.
         threading.Thread(target=self._load_composer, name="cantor-model", daemon=True).start()
@@ -249,19 +275,22 @@ class CantorApp(App):
                 pass  # the app has already quit
 
     def _load_composer_now(self) -> None:
-        """Load the model once, in whichever thread asks first."""
+        """Load the model once (again after `use_model`), in whichever thread asks first."""
         with self._composer_lock:
-            if self._composer_ready.is_set():
+            wanted = self.checkpoint or self.settings.model
+            if self._composer_ready.is_set() and self._composer_for == wanted:
                 return
+            self._composer, self._composer_error = None, None
             try:
                 from engine.coconet.composer import Composer
 
-                self._composer = Composer(self.checkpoint).load()
+                self._composer = Composer(self.model_checkpoint()).load()
             except CantorError as exc:
                 self._composer_error = str(exc)
             except Exception as exc:  # noqa: BLE001 - no model must not stop editing
                 self._composer_error = f"{type(exc).__name__}: {exc}"
             finally:
+                self._composer_for = wanted
                 self._composer_ready.set()
 
     def wait_for_composer(self):

@@ -193,6 +193,7 @@ class FileActions:
             "polish": str(s.polish),
             "repair": str(s.repair),
             "chords": s.chords,
+            "model": "" if self.app.checkpoint else s.model,  # empty: the --checkpoint file
             "soundfont": s.soundfont,
             "sound_server": s.sound_server,
             "midi_input": s.midi_input,
@@ -204,6 +205,8 @@ class FileActions:
         def applied(result: dict | None) -> None:
             if result is None:
                 return
+            if not result["model"].strip() and self.app.checkpoint:
+                result = {k: v for k, v in result.items() if k != "model"}  # keep the file
             problems = s.update(result)
             try:
                 programs = parse_programs(result["programs"])
@@ -224,6 +227,9 @@ class FileActions:
                 self.detect_sound()  # the status line says where sound goes now
             if result["midi_input"] != values["midi_input"]:
                 self.connect_midi()
+            if "model" in result and s.model != values["model"]:
+                self.app.use_model(s.model)
+                self.update_status()
             if programs != score.programs or tempo != score.tempo_bpm:
                 self.doc.commit(score.replace(programs=programs, tempo_bpm=tempo), label="settings")
                 self._edited()

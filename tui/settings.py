@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.coconet.defaults import (
+    DEFAULT_MODEL,
     DEFAULT_REPAIR,
     MAX_REPAIR,
     MAX_SEED,
@@ -13,6 +14,7 @@ from engine.coconet.defaults import (
     MAX_TEMPERATURE,
     MAX_VARIANTS,
     MIN_TEMPERATURE,
+    MODEL_NAMES,
 )
 
 # name: (type, lowest, highest); the form, the settings file and the command line obey the same
@@ -25,7 +27,7 @@ LIMITS: dict[str, tuple[type, float, float]] = {
     "polish": (int, 0, MAX_STEPS),
     "repair": (int, 0, MAX_REPAIR),
 }
-TEXT = ("soundfont", "sound_server", "chords", "midi_input", "midi_output")
+TEXT = ("model", "soundfont", "sound_server", "chords", "midi_input", "midi_output")
 SAVED = (*LIMITS, *TEXT)
 """The settings that outlive a session (written to the settings file)."""
 
@@ -52,6 +54,8 @@ class Settings:
     """Gibbs steps that polish an accompaniment."""
     repair: int = DEFAULT_REPAIR
     """Voice-leading repair rounds after sampling (0 = off; see engine/coconet/repair.py)."""
+    model: str = DEFAULT_MODEL
+    """The shipped model that writes: standard, or fast (half the time in fp32, weaker music)."""
     soundfont: str = ""
     """SoundFont file for playback (empty = the usual search order)."""
     chords: str = "free"
@@ -99,6 +103,11 @@ class Settings:
             problem = chords_problem(parsed["chords"])
             if problem:
                 problems.append(problem)
+        if "model" in parsed:
+            parsed["model"] = parsed["model"].lower() or DEFAULT_MODEL
+            problem = model_problem(parsed["model"])
+            if problem:
+                problems.append(problem)
         if problems:
             return problems
         for name, value in parsed.items():
@@ -117,9 +126,17 @@ def chords_problem(value: str) -> str | None:
     return None if problem is None else f"chords {problem}"
 
 
+def model_problem(value: str) -> str | None:
+    """The message for a model name cantor does not ship, or None."""
+    if value in MODEL_NAMES:
+        return None
+    return f"model must be one of {', '.join(MODEL_NAMES)}; got {value!r}"
+
+
 def form_problems(values: dict[str, str]) -> list[str]:
     """Everything wrong in the settings form's text values (empty when they can be applied)."""
-    problems = Settings().update({k: v for k, v in values.items() if k in LIMITS or k == "chords"})
+    checked = (*LIMITS, "chords", "model")
+    problems = Settings().update({k: v for k, v in values.items() if k in checked})
     if "programs" in values:
         try:
             parse_programs(values["programs"])

@@ -6,9 +6,18 @@ import json
 import os
 from pathlib import Path
 
+from engine.coconet.defaults import DEFAULT_MODEL
 from engine.errors import CantorError
 from engine.fileio import atomic_output, os_reason
-from tui.settings import LIMITS, SAVED, TEXT, Settings, chords_problem, range_problem
+from tui.settings import (
+    LIMITS,
+    SAVED,
+    TEXT,
+    Settings,
+    chords_problem,
+    model_problem,
+    range_problem,
+)
 
 
 def user_settings_path() -> Path:
@@ -64,6 +73,9 @@ def checked_values(data: dict) -> tuple[dict, list[str]]:
         if problem is None and name == "chords":
             value = value.strip().lower() or "free"
             problem = chords_problem(value)
+        if problem is None and name == "model":
+            value = value.strip().lower() or DEFAULT_MODEL
+            problem = model_problem(value)
         if problem is None:
             values[name] = value.strip() if isinstance(value, str) else value
         else:

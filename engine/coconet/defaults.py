@@ -24,3 +24,7 @@ REPAIR_MISSES = None
 MAX_SEED = 2**32 - 1  # variant seeds S+k-1 stay far inside what torch's generators take
 MIN_TEMPERATURE = 0.01
 MAX_TEMPERATURE = 10.0
+# The shipped Coconet models by name (engine/coconet/loading.py has their files): "fast" takes about
+# half the time a pass where the net runs in fp32 and writes slightly weaker music.
+MODEL_NAMES = ("standard", "fast")
+DEFAULT_MODEL = "standard"

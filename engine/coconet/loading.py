@@ -6,10 +6,25 @@ import os
 from pathlib import Path
 
 from engine.coconet.checkpoint import load_checkpoint, save_checkpoint
+from engine.coconet.defaults import MODEL_NAMES
 from engine.errors import CheckpointError
 
 DEFAULT_COCONET = Path(__file__).resolve().parents[1] / "weights" / "coconet.pt"
+FAST_COCONET = DEFAULT_COCONET.with_name("coconet-fast.pt")
+MODELS = dict(zip(MODEL_NAMES, (DEFAULT_COCONET, FAST_COCONET), strict=True))
+"""The shipped models by name. "fast" is a bottleneck student of "standard" (same depth, each
+residual pair 32 -> 16 -> 32 channels), distilled from it: about half the time a pass where the
+net runs in fp32, a little weaker as music (engine/weights/coconet.md, "The fast model")."""
 KIND = "coconet"
+
+
+def model_checkpoint(name: str) -> Path:
+    """The shipped checkpoint of the model called `name` ("standard" or "fast")."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise CheckpointError(
+            f"model must be one of {', '.join(MODELS)}; got {name!r}") from None
 
 
 def coconet_payload(model, *, step: int, metrics: dict, data: dict, extra: dict | None = None
@@ -69,5 +84,5 @@ def load_coconet(path: str | os.PathLike | None = None, *, for_inference: bool =
     return model
 
 
-__all__ = ["DEFAULT_COCONET", "coconet_payload", "load_coconet", "model_from_payload",
-           "save_coconet"]
+__all__ = ["DEFAULT_COCONET", "FAST_COCONET", "MODELS", "coconet_payload", "load_coconet",
+           "model_checkpoint", "model_from_payload", "save_coconet"]

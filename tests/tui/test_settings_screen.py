@@ -97,3 +97,53 @@ async def test_failed_save_says_so_and_keeps_the_setting(tmp_path):
         assert failed.severity == "error" and "\n" not in failed.message
         assert "blocked" in failed.message and "kept for this session only" in failed.message
     assert not user_settings_path().exists()
+
+
+async def test_the_model_setting_switches_the_composer_and_outlives_the_app(config_home):
+    """Real checkpoints: the form's Model loads the fast net for the next request, and back."""
+    import asyncio
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        standard = await asyncio.to_thread(app.wait_for_composer)
+        assert standard.model.config.inner == 0
+        assert "model:" not in str(app.editor.query_one("#status").content)
+        await apply_form(pilot, model="Fast")
+        assert app.settings.model == "fast"
+        assert any("Model: fast" in n.message for n in app._notifications)
+        assert "model: fast" in str(app.editor.query_one("#status").content)
+        fast = await asyncio.to_thread(app.wait_for_composer)
+        assert fast is not standard and fast.model.config.inner == 16
+        await apply_form(pilot, variants="2")  # another setting: the model stays loaded
+        assert await asyncio.to_thread(app.wait_for_composer) is fast
+    assert json.loads((config_home / "cantor" / "settings.json").read_text())["model"] == "fast"
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert (await asyncio.to_thread(app.wait_for_composer)).model.config.inner == 16
+        await apply_form(pilot, model="tiny")
+        assert app.settings.model == "fast"
+        assert any("model must be one of standard, fast" in n.message for n in app._notifications)
+
+
+async def test_a_checkpoint_holds_until_the_form_names_a_model(tmp_path):
+    """--checkpoint wins over the saved Model; applying other settings keeps it."""
+    import asyncio
+
+    from engine.coconet.loading import FAST_COCONET
+
+    app = make_app(checkpoint=str(FAST_COCONET), settings=Settings(model="standard"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert (await asyncio.to_thread(app.wait_for_composer)).model.config.inner == 16
+        assert "model: coconet-fast.pt" in str(app.editor.query_one("#status").content)
+        await pilot.press("comma")
+        assert app.screen.query_one("#model").value == ""  # empty: the file in use
+        await pilot.press("escape")
+        await apply_form(pilot, steps="40")
+        assert (await asyncio.to_thread(app.wait_for_composer)).model.config.inner == 16
+        await apply_form(pilot, model="standard", steps="40")
+        assert (await asyncio.to_thread(app.wait_for_composer)).model.config.inner == 0
+        assert app.checkpoint is None

@@ -40,7 +40,7 @@ def test_round_trip_creates_the_folder():
     chosen = Settings(
         temperature=0.7, steps=50, variants=2, seed=42, polish=0, repair=3, soundfont="/sf/a.sf2",
         sound_server="tcp:localhost:24713", chords="2", midi_input="Keystation",
-        midi_output="synth:in",
+        midi_output="synth:in", model="fast",
     )
     save_settings(chosen, path)
     loaded, notice = load_settings(path)
@@ -53,6 +53,7 @@ def test_round_trip_creates_the_folder():
         "seed": 42,
         "polish": 0,
         "repair": 3,
+        "model": "fast",
         "soundfont": "/sf/a.sf2",
         "sound_server": "tcp:localhost:24713",
         "chords": "2",
@@ -188,3 +189,16 @@ def test_a_harmonic_rhythm_cantor_does_not_know_is_ignored_with_a_word():
     assert settings == Settings(seed=3) and "chords must be free, melody, beat" in notice
     path = write(user_settings_path(), json.dumps({"chords": " Beat "}))
     assert load_settings(path)[0].chords == "beat"
+
+
+def test_a_model_cantor_does_not_ship_is_ignored_with_a_word():
+    path = write(user_settings_path(), json.dumps({"model": "huge", "seed": 3}))
+    settings, notice = load_settings(path)
+    assert settings == Settings(seed=3) and settings.model == "standard"
+    assert "model must be one of standard, fast; got 'huge'" in notice
+    path = write(user_settings_path(), json.dumps({"model": " Fast "}))
+    assert load_settings(path) == (Settings(model="fast"), None)
+    settings = Settings()
+    assert settings.update({"model": "tiny"}) == ["model must be one of standard, fast; got 'tiny'"]
+    assert settings.model == "standard"
+    assert settings.update({"model": "FAST"}) == [] and settings.model == "fast"

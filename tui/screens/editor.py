@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
+from engine.coconet.defaults import DEFAULT_MODEL
 from engine.music.score import VOICE_NAMES
 from engine.music.spelling import spell
 from tui import keys
@@ -139,6 +142,9 @@ class EditorScreen(
             *([self.sound_text()] if self.sound_text() else []),
             f"key: {key_status(doc)}",
         ]
+        model = model_status(self.app)
+        if model:
+            parts.append(model)
         if self.app.muted:
             parts.append("mute " + "".join("SATB"[v] for v in sorted(self.app.muted)))
         if self.app.soloed:
@@ -148,3 +154,12 @@ class EditorScreen(
         if doc.erased.any():
             parts.append(f"{int(doc.erased.sum())} erased cells (i fills)")
         self.query_one("#status", Static).update(Text(" | ".join(parts)))
+
+
+def model_status(app) -> str | None:
+    """ "model: fast" (or the --checkpoint file's name) when not the standard shipped model."""
+    checkpoint = getattr(app, "checkpoint", None)
+    if checkpoint:
+        return f"model: {Path(checkpoint).name}"
+    name = getattr(getattr(app, "settings", None), "model", DEFAULT_MODEL)
+    return None if name == DEFAULT_MODEL else f"model: {name}"

@@ -1,4 +1,4 @@
-"""The settings form: temperature, steps, variants, seed, polish, repair, SoundFont, programs, tempo."""
+"""The settings form: sampling (temperature ... harmonic rhythm, model), sound, MIDI, programs, tempo."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ FIELDS = (
     ("polish", "Accompaniment polish steps"),
     ("repair", "Voice-leading repair rounds (0: off)"),
     ("chords", "Harmonic rhythm (free, 2, beat, melody)"),
+    ("model", "Model (standard, fast)"),
     ("soundfont", "SoundFont file (empty: default)"),
     ("sound_server", "Sound server (empty: $PULSE_SERVER)"),
     ("midi_input", "MIDI keyboard (part of a port name)"),

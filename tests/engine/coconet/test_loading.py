@@ -73,3 +73,17 @@ def test_wrong_kind_and_missing(tmp_path):
 
 def test_default_path_points_into_the_package():
     assert DEFAULT_COCONET.name == "coconet.pt" and DEFAULT_COCONET.parent.name == "weights"
+
+
+def test_the_shipped_models_by_name():
+    from engine.coconet.defaults import MODEL_NAMES
+    from engine.coconet.loading import FAST_COCONET, MODELS, model_checkpoint
+    from engine.errors import CheckpointError
+
+    assert tuple(MODELS) == MODEL_NAMES and model_checkpoint("standard") == DEFAULT_COCONET
+    fast, standard = load_coconet(model_checkpoint("fast")), load_coconet()
+    assert model_checkpoint("fast") == FAST_COCONET and fast.config.inner == 16
+    assert fast.config.depth == standard.config.depth and standard.config.inner == 0
+    assert fast.num_parameters() < 0.6 * standard.num_parameters()
+    with pytest.raises(CheckpointError, match="model must be one of standard, fast; got 'huge'"):
+        model_checkpoint("huge")
