@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from engine.coconet.defaults import MODEL_NAMES
+
 
 def register(subparsers) -> None:
     bench = subparsers.add_parser(
@@ -17,6 +19,9 @@ def register(subparsers) -> None:
                        help="runs per figure; the median is reported (default 5)")
     bench.add_argument("--only", metavar="NAMES",
                        help="comma-separated benchmark modules to run, e.g. model,audio")
+    bench.add_argument("--model", choices=MODEL_NAMES,
+                       help="the shipped model the sampling figures use (default: standard, or the"
+                       " checkpoint named by $CANTOR_BENCH_CHECKPOINT)")
     bench.set_defaults(func=run_bench)
 
 
@@ -45,6 +50,12 @@ def run_bench(args) -> int:
             raise CantorError(
                 f"unknown benchmark {unknown[0]!r}: choose from {', '.join(sorted(known))}"
             )
+    if args.model:  # the benchmark modules and their subprocesses read it
+        import os
+
+        from engine.coconet.loading import model_checkpoint
+
+        os.environ["CANTOR_BENCH_CHECKPOINT"] = str(model_checkpoint(args.model))
     log = None if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
     results = run_all(args.repeats, only, log=log)
     if args.json:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from commands.generate import seed_number
+from commands.generate import add_model_arguments, checkpoint_of, seed_number
 
 
 def register(subparsers) -> None:
@@ -18,8 +18,7 @@ def register(subparsers) -> None:
                         help="jsb16:PATH (the JSB-16th json) or music21")
     parser.add_argument("--split", default="test", choices=("train", "valid", "test"),
                         help="split to score (default test)")
-    parser.add_argument("--checkpoint", metavar="CKPT",
-                        help="coconet checkpoint (default: the shipped weights)")
+    add_model_arguments(parser)
     parser.add_argument("--baseline", action="store_true",
                         help="score the per-voice pitch-frequency baseline (fit on train) instead")
     parser.add_argument("--draws", type=_positive_int, default=8, metavar="K",
@@ -58,8 +57,9 @@ def run(args) -> int:
         model = VoiceFrequencyBaseline.fit(pieces_to_classes(data.split("train")))
         digest = None
     else:
-        model = load_coconet(args.checkpoint, for_inference=True)
-        digest = file_sha256(args.checkpoint or DEFAULT_COCONET)
+        checkpoint = checkpoint_of(args)
+        model = load_coconet(checkpoint, for_inference=True)
+        digest = file_sha256(checkpoint or DEFAULT_COCONET)
     structures = None
     if getattr(getattr(model, "config", None), "cond_planes", 0) and not args.no_metadata:
         from engine.training.structure_setup import classes_and_structures, piece_metadata

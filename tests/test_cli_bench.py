@@ -70,3 +70,13 @@ def test_fastpath_bench_reports_every_key(tmp_path):
     assert all(data[k] > 0 for k in FASTPATH_KEYS)
     assert data["composer_first_variant_8bar_ms"] < data["composer_default_8bar_ms"]
     assert data["composer_lanes"] in (1, 2, 3, 4)  # variants side by side, at most one each
+
+
+def test_bench_model_option_measures_the_fast_model():
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("CANTOR_BENCH_CHECKPOINT", None)
+    run = cantor("bench", "--json", "--only", "model", "--repeats", "1", "--model", "fast", env=env)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["model"].startswith("coconet-fast.pt sha256:6f98477fca89")
+    run = cantor("bench", "--model", "huge", env=env)
+    assert run.returncode == 2 and "invalid choice: 'huge'" in run.stderr

@@ -91,3 +91,15 @@ def test_train_tiny_run_writes_checkpoints(files, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["step"] == 2 and (out / "best.pt").is_file() and (out / "last.pt").is_file()
+
+
+def test_evaluate_names_the_shipped_model_it_scored(files):
+    data, _ = files
+    digests = {}
+    for name in ("fast", "standard"):
+        done = cantor("evaluate", "--data", f"jsb16:{data}", "--model", name, "--draws", "1", "--json")
+        assert done.returncode == 0, done.stderr
+        digests[name] = json.loads(done.stdout)["checkpoint_sha256"]
+    from engine.coconet.loading import MODELS
+
+    assert digests == {name: file_sha256(MODELS[name]) for name in digests}
