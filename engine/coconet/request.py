@@ -22,6 +22,7 @@ class Request:
     cond = None  # the model's own structure planes (framing.py), or None
     model = None  # what samples and repairs: the model with the rest rule, if any (rests.py)
     guarded_cond = None  # its planes: `cond` and the rule's
+    repair_model = None  # what draws the repair proposals (Composer.repair_net), guarded alike
     ties = None  # tied cells of a harmonic rhythm (ties.py), framed like `classes`
 
     def __init__(self, composer, score, mask, offsets, classes, progress, want_confidence, cancel,
@@ -118,7 +119,8 @@ class Request:
                               on_step=report, cancel=self.cancel, cond=self.guarded_cond,
                               window=composer.window, **tied)
             if draw is not None and repairer.rounds:
-                fixed = repairer.run(model, draw.classes, self.framed_mask, seeds, self.framed_scores,
+                fixed = repairer.run(self.repair_model or model, draw.classes, self.framed_mask, seeds,
+                                     self.framed_scores,
                                      cell_nll=draw.cell_nll, on_step=report,
                                      step_offset=sampling, total=per_batch,
                                      cancel=self.cancel, cond=self.guarded_cond, ties=self.ties)

@@ -263,3 +263,43 @@ def test_pieces_are_runs_of_changed_steps_split_by_a_gap():
     assert _runs(changed, 4) == [(1, 6), (12, 14)]
     assert _runs(changed, 1) == [(1, 3), (5, 6), (12, 14)]
     assert _runs(torch.zeros(5, dtype=torch.bool), 4) == []
+
+
+def test_which_net_draws_the_repair_proposals(tmp_path):
+    """The fast net where it pays (the standard shipped model sampling in fp32), else the same."""
+    fp32 = Composer(precision="fp32", threads=1)
+    assert fp32.repair_model == "fast" and fp32.repair_net.config.inner == 16
+    assert fp32.model.config.inner == 0
+    assert Composer(precision="bf16").repair_model == "same"
+    assert Composer(precision="fp32", repair_model="same").repair_model == "same"
+    from engine.coconet.loading import DEFAULT_COCONET, FAST_COCONET
+
+    assert Composer(DEFAULT_COCONET, precision="fp32").repair_model == "same"  # a file: as asked
+    fast = Composer(FAST_COCONET, precision="fp32", threads=1)
+    assert fast.repair_model == "same" and fast.repair_net is fast.sampling_model
+    tiny = Composer(model=Coconet(CoconetConfig(depth=2, width=8)), precision="fp32")
+    assert tiny.repair_model == "same"
+    with pytest.raises(ScoreError, match="repair model must be one of auto, same, fast"):
+        Composer(repair_model="teacher")
+
+
+def test_fast_repair_proposals_change_only_the_repair_and_never_add_findings():
+    """Same seed: the Gibbs draft is the standard net's either way; the repair then differs with
+    the proposing net, only ever in generated cells, and never leaves more findings."""
+    melody = Score(np.repeat(np.array([[72, 74, 76, 77, 79, 77, 76, 74, 72, 71, 72, 74, 76, 74, 72,
+                                        72]] * 4, dtype=np.int16), 4, axis=1))
+    mask = lower_three(melody)
+    runs = {}
+    for name in ("same", "fast"):
+        composer = Composer(precision="fp32", threads=1, repair_model=name)
+        draft = composer.infill(melody, mask, variants=2, steps=8, seed=4, repair=0)
+        fixed = composer.infill(melody, mask, variants=2, steps=8, seed=4, repair=3)
+        runs[name] = (draft, fixed)
+        for before, after in zip(sorted(draft.variants, key=lambda v: v.seed),
+                                 sorted(fixed.variants, key=lambda v: v.seed), strict=True):
+            assert np.array_equal(after.score.pitches[0], melody.pitches[0])
+            assert len(check_score(after.score).findings) <= len(check_score(before.score).findings)
+    drafts = [sorted(runs[n][0].variants, key=lambda v: v.seed) for n in ("same", "fast")]
+    assert all(np.array_equal(a.score.pitches, b.score.pitches) for a, b in zip(*drafts, strict=True))
+    fixed = [sorted(runs[n][1].variants, key=lambda v: v.seed) for n in ("same", "fast")]
+    assert any(not np.array_equal(a.score.pitches, b.score.pitches) for a, b in zip(*fixed, strict=True))
