@@ -67,10 +67,14 @@ def wall_ms(args: list[str], repeats: int) -> float:
 
 def measure(repeats: int) -> dict:
     from engine.coconet.composer import DEFAULT_REPAIR, Composer
+    from engine.coconet.loading import DEFAULT_COCONET
     from engine.music.midi import save_midi
 
-    model, _ = load_bench_model()
-    composer = Composer(model=model)
+    chosen = os.environ.get("CANTOR_BENCH_CHECKPOINT")
+    if chosen or DEFAULT_COCONET.is_file():  # built as the editor and the command line build it
+        composer = Composer(chosen).load()
+    else:
+        composer = Composer(model=load_bench_model()[0])
     eight = melody_score(8)
     composer.harmonize(eight, variants=1, steps=2)  # warm-up
     runs = [first_variant_ms(composer, eight, DEFAULT_REPAIR) for _ in range(max(1, repeats))]

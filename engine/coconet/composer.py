@@ -87,6 +87,20 @@ def load_model(checkpoint=None):
     return load_coconet(checkpoint, for_inference=True)
 
 
+def _is_standard(checkpoint) -> bool:
+    """True when `checkpoint` is the standard shipped model's file (None names it too)."""
+    if checkpoint is None:
+        return True
+    from pathlib import Path
+
+    from engine.coconet.loading import DEFAULT_COCONET
+
+    try:
+        return Path(checkpoint).expanduser().resolve() == DEFAULT_COCONET.resolve()
+    except (OSError, RuntimeError, TypeError):
+        return False
+
+
 class Composer:
     """Generates ranked variants with a Coconet model (loaded on first use)."""
 
@@ -110,9 +124,9 @@ class Composer:
         self.window = bool(window)  # False: every pass over the whole piece (for comparison)
         self._model = None
         self._sampling_model = None  # (model, what samples it in bf16): sampling_model
-        if repair_model == "auto":  # the standard shipped model (not a file or net of the caller's)
-            standard = checkpoint is None and model is None
-            repair_model = "fast" if standard and precision == "fp32" else "same"
+        if repair_model == "auto":  # the standard shipped model (not another file or a net)
+            repair_model = ("fast" if model is None and precision == "fp32"
+                            and _is_standard(checkpoint) else "same")
         self.repair_model = repair_model
         self._repair_net = None
         if model is not None:

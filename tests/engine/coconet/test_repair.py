@@ -274,7 +274,10 @@ def test_which_net_draws_the_repair_proposals(tmp_path):
     assert Composer(precision="fp32", repair_model="same").repair_model == "same"
     from engine.coconet.loading import DEFAULT_COCONET, FAST_COCONET
 
-    assert Composer(DEFAULT_COCONET, precision="fp32").repair_model == "same"  # a file: as asked
+    assert Composer(str(DEFAULT_COCONET), precision="fp32").repair_model == "fast"  # by its path
+    other = tmp_path / "other.pt"
+    other.write_bytes(DEFAULT_COCONET.read_bytes())
+    assert Composer(other, precision="fp32").repair_model == "same"  # another file: as asked
     fast = Composer(FAST_COCONET, precision="fp32", threads=1)
     assert fast.repair_model == "same" and fast.repair_net is fast.sampling_model
     tiny = Composer(model=Coconet(CoconetConfig(depth=2, width=8)), precision="fp32")
