@@ -26,6 +26,10 @@ from one chord start to the next (engine/coconet/ties.py); "free" (the default) 
 
 Rests: a generated voice is not silent where a kept note sounds (engine/coconet/rests.py).
 
+Repair proposals: where the standard shipped model samples in fp32, the voice-leading repair's
+proposals are drawn by the shipped fast net (`repair_model="auto"`; about 0.76x the default
+action's time, the benches' music within their spreads: README); `repair_model="same"` keeps one net.
+
 Off by default, measured (README): `cool=C` cools the Gibbs passes and each repair proposal from
 the temperature to C; `repair_context=C` lets a repair proposal see C steps each side of its region
 instead of the receptive field (faster, no longer what the whole piece would draw).
