@@ -56,7 +56,7 @@ def _add_model_arguments(parser) -> None:
 
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--model", choices=MODEL_NAMES,
-                       help="shipped model for this session: standard or fast (about half the time"
+                       help="shipped model for this session: standard or fast (about 0.8x the time"
                        " where the net runs in fp32, slightly weaker music); default: the"
                        " settings' Model")
     which.add_argument("--checkpoint", help="Coconet checkpoint file (instead of --model)")

@@ -117,7 +117,7 @@ def add_model_arguments(parser) -> None:
     """--model (a shipped model by name) or --checkpoint (a file), not both."""
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL,
-                       help="shipped model: standard (default) or fast (about half the time where"
+                       help="shipped model: standard (default) or fast (about 0.8x the time where"
                        " the net runs in fp32, slightly weaker music)")
     which.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint file (instead of --model)")
 

@@ -293,11 +293,6 @@ class CantorApp(App):
                 self._composer_for = wanted
                 self._composer_ready.set()
 
-    @property
-    def loaded_composer(self):
-        """The Composer if it is loaded (None while loading or after a failed load); never waits."""
-        return self._composer if self._composer_ready.is_set() else None
-
     def wait_for_composer(self):
         """The loaded Composer (call from a worker thread; may load it); raises CantorError."""
         self._load_composer_now()

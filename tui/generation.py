@@ -19,7 +19,6 @@ from engine.music.score import VOICE_LETTERS, VOICE_NAMES, onsets_from_pitches, 
 from tui.screens.prompt import PathPrompt
 
 FRAME_SECONDS = 0.04  # at most ~25 animation frames a second: input stays responsive
-SLOW_SECONDS = 8.0  # a request this long on the standard fp32 net: the fast model is suggested once
 
 
 class GenerationStep(Message):
@@ -292,23 +291,7 @@ class GenerationActions:
             f"{message.kind.capitalize()}: {len(result.variants)} variant(s) in {seconds:.1f} s.",
             timeout=3,
         )
-        self._suggest_fast_model(seconds)
         self.show_variants(message.kind, result.variants, message.region)
-
-    _fast_model_told = False
-
-    def _suggest_fast_model(self, seconds: float) -> None:
-        """Once a session, after a slow request on the standard model where the net runs in fp32
-        (no native bf16): say that the fast model takes about half the time there."""
-        app = self.app
-        composer = app.loaded_composer
-        if (seconds < SLOW_SECONDS or self._fast_model_told or app.checkpoint
-                or app.settings.model != "standard" or composer is None
-                or composer.precision != "fp32"):
-            return
-        self._fast_model_told = True
-        app.notify("The fast model takes about half the time on this computer, for slightly"
-                   " weaker harmony: settings (,), Model: fast.", title="Faster", timeout=10)
 
     def _clear_preview(self) -> None:
         self.roll.preview = None

@@ -55,7 +55,7 @@ class Settings:
     repair: int = DEFAULT_REPAIR
     """Voice-leading repair rounds after sampling (0 = off; see engine/coconet/repair.py)."""
     model: str = DEFAULT_MODEL
-    """The shipped model that writes: standard, or fast (half the time in fp32, weaker music)."""
+    """The shipped model that writes: standard, or fast (a little quicker, weaker music)."""
     soundfont: str = ""
     """SoundFont file for playback (empty = the usual search order)."""
     chords: str = "free"

@@ -25,6 +25,7 @@ MAX_SEED = 2**32 - 1  # variant seeds S+k-1 stay far inside what torch's generat
 MIN_TEMPERATURE = 0.01
 MAX_TEMPERATURE = 10.0
 # The shipped Coconet models by name (engine/coconet/loading.py has their files): "fast" takes about
-# half the time a pass where the net runs in fp32 and writes slightly weaker music.
+# half the time a pass where the net runs in fp32 (a whole request about 0.8x: the standard model's
+# repair proposals come from the fast net there already) and writes slightly weaker music.
 MODEL_NAMES = ("standard", "fast")
 DEFAULT_MODEL = "standard"

@@ -353,36 +353,3 @@ async def test_a_harmonic_rhythm_from_the_settings_holds_the_written_voices(tiny
             for v in (1, 2, 3):
                 for half in range(0, doc.score.num_steps, 8):
                     assert len(set(variant.score.pitches[v, half:half + 8].tolist())) == 1
-
-
-async def test_a_slow_request_on_the_fp32_standard_model_suggests_the_fast_one_once(monkeypatch):
-    """Real shipped models; the machine is taken as one without native bf16 and every request as
-    slow, so the suggestion shows after the first request only, and never on the fast model."""
-    import engine.coconet.composer as composer_module
-    from tui import generation
-
-    monkeypatch.setattr(composer_module, "bf16_is_native", lambda: False)
-    monkeypatch.setattr(generation, "SLOW_SECONDS", 0.0)
-
-    def told(app) -> int:
-        return sum(n.title == "Faster" for n in app._notifications)
-
-    settings = Settings(steps=2, variants=2, repair=0)
-    app = CantorApp(score=chorale_bar(2), load_model=True, autosave=False, ascii_only=True,
-                    settings=settings)
-    async with app.run_test(size=SIZE) as pilot:
-        editor = app.editor
-        for _ in range(2):
-            await pilot.press("r")
-            assert await wait_until(pilot, lambda: editor.variants_showing, 120)
-            assert app.loaded_composer.precision == "fp32"
-            assert told(app) == 1 and "Model: fast" in str(
-                next(n.message for n in app._notifications if n.title == "Faster"))
-            await pilot.press("escape")
-            assert not editor.variants_showing
-        app.clear_notifications()
-        editor._fast_model_told = False
-        app.use_model("fast")
-        await pilot.press("r")
-        assert await wait_until(pilot, lambda: editor.variants_showing, 120)
-        assert told(app) == 0
