@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from commands.generate import add_model_arguments
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -18,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "file", nargs="?", help="MIDI file to edit (created on save if it does not exist)"
     )
-    _add_model_arguments(p)
+    add_model_arguments(p, default=None)
     p.add_argument("--ascii", action="store_true", help="draw with plain ASCII characters only")
     p.add_argument("--root", help=argparse.SUPPRESS)  # set by `cantor serve`: file prompts stay in it
     p.set_defaults(func=open_composer)
@@ -47,19 +49,8 @@ def register(subparsers) -> None:
         default=3,
         help="browser tabs served at once, each its own app process (default 3)",
     )
-    _add_model_arguments(s)
+    add_model_arguments(s, default=None)
     s.set_defaults(func=serve)
-
-
-def _add_model_arguments(parser) -> None:
-    from engine.coconet.defaults import MODEL_NAMES
-
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--model", choices=MODEL_NAMES,
-                       help="shipped model for this session: standard or fast (about 0.8x the time"
-                       " where the net runs in fp32, slightly weaker music); default: the"
-                       " settings' Model")
-    which.add_argument("--checkpoint", help="Coconet checkpoint file (instead of --model)")
 
 
 def _check_file(path: str | None):

@@ -113,12 +113,14 @@ def _add_sampling_options(parser) -> None:
                         " one thread when the cores are busy)")
 
 
-def add_model_arguments(parser) -> None:
-    """--model (a shipped model by name) or --checkpoint (a file), not both."""
+def add_model_arguments(parser, default: str | None = DEFAULT_MODEL) -> None:
+    """--model (a shipped model by name) or --checkpoint (a file), not both; `default` None: the
+    composer's, whose settings name the model."""
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--model", choices=MODEL_NAMES, default=DEFAULT_MODEL,
-                       help="shipped model: standard (default) or fast (about 0.8x the time where"
-                       " the net runs in fp32, slightly weaker music)")
+    said = "default: standard" if default else "default: the settings' Model"
+    which.add_argument("--model", choices=MODEL_NAMES, default=default,
+                       help="shipped model: standard or fast (about 0.8x the time where the net"
+                       f" runs in fp32, slightly weaker music); {said}")
     which.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint file (instead of --model)")
 
 
