@@ -59,6 +59,7 @@ def describe(path) -> dict:
         "tempo_bpm": score.tempo_bpm,
         "key": score.key,
         "key_estimate": estimate,
+        "fermatas": _fermata_places(score),
         "bars": score.num_bars,
         "steps": score.num_steps,
         "voices": voices,
@@ -81,6 +82,7 @@ def format_text(facts: dict) -> str:
         f"tempo:     {facts['tempo_bpm']:g} BPM",
         f"key:       {_key_text(facts)}",
         f"length:    {facts['bars']} bars ({facts['steps']} 16ths)",
+        f"fermatas:  {_fermata_text(facts['fermatas'])}",
         "voices:",
     ]
     for v in facts["voices"]:
@@ -96,6 +98,21 @@ def format_text(facts: dict) -> str:
     else:
         lines.append("changes:   none (read exactly)")
     return "\n".join(lines)
+
+
+def _fermata_places(score) -> list[str] | None:
+    """Where the file's fermatas (phrase ends) begin, as bar:beat; None when it marks none."""
+    if score.fermatas is None:
+        return None
+    marks = score.fermatas
+    starts = [i for i in range(marks.size) if marks[i] and (i == 0 or not marks[i - 1])]
+    return [score.location_text(i) for i in starts]
+
+
+def _fermata_text(places: list[str] | None) -> str:
+    if places is None:
+        return "(none marked)"
+    return ", ".join(f"at {p}" for p in places) if places else "none"
 
 
 def _key_text(facts: dict) -> str:

@@ -138,3 +138,21 @@ def test_info_spells_notes_in_the_key_given_or_estimated(tmp_path):
     high = np.where(pitches[0] >= 0, 70, -1)
     save_midi(Score(np.stack([high, pitches[1], pitches[2], pitches[3]]), key="F"), tmp_path / "bb.mid")
     assert "Bb4 (70) .. Bb4 (70)" in cantor("info", tmp_path / "bb.mid").stdout
+
+
+def test_info_lists_the_fermatas_a_file_marks(tmp_path):
+    from engine.music.midi import save_midi
+    from engine.music.score import Score
+
+    pitches = np.full((4, 32), -1, dtype=np.int16)
+    pitches[0] = [72] * 8 + [74] * 8 + [76] * 8 + [72] * 8
+    marks = np.zeros(32, bool)
+    marks[8:16] = marks[24:] = True
+    save_midi(Score(pitches, fermatas=marks), tmp_path / "f.mid")
+    text = cantor("info", tmp_path / "f.mid")
+    assert text.returncode == 0, text.stderr
+    assert "fermatas:  at 1:3, at 2:3" in text.stdout
+    facts = json.loads(cantor("info", tmp_path / "f.mid", "--json").stdout)
+    assert facts["fermatas"] == ["1:3", "2:3"]
+    save_midi(Score(pitches), tmp_path / "plain.mid")
+    assert "fermatas:  (none marked)" in cantor("info", tmp_path / "plain.mid").stdout

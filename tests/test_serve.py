@@ -179,9 +179,25 @@ async def test_page_and_websocket_require_the_token(served):
             assert response.status == 200
             page = await response.text()
             assert f"/ws/{server.token}" in page and 'id="cantor-player"' in page
-            assert response.cookies["cantor_token"].value == server.token
+            assert response.cookies[f"cantor_token_{server.port}"].value == server.token
             assert response.headers["Referrer-Policy"] == "no-referrer"
     assert not server.app_pids()  # no refused request started an app
+
+
+async def test_two_servers_in_one_browser_keep_their_own_cookies(served):
+    """Cookies ignore the port: each server names its cookie for its port, so opening the second
+    server's page does not take the first one's downloads away (403)."""
+    first, second = served(), served()
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1, as a browser keeps them
+    async with aiohttp.ClientSession(cookie_jar=jar) as http:
+        for server in (first, second):
+            async with http.get(server.url) as response:
+                assert response.status == 200
+        for server in (first, second):  # the cookie alone lets a download URL through
+            async with http.get(server.base + "/download/none-such") as response:
+                assert response.status == 404, server.port
+    async with aiohttp.ClientSession() as http, http.get(first.base + "/download/none-such") as r:
+        assert r.status == 403  # and without the cookie it is refused
 
 
 async def test_foreign_origins_and_host_names_are_refused(served):
@@ -209,22 +225,36 @@ async def test_the_session_cap_holds_and_a_closed_tab_frees_its_process(served):
         first = await http.ws_connect(ws_url)
         assert is_composer(await first_screen(first))
         (app,) = server.app_pids()
-        second = await http.ws_connect(ws_url)
+        second = await http.ws_connect(ws_url)  # told in its terminal, and it waits
         message = await second.receive(timeout=30)
         assert message.type == aiohttp.WSMsgType.BINARY and b"--max-sessions" in message.data
-        assert (await second.receive(timeout=30)).type == aiohttp.WSMsgType.CLOSE
-        assert second.close_code == 1013
-        assert server.app_pids() == {app}
-        await first.close()
+        await asyncio.sleep(1.0)
+        assert server.app_pids() == {app} and not second.closed
+        await first.close()  # the waiting tab gets the freed slot, on a cleared screen
+        screen = await first_screen(second)
+        assert screen.startswith(b"\x1b[2J\x1b[H") and is_composer(screen[7:])
         assert await asyncio.to_thread(wait_for, lambda: not alive(app), 20), "app left behind"
-        for _ in range(50):  # the slot is free again once the server has reaped the session
-            third = await http.ws_connect(ws_url)
-            if is_composer(await first_screen(third)):
-                break
-            await asyncio.sleep(0.2)
-        else:
-            pytest.fail("the freed slot was never given to a new tab")
+        assert len(server.app_pids()) == 1
+        third = await http.ws_connect(ws_url)  # a tab that leaves while it waits starts nothing
         await third.close()
+        await asyncio.sleep(1.0)
+        assert len(server.app_pids()) == 1
+        await second.close()
+
+
+async def test_a_reloaded_tab_gets_its_own_slot_back(served):
+    """A reload closes the old websocket and opens a new one at once: with every slot in use, the
+    new one takes the old one's slot instead of being refused."""
+    server = served("--max-sessions", "1")
+    ws_url = f"{server.base}/ws/{server.token}"
+    async with aiohttp.ClientSession() as http:
+        first = await http.ws_connect(ws_url)
+        assert is_composer(await first_screen(first))
+        await first.close()
+        again = await http.ws_connect(ws_url)
+        screen = await first_screen(again)
+        assert is_composer(screen) and b"--max-sessions" not in screen
+        await again.close()
 
 
 async def test_a_dropped_browser_leaves_no_process(served):

@@ -126,6 +126,9 @@ def test_the_browser_plays_a_variant_and_gets_every_file(tmp_path, browser):
         assert later > first, "the audio element is not advancing"
         played = [f for f in files_seen(browser) if f.get("inline")]
         assert played and played[0]["name"].startswith("cantor-play") and played[0]["size"] > 44
+        press(browser, " ")  # space again stops it; the session goes on (the Enter below)
+        WebDriverWait(browser, 30).until(
+            lambda d: d.execute_script("return document.getElementById('cantor-player').paused"))
         browser.save_screenshot(str(tmp_path / "serve.png"))
         assert (tmp_path / "serve.png").stat().st_size > 1000
         press(browser, "\ue007")  # enter: accept the variant

@@ -219,10 +219,7 @@ class Document(NoteEdits, BarEdits):
         if sel is not None:
             return sel.mask(self.score.pitches.shape)
         mask = np.zeros(self.score.pitches.shape, dtype=bool)
-        # The note under the cursor, else the one just typed (the cursor stepped past it).
-        note = self.note_at(self.voice, self.step)
-        if note is None and self.step > 0:
-            note = self.note_at(self.voice, self.step - 1)
+        note = self.target_note()  # under the cursor, else the one just typed
         if note:
             mask[self.voice, note[0] : note[0] + note[1]] = True
         return mask
@@ -263,22 +260,26 @@ class Document(NoteEdits, BarEdits):
         return self._cached("phrase_ends", guess_phrase_ends), True
 
     def toggle_fermata(self) -> bool:
-        """A fermata at the cursor on/off (the guess becomes the score's own set); True = on."""
+        """A fermata at the cursor on/off (the guess becomes the score's own set); True = on.
+
+        It goes over the melody note at the cursor, else the current voice's note there or the
+        one just typed, else this step alone; the same key again takes it off."""
         marks = self.phrase_marks()[0].copy()
         step = self.step
-        if marks[step]:
-            start, end = step, step + 1
+        note = self.note_at(0, step) or self.target_note()
+        at = step if marks[step] or note is None else note[0]
+        if marks[at]:  # off: the whole marked run there
+            start, end = at, at + 1
             while start > 0 and marks[start - 1]:
                 start -= 1
             while end < marks.size and marks[end]:
                 end += 1
             marks[start:end] = False
-        else:  # over the melody note at the cursor, else the current voice's, else this step
-            note = self.note_at(0, step) or self.note_at(self.voice, step)
+        else:
             start, end = (note[0], note[0] + note[1]) if note else (step, step + 1)
             marks[start:end] = True
         self.commit(self.score.replace(fermatas=marks), label="fermata")
-        return bool(marks[step])
+        return bool(marks[at])
 
     def key_info(self) -> tuple[str | None, bool]:
         """(key name, estimated): the score's key, else the melody's estimate (None: no notes)."""

@@ -62,11 +62,7 @@ class EditingActions:
 
     def _edit_target(self) -> tuple[int, int, int] | None:
         """The note `< > K J` act on: under the cursor, else the one just typed."""
-        doc = self.doc
-        note = doc.note_at(doc.voice, doc.step)
-        if note is None and doc.step > 0:
-            note = doc.note_at(doc.voice, doc.step - 1)
-        return note
+        return self.doc.target_note()
 
     def _previous_pitch(self) -> int:
         """The last note of the current voice before the cursor, else the cursor pitch."""
@@ -129,9 +125,10 @@ class EditingActions:
 
     def _grid_move(self, move, count: int) -> None:
         """Jump by beats or bars; a selection growing forward stops before the next grid line,
-        so `v }` selects exactly one bar (16 steps in 4/4), not 17."""
+        so `v }` selects exactly one bar (16 steps in 4/4), not 17. A whole-bar selection (`V`)
+        covers the cursor's bar anyway, so there the cursor simply moves: `V }` selects two bars."""
         doc = self.doc
-        if doc.anchor is None or count < 0 or doc.step < doc.anchor[0]:
+        if doc.anchor is None or doc.whole_bars or count < 0 or doc.step < doc.anchor[0]:
             move(count)
         else:
             doc.goto(doc.step + 1)

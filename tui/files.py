@@ -17,22 +17,51 @@ XML_SUFFIXES = (".musicxml", ".xml", ".mxl")
 class FileActions:
     # --- save ------------------------------------------------------------------------------
 
+    def _variants_unsettled(self) -> bool:
+        """Saving while variants are on show would write the score without them, while the grid
+        shows one: say so and save nothing."""
+        if not self.variants_showing:
+            return False
+        self.app.notify("Accept (enter) or discard (Esc) the variants first: the file would not"
+                        " hold the variant on screen.", title="Not saved", timeout=4)
+        return True
+
     def action_save(self) -> None:
+        if self._variants_unsettled():
+            return
         if self.doc.path is None or self.doc.path.suffix.lower() not in MIDI_SUFFIXES:
             self.action_save_as()
         else:
             self.save_to(self.doc.path)
 
     def action_save_as(self, then=None) -> None:
+        if self._variants_unsettled():
+            return
         path = self.doc.path
         if path is not None and path.suffix.lower() not in MIDI_SUFFIXES:
             path = path.with_suffix(".mid")  # an opened MusicXML file is saved as MIDI beside it
         default = shown_path(self.app, path) if path else "untitled.mid"
 
-        def chosen(value: str | None) -> None:
-            path = self.prompted_path(value and _midi_name(value))
-            if path and self.save_to(path) and then:
+        def save(path: Path) -> None:
+            if self.save_to(path) and then:
                 then()
+
+        def chosen(value: str | None) -> None:
+            path = self.prompted_path(value)
+            if not path:
+                return
+            if value.endswith(("/", "\\")) or _is_folder(path):
+                self.app.notify(f"{value} is a folder: give the file a name in it, e.g."
+                                f" {value.rstrip('/')}/song.mid", title="Not saved",
+                                severity="warning", timeout=6)
+                return
+            path = _midi_name(path)
+            if path.exists() and not (self.doc.path is not None and _same_file(path, self.doc.path)):
+                self.app.push_screen(
+                    Choice(f"{shown_path(self.app, path)} exists. Replace it?", {"r": "replace"}),
+                    lambda key: key == "r" and save(path))
+                return
+            save(path)
 
         self.app.push_screen(PathPrompt("Save as MIDI", default), chosen)
 
@@ -174,12 +203,15 @@ class FileActions:
             self.disconnect_midi()
             self.app.exit()
 
-        if not self.doc.dirty:
-            self.close_audio()
-            self.disconnect_midi()
-            self.app.exit()
-            return
-        self.confirm_discard("quit", leave)
+        if self.doc.dirty:
+            self.confirm_discard("quit", leave)
+        elif self.variants_showing or self.busy:
+            what = ("The variants on screen are not accepted" if self.variants_showing
+                    else "The model is still writing variants")
+            self.app.push_screen(Choice(f"Quit? {what}: they will be lost.", {"q": "quit"}),
+                                 lambda key: key == "q" and leave())
+        else:
+            leave()
 
     # --- settings --------------------------------------------------------------------------
 
@@ -245,6 +277,12 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _midi_name(value: str) -> Path:
-    path = Path(value).expanduser()
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _midi_name(path: Path) -> Path:
     return path if path.suffix.lower() in MIDI_SUFFIXES else path.with_name(path.name + ".mid")

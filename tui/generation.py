@@ -22,23 +22,24 @@ FRAME_SECONDS = 0.04  # at most ~25 animation frames a second: input stays respo
 
 
 class GenerationStep(Message):
-    def __init__(self, progress) -> None:
+    def __init__(self, run: int, progress) -> None:
         super().__init__()
-        self.progress = progress
+        self.run, self.progress = run, progress
 
 
 class GenerationDone(Message):
-    def __init__(self, kind: str, result=None, error: str | None = None, region=None) -> None:
+    def __init__(self, run: int, kind: str, result=None, error: str | None = None,
+                 region=None) -> None:
         super().__init__()
-        self.kind, self.result, self.error, self.region = kind, result, error, region
+        self.run, self.kind, self.result, self.error, self.region = run, kind, result, error, region
 
 
 class VariantReady(Message):
     """A finished variant, sent before the run is done (the first one arrives well before the rest)."""
 
-    def __init__(self, variant, count: int) -> None:
+    def __init__(self, run: int, variant, count: int) -> None:
         super().__init__()
-        self.variant, self.count = variant, count
+        self.run, self.variant, self.count = run, variant, count
 
 
 class ConfidenceReady(Message):
@@ -60,6 +61,9 @@ class GenerationActions:
     _run_started = 0.0
     first_variant = None  # the first finished variant, previewed while the others are written
     _arrived: tuple = ()  # the variants finished so far in this run (Esc offers them)
+    # Every run has a number; messages of any other run (cancelled, or of a document closed since)
+    # are late and dropped.
+    _run_number = 0
 
     # --- starting a run --------------------------------------------------------------------
 
@@ -79,13 +83,14 @@ class GenerationActions:
         if not self._editable():
             return
         self.busy = True
+        self._run_number += 1
         self._run_started = time.monotonic()
         self._run_kind = kind
         self._run_mask = mask
         self.first_variant = None
         self._arrived = ()
         self.update_status(progress=(0, self.app.settings.steps))
-        self._generate(kind, self.doc.score, mask, tuple(keep), self._options())
+        self._generate(self._run_number, kind, self.doc.score, mask, tuple(keep), self._options())
 
     def action_infill(self) -> None:
         mask = self.doc.generation_mask()
@@ -151,12 +156,8 @@ class GenerationActions:
     def cancel_generation(self) -> None:
         """Stop the run. Variants already finished are offered to choose from (the score is
         unchanged until one is accepted); with none, nothing is left of the run."""
-        self.app.workers.cancel_group(self, "generate")
         kept = sorted(self._arrived, key=lambda v: (v.nll, v.seed))
-        self.first_variant = None
-        self._arrived = ()
-        self._clear_preview()
-        self.busy = False
+        self.drop_run()
         if kept:
             self.app.notify(f"Stopped: {len(kept)} finished variant(s) to choose from;"
                             " the others were not written.", timeout=3)
@@ -166,10 +167,24 @@ class GenerationActions:
         self.app.notify("Cancelled: the score is as it was.", timeout=2)
         self.update_status()
 
+    def drop_run(self) -> None:
+        """Stop the run and forget it: nothing of it is shown or offered (its late messages are
+        dropped too)."""
+        self.app.workers.cancel_group(self, "generate")
+        self._run_number += 1
+        self.first_variant = None
+        self._arrived = ()
+        self._clear_preview()
+        self.busy = False
+
+    def _current(self, message) -> bool:
+        """True for a message of the run in progress (not of a cancelled or forgotten one)."""
+        return self.busy and message.run == self._run_number
+
     # --- the worker (a thread) ---------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
-    def _generate(self, kind: str, score, mask, keep, options: dict) -> None:
+    def _generate(self, run: int, kind: str, score, mask, keep, options: dict) -> None:
         worker = get_current_worker()
         last = [0.0]
 
@@ -177,7 +192,7 @@ class GenerationActions:
             now = time.monotonic()
             if now - last[0] >= FRAME_SECONDS or p.step >= p.total:
                 last[0] = now
-                self.post_message(GenerationStep(p))
+                self.post_message(GenerationStep(run, p))
 
         region = _region(mask) if mask is not None else None
         try:
@@ -187,7 +202,7 @@ class GenerationActions:
                 # The live heatmap needs the model's probabilities at every step.
                 options["want_confidence"] = self.heat_on
                 count = options["variants"]
-                options["on_variant"] = lambda v: self.post_message(VariantReady(v, count))
+                options["on_variant"] = lambda v: self.post_message(VariantReady(run, v, count))
             if kind == "infill":
                 result = composer.infill(score, mask, **options)
             elif kind == "harmonize":
@@ -212,21 +227,21 @@ class GenerationActions:
                     cancel=options["cancel"],
                 )
         except CantorError as exc:
-            self.post_message(GenerationDone(kind, error=str(exc), region=region))
+            self.post_message(GenerationDone(run, kind, error=str(exc), region=region))
             return
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the editor (or the work)
             self.post_message(
-                GenerationDone(kind, error=f"{type(exc).__name__}: {exc}", region=region)
+                GenerationDone(run, kind, error=f"{type(exc).__name__}: {exc}", region=region)
             )
             return
         if worker.is_cancelled:
             return
-        self.post_message(GenerationDone(kind, result=result, region=region))
+        self.post_message(GenerationDone(run, kind, result=result, region=region))
 
     # --- messages back on the UI thread ------------------------------------------------------
 
     def on_variant_ready(self, message: VariantReady) -> None:
-        if not self.busy:
+        if not self._current(message):
             return
         self._arrived = (*self._arrived, message.variant)
         if self.first_variant is not None or message.count < 2:
@@ -242,7 +257,7 @@ class GenerationActions:
                         timeout=3)
 
     def on_generation_step(self, message: GenerationStep) -> None:
-        if not self.busy:
+        if not self._current(message):
             return  # a late frame of a cancelled run
         p = message.progress
         if self.first_variant is not None:  # the grid keeps showing the first variant
@@ -265,7 +280,7 @@ class GenerationActions:
         self.update_status(progress=(p.step, p.total))
 
     def on_generation_done(self, message: GenerationDone) -> None:
-        if not self.busy:
+        if not self._current(message):
             return
         self.busy = False
         self.first_variant = None

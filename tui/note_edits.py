@@ -34,6 +34,14 @@ class NoteEdits:
         start, end = self.score.note_span(voice, step)
         return start, end - start, int(row[step])
 
+    def target_note(self) -> tuple[int, int, int] | None:
+        """The note a note edit acts on: under the cursor, else the one just typed (ending right
+        before the cursor)."""
+        note = self.note_at(self.voice, self.step)
+        if note is None and self.step > 0:
+            note = self.note_at(self.voice, self.step - 1)
+        return note
+
     def _write(self, voice: int, start: int, length: int, pitch: int, score: Score | None = None):
         """Score with one note written (extended with whole bars if it runs past the end)."""
         score = score or self.score
@@ -93,13 +101,15 @@ class NoteEdits:
         self.put_note(min(candidates, key=lambda p: (abs(p - ref), p)))
 
     def delete_note(self) -> bool:
-        """Silence the note under the cursor in the current voice."""
-        note = self.note_at(self.voice, self.step)
+        """Silence the note under the cursor (or the one just typed) in the current voice; the
+        cursor goes to where it began."""
+        note = self.target_note()
         if not note:
             return False
         mask = np.zeros(self.score.pitches.shape, dtype=bool)
         mask[self.voice, note[0] : note[0] + note[1]] = True
         self.commit(self.score.erase(mask), label="delete note")
+        self.goto(min(self.step, note[0]))
         return True
 
     def delete_previous(self) -> bool:
@@ -114,10 +124,12 @@ class NoteEdits:
         return self.delete_note()
 
     def resize_note(self, delta: int) -> bool:
-        """Lengthen (delta > 0, over what follows) or shorten the note under the cursor."""
-        note = self.note_at(self.voice, self.step)
+        """Lengthen (delta > 0, over what follows) or shorten the note under the cursor (or the
+        one just typed: the cursor then stays right after it, where the next note goes)."""
+        note = self.target_note()
         if not note:
             return False
+        after = self.step == note[0] + note[1]
         start, length, pitch = note
         new_length = max(1, length + delta)
         if new_length == length:
@@ -130,12 +142,13 @@ class NoteEdits:
         else:
             score = self._write(self.voice, start, new_length, pitch)
         self.commit(score, label="lengthen note" if delta > 0 else "shorten note")
-        self.goto(min(self.step, start + new_length - 1))
+        self.goto(start + new_length if after else min(self.step, start + new_length - 1))
         return True
 
     def shift_note(self, steps: int) -> bool:
-        """Move the note under the cursor earlier or later, keeping its length."""
-        note = self.note_at(self.voice, self.step)
+        """Move the note under the cursor (or the one just typed) earlier or later, keeping its
+        length; the cursor moves with it."""
+        note = self.target_note()
         if not note:
             return False
         start, length, pitch = note

@@ -18,16 +18,20 @@ class PhraseActions:
         on = self.doc.toggle_fermata()
         where = self.doc.score.location_text(self.doc.step)
         told = f"Fermata {'set' if on else 'removed'} at {where}."
+        if on and not (self.doc.score.pitches[:, self.doc.step] >= 0).any() and \
+                self.doc.target_note() is None:
+            told += " No note sounds there: it marks the phrase end at this step."
         if guessed:
             told += " The guessed phrase ends are now yours to edit (u undoes)."
         self.app.notify(told, timeout=3)
         self._edited()
 
-    def action_set_key(self) -> None:
+    def action_set_key(self, typed: str | None = None) -> None:
+        """Ask for the score's key; a name cantor cannot read asks again with it as typed."""
         if not self._editable():
             return
         key, estimated = self.doc.key_info()
-        default = "auto" if estimated or not key else key
+        default = typed if typed is not None else ("auto" if estimated or not key else key)
 
         def chosen(value: str | None) -> None:
             if value is None:
@@ -39,6 +43,7 @@ class PhraseActions:
                     self.doc.set_key(parse_key_name(value))
                 except CantorError as exc:
                     self.app.notify(str(exc), title="Key not set", severity="error", timeout=8)
+                    self.action_set_key(value)
                     return
             self.app.notify(f"Key: {key_status(self.doc)}", timeout=3)
             self._edited()
@@ -47,7 +52,7 @@ class PhraseActions:
             PathPrompt(
                 "Key of the score",
                 default,
-                "F, Bb, F#m or D minor; auto = estimated from the melody   esc: cancel",
+                "F, Bb, F#m or D minor; auto: estimated from the melody\nenter: set   esc: cancel",
             ),
             chosen,
         )

@@ -10,6 +10,7 @@ from textual.message import Message
 
 from engine.errors import CantorError
 from tui.screens.prompt import PathPrompt
+from tui.web.delivery import in_browser, send_file, shown_path
 from tui.widgets.pianoroll import GUTTER
 
 
@@ -44,6 +45,12 @@ class PlaybackActions:
     # --- where sound goes: found in a thread after the first frame ---------------------------
 
     def detect_sound(self) -> None:
+        if in_browser(self.app):  # the page plays the sound: the server's devices do not matter
+            from engine.audio.sink import SoundRoute
+
+            self.sound_route = SoundRoute("browser", "sound: in the browser")
+            self.update_status()
+            return
         self._detect_sound(self._sound_server_setting())
 
     def _sound_server_setting(self) -> str:
@@ -279,12 +286,14 @@ class PlaybackActions:
     def action_wav_to(self) -> None:
         """Write the variant shown (or the score) as a WAV into a folder; show the scp command."""
         score, name = self._score_to_hear()
-        default = self._wav_folder or str(Path.cwd())
+        # Under `cantor serve` names are taken inside the shared folder (and checked to stay there).
+        default = self._wav_folder or ("." if getattr(self.app, "root", None) else str(Path.cwd()))
 
         def chosen(value: str | None) -> None:
-            if value:
+            folder = self.prompted_path(value)
+            if folder is not None:
                 self._wav_folder = value
-                self._write_wav(score, Path(value).expanduser() / name)
+                self._write_wav(score, folder / name)
 
         self.app.push_screen(
             PathPrompt(
@@ -325,6 +334,10 @@ class PlaybackActions:
     def on_wav_written(self, message: WavWritten) -> None:
         if message.error:
             self.app.notify(message.error, title="No WAV written", severity="error", timeout=10)
+            return
+        if in_browser(self.app):  # the browser downloads it: no scp needed
+            self.app.notify(f"Wrote {shown_path(self.app, message.path)}", timeout=3)
+            send_file(self.app, message.path)
             return
         self.app.copy_to_clipboard(message.fetch)  # OSC 52: reaches the user's terminal over SSH
         self.app.notify(

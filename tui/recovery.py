@@ -82,6 +82,7 @@ def write_recovery(document: Path | None, score: Score, erased: np.ndarray) -> P
     path = recovery_path(document)
     payload = {
         "format": FORMAT,
+        "pid": os.getpid(),  # the session that writes it: no other offers or drops it while it runs
         "document": str(document) if document else None,
         "saved_at": time.time(),
         "score": score_to_dict(score),
@@ -157,7 +158,8 @@ def _orphaned_untitled() -> Path | None:
 
 
 def read_recovery(document: Path | None) -> Recovered | None:
-    """The recovery file of a document when it exists and is newer than the document; else None.
+    """The recovery file of a document when it exists, is newer than the document and its session
+    has ended (a file still being written by a running session is not offered); else None.
 
     For an untitled score: the newest one left by a session that has ended."""
     path = recovery_path(document) if document is not None else _orphaned_untitled()
@@ -170,6 +172,9 @@ def read_recovery(document: Path | None) -> Recovered | None:
         saved_at = float(data["saved_at"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    owner = data.get("pid")
+    if isinstance(owner, int) and owner != os.getpid() and _alive(owner):
+        return None  # another session (a second browser tab, a second terminal) is editing it
     if document is not None:
         try:
             if Path(document).stat().st_mtime >= saved_at:

@@ -133,10 +133,25 @@ def model_problem(value: str) -> str | None:
     return f"model must be one of {', '.join(MODEL_NAMES)}; got {value!r}"
 
 
+def soundfont_setting_problem(value: str) -> str | None:
+    """The message for a SoundFont file that cannot be used, or None."""
+    from pathlib import Path
+
+    from engine.audio.soundfont import soundfont_problem
+
+    path = Path(value).expanduser()
+    problem = soundfont_problem(path)
+    return None if problem is None else f"soundfont {path} {problem}"
+
+
 def form_problems(values: dict[str, str]) -> list[str]:
     """Everything wrong in the settings form's text values (empty when they can be applied)."""
     checked = (*LIMITS, "chords", "model")
     problems = Settings().update({k: v for k, v in values.items() if k in checked})
+    if values.get("soundfont", "").strip():
+        problem = soundfont_setting_problem(values["soundfont"].strip())
+        if problem:
+            problems.append(problem)
     if "programs" in values:
         try:
             parse_programs(values["programs"])

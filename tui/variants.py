@@ -46,6 +46,12 @@ class VariantActions:
         self.roll.focus()
         self.update_status()
 
+    def forget_variants(self) -> None:
+        """Another document is open: the panel closes and `R` has nothing to show again."""
+        if self.variants_showing:
+            self._close_variants()
+        self._history = None
+
     def _accept(self, index: int) -> None:
         variant = self._variants[index]
         self.stop_playback()

@@ -68,7 +68,7 @@ def in_ssh_session(environ: Mapping[str, str] | None = None) -> bool:
 class SoundRoute:
     """Where sound goes, for the status bar: `text` is short, `detail` the full reason."""
 
-    kind: str  # "pulse", "device" or "none"
+    kind: str  # "pulse", "device", "midi", "browser" (the page plays it) or "none"
     text: str
     server: str | None = None
     detail: str = ""

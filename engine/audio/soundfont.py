@@ -69,7 +69,7 @@ def candidate_soundfonts() -> list[Path]:
 def find_soundfont(explicit: str | os.PathLike | None = None) -> Path:
     """The SoundFont to use: explicit, $CANTOR_SOUNDFONT, soundfonts/, system default, then ours."""
     if explicit is not None and str(explicit) != "":
-        return _checked(Path(explicit).expanduser(), "given with --soundfont")
+        return _checked(Path(explicit).expanduser(), "given with --soundfont or in the settings")
     from_env = os.environ.get(ENV_VAR, "").strip()
     if from_env:
         return _checked(Path(from_env).expanduser(), f"set in ${ENV_VAR}")

@@ -290,3 +290,76 @@ async def test_clicking_the_grid_moves_the_cursor():
         assert doc.step == 6 and doc.pitch == HIGH - (y0 + 3)
         await pilot.click("#roll", offset=(GUTTER + 9, 3))  # the tenor lane
         assert doc.voice == 2 and doc.step == 9
+
+
+async def test_note_keys_act_on_the_note_just_typed():
+    """After a typed note the cursor stands after it: + - H L x act on that note, and the cursor
+    stays where the next note goes."""
+    from engine.music.score import Score
+
+    app = make_app(score=Score.empty(32))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        doc.pitch = 60
+        await pilot.press("7", "c")  # a quarter C
+        assert doc.score.notes(0) == [(0, 4, 60)] and doc.step == 4
+        await pilot.press("plus")
+        assert doc.score.notes(0) == [(0, 5, 60)] and doc.step == 5
+        await pilot.press("minus", "minus")
+        assert doc.score.notes(0) == [(0, 3, 60)] and doc.step == 3
+        await pilot.press("L")
+        assert doc.score.notes(0) == [(1, 3, 60)]
+        await pilot.press("x")
+        assert doc.score.notes(0) == [] and doc.step == 1
+        await pilot.press("d")  # typing goes on from where that note began
+        assert doc.score.notes(0) == [(1, 4, 62)]
+
+
+async def test_V_and_a_bar_jump_select_two_bars():
+    app = make_app(score=chorale_bar(4))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        await pilot.press("V")
+        assert (doc.selection.start, doc.selection.end) == (0, 16)
+        await pilot.press("right_curly_bracket")
+        assert (doc.selection.start, doc.selection.end) == (0, 32)
+        await pilot.press("right_curly_bracket")
+        assert (doc.selection.start, doc.selection.end) == (0, 48)
+        await pilot.press("left_curly_bracket")
+        assert (doc.selection.start, doc.selection.end) == (0, 32)
+
+
+async def test_save_as_asks_before_replacing_another_file_and_refuses_a_folder(tmp_path):
+    other = tmp_path / "other.mid"
+    save_midi(chorale_bar(2), other)
+    before = other.read_bytes()
+    app = make_app(score=chorale_bar(1))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for folder in (str(tmp_path), str(tmp_path) + "/"):  # a folder is not a file name
+            await pilot.press("S")
+            app.screen.query_one("Input").value = folder
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is app.editor and app.editor.doc.path is None
+        assert sorted(p.name for p in tmp_path.parent.iterdir() if p.suffix == ".mid") == []
+        assert any("is a folder" in n.message for n in app._notifications)
+        await pilot.press("S")
+        app.screen.query_one("Input").value = str(other)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, Choice) and "Replace it?" in app.screen.question
+        await pilot.press("escape")
+        assert other.read_bytes() == before and app.editor.doc.path is None
+        await pilot.press("S")
+        app.screen.query_one("Input").value = str(other)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.editor.doc.path == other and load_midi(other).same_notes(chorale_bar(1))
+        await pilot.press("S", "enter")  # its own file again: no question
+        await pilot.pause()
+        assert app.screen is app.editor

@@ -353,3 +353,61 @@ async def test_a_harmonic_rhythm_from_the_settings_holds_the_written_voices(tiny
             for v in (1, 2, 3):
                 for half in range(0, doc.score.num_steps, 8):
                     assert len(set(variant.score.pitches[v, half:half + 8].tolist())) == 1
+
+
+async def test_opening_another_file_drops_the_run_and_the_variants_of_the_old_one(
+        tiny_checkpoint, tmp_path):
+    """Variants of one file must never be accepted into another: opening a file closes the panel,
+    stops a run (its late messages are dropped) and forgets the last variants (R)."""
+    from engine.music.midi import save_midi
+
+    other = tmp_path / "other.mid"
+    save_midi(chorale_bar(2), other)
+    app = make_app(tiny_checkpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        await pilot.press("V", "x", "i")
+        assert await wait_until(pilot, lambda: editor.variants_showing)
+        app.open_file(other)  # as ctrl+o does once the name is given
+        await pilot.pause()
+        assert not editor.variants_showing and not editor.query(VariantsPanel)
+        opened = editor.doc.score
+        await pilot.press("R")  # the old file's variants are not offered again
+        assert editor.doc.score is opened and not editor.variants_showing
+        # A run still going when another file opens leaves nothing behind either.
+        app.settings.steps = 5000
+        await pilot.press("V", "x", "i")
+        assert await wait_until(pilot, lambda: editor.roll.preview is not None)
+        app.open_file(other)
+        await pilot.pause(0.5)
+        assert not editor.busy and editor.roll.preview is None and not editor.variants_showing
+        assert all(w.is_finished or w.is_cancelled for w in app.workers if w.group == "generate")
+        assert editor.doc.score.same_notes(chorale_bar(2))
+
+
+async def test_variants_on_show_are_not_saved_and_quitting_asks(tiny_checkpoint, tmp_path):
+    from tui.screens.prompt import Choice
+
+    path = tmp_path / "song.mid"
+    from engine.music.midi import save_midi
+
+    save_midi(chorale_bar(4), path)
+    app = CantorApp(path, checkpoint=tiny_checkpoint, load_model=True, autosave=False,
+                    ascii_only=True, settings=Settings(steps=6, variants=3))
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.editor
+        await pilot.press("V", "x", "ctrl+s")  # the erased score is saved: nothing unsaved
+        assert not editor.doc.dirty
+        saved = path.read_bytes()
+        await pilot.press("i")
+        assert await wait_until(pilot, lambda: editor.variants_showing)
+        await pilot.press("ctrl+s")
+        assert path.read_bytes() == saved and editor.variants_showing
+        assert any("Accept (enter) or discard" in n.message for n in app._notifications)
+        await pilot.press("q")
+        assert isinstance(app.screen, Choice) and "not accepted" in app.screen.question
+        await pilot.press("escape")
+        assert app.is_running and editor.variants_showing
+        await pilot.press("q", "q")
+        await pilot.pause()
+    assert app.return_code == 0

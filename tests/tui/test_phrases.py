@@ -122,7 +122,8 @@ async def test_status_shows_the_estimated_key_and_t_sets_it():
         await pilot.pause()
         assert app.editor.doc.score.key == "Am"  # refused, nothing lost
         assert any("unknown key" in n.message for n in app._notifications)
-        await pilot.press("T")
+        assert isinstance(app.screen, PathPrompt)  # asked again, with the name as typed
+        assert app.screen.query_one("Input").value == "H dur"
         app.screen.query_one("Input").value = "auto"
         await pilot.press("enter")
         await pilot.pause()
@@ -145,3 +146,21 @@ async def test_a_musicxml_file_opens_in_the_composer(tmp_path):
         await pilot.press("ctrl+s")  # MusicXML is read, MIDI is written: save as offers .mid
         assert isinstance(app.screen, PathPrompt)
         assert app.screen.query_one("Input").value.endswith("tune.mid")
+
+
+async def test_F_right_after_typing_marks_the_typed_note():
+    app = make_app(score=Score.empty(32).replace(fermatas=np.zeros(32, bool)))  # none marked
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        doc.pitch = 72
+        await pilot.press("8", "c")  # a half note C; the cursor stands after it
+        assert doc.step == 8
+        await pilot.press("F")
+        marks = doc.score.fermatas
+        assert marks is not None and marks[:8].all() and not marks[8:].any()
+        await pilot.press("F")  # and off again
+        assert not doc.score.fermatas.any()
+        await pilot.press("end", "F")  # over nothing: marked, and said so
+        assert doc.score.fermatas[-1]
+        assert any("No note sounds there" in n.message for n in app._notifications)

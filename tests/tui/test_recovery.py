@@ -75,3 +75,36 @@ def test_untitled_sessions_each_have_their_own_file_and_recover_an_ended_one(tmp
     assert found is not None and str(found.path) == other and found.score.num_steps == 32
     kept = recovery.set_aside(None, found.path)
     assert kept is not None and recovery.read_recovery(None) is None  # offered once only
+
+
+def test_a_named_files_edits_are_not_offered_to_another_session_while_its_own_runs(tmp_path):
+    """Two sessions on one file (two browser tabs): the second must neither offer nor drop the
+    first one's recovery file while the first runs; once it has ended, its edits are offered."""
+    import subprocess
+    import sys
+
+    song = tmp_path / "song.mid"
+    song.write_bytes(b"")
+    os.utime(song, (1, 1))  # older than any autosave
+    script = (
+        "import sys, numpy as np; from pathlib import Path; from tui import recovery;"
+        " from tests.tui.conftest import chorale_bar;"
+        " recovery.write_recovery(Path(sys.argv[1]), chorale_bar(2), np.zeros((4, 32), bool));"
+        " print('written', flush=True); sys.stdin.read()"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", script, str(song)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert other.stdout.readline().strip() == "written"
+        assert recovery.recovery_path(song).exists()
+        assert recovery.read_recovery(song) is None  # the other session is still editing
+    finally:
+        other.stdin.close()
+        other.wait(timeout=30)
+    found = recovery.read_recovery(song)  # it has ended: its edits are offered here
+    assert found is not None and found.score.num_steps == 32
+    # This session's own file is read as before.
+    recovery.write_recovery(song, chorale_bar(1), np.zeros((4, 16), bool))
+    assert recovery.read_recovery(song).score.num_steps == 16

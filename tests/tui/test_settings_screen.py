@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from engine.audio.soundfont import TINY_SOUNDFONT
 from tui.app import CantorApp
 from tui.settings import Settings
 from tui.settings_store import user_settings_path
@@ -37,7 +38,7 @@ async def test_applied_settings_are_there_after_a_restart(config_home):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await apply_form(pilot, variants="7", temperature="0.5", soundfont="/sf/choir.sf2")
+        await apply_form(pilot, variants="7", temperature="0.5", soundfont=str(TINY_SOUNDFONT))
         assert app.settings.variants == 7
     saved = config_home / "cantor" / "settings.json"
     assert json.loads(saved.read_text())["variants"] == 7
@@ -45,13 +46,31 @@ async def test_applied_settings_are_there_after_a_restart(config_home):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        expected = Settings(variants=7, temperature=0.5, soundfont="/sf/choir.sf2")
+        expected = Settings(variants=7, temperature=0.5, soundfont=str(TINY_SOUNDFONT))
         assert app.settings.saved_values() == expected.saved_values()
         assert not app._notifications
         await pilot.press("comma")
         assert app.screen.query_one("#variants").value == "7"
         saved_in = str(app.screen.query_one("#saved-in").content)
         assert "cantor/settings.json" in saved_in
+
+
+async def test_a_soundfont_that_is_not_there_is_refused_in_the_form(tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await apply_form(pilot, variants="5", soundfont=str(tmp_path / "missing.sf2"))
+        assert app.screen.__class__.__name__ == "SettingsScreen"  # stays open, as typed
+        assert app.settings.variants == 4 and app.settings.soundfont == ""
+        told = [n.message for n in app._notifications]
+        assert any("missing.sf2 does not exist" in m for m in told)
+        text = tmp_path / "notes.sf2"
+        text.write_text("not a soundfont")
+        app.screen.query_one("#soundfont").value = str(text)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert any("is not a SoundFont" in n.message for n in app._notifications)
+        assert app.settings.soundfont == ""
 
 
 async def test_bad_file_starts_with_defaults_and_is_left_until_applied():

@@ -82,8 +82,12 @@ class EditorScreen(
             player.close()
 
     def set_document(self, document: Document) -> None:
-        """Show another document (a file was opened)."""
+        """Show another document (a file was opened): a run or variants of the old one are
+        dropped, so nothing of it can be accepted into this one."""
         self.stop_playback()
+        if self.busy:
+            self.drop_run()
+        self.forget_variants()
         self.doc = document
         self.roll.document = document
         self.roll.preview = None

@@ -25,12 +25,13 @@ class FieldForm(ModalScreen[dict | None]):
         Binding("escape", "cancel", "cancel"),
         Binding("ctrl+s", "apply", "apply"),
     ]
-    # One row per field, no gaps: the settings' thirteen fields fit an 80x24 terminal.
+    # One row per field, no gaps: the settings' fourteen fields fit an 80x24 terminal. The label
+    # column holds the longest label (39 characters) whole.
     DEFAULT_CSS = """
     FieldForm { align: center middle; }
-    FieldForm > Vertical { width: 76; max-width: 100%; height: auto; border: round $accent;
+    FieldForm > Vertical { width: 88; max-width: 100%; height: auto; border: round $accent;
                            background: $surface; padding: 0 1; }
-    FieldForm Grid { grid-size: 2; grid-columns: 32 1fr; height: auto; grid-rows: 1;
+    FieldForm Grid { grid-size: 2; grid-columns: 40 1fr; height: auto; grid-rows: 1;
                      grid-gutter: 0 1; margin: 1 0 0 0; }
     FieldForm Input, FieldForm Input:focus { height: 1; border: none; padding: 0 1; }
     FieldForm Input:focus { background: $accent 30%; }

@@ -36,6 +36,7 @@ class PathPrompt(OneAnswer):
     PathPrompt { align: center middle; }
     PathPrompt > Vertical { width: 70; max-width: 95%; height: auto; border: round $accent;
                             background: $surface; padding: 0 1; }
+    PathPrompt .hint { width: 100%; }
     """
 
     def __init__(self, title: str, default: str = "", hint: str = "") -> None:
@@ -46,7 +47,7 @@ class PathPrompt(OneAnswer):
         with Vertical():
             yield Label(f"[b]{self.title_text}[/b]")
             yield Input(value=self.default, id="path")
-            yield Label(self.hint or "enter: confirm   esc: cancel")
+            yield Label(self.hint or "enter: confirm   esc: cancel", classes="hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
@@ -63,6 +64,7 @@ class Choice(OneAnswer):
     Choice { align: center middle; }
     Choice > Vertical { width: 64; max-width: 95%; height: auto; border: round $warning;
                         background: $surface; padding: 0 1; }
+    Choice .question { width: 100%; }
     """
 
     def __init__(self, question: str, answers: dict[str, str], cancel: str = "cancel") -> None:
@@ -71,7 +73,7 @@ class Choice(OneAnswer):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self.question)
+            yield Label(self.question, classes="question")
             keys = "   ".join(f"[b]{k}[/b] {text}" for k, text in self.answers.items())
             yield Label(f"{keys}   [b]esc[/b] {self.cancel}")
 

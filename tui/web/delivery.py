@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import shutil
 import tempfile
@@ -74,7 +75,8 @@ def toggle_browser_playback(screen, score, start: int, end: int | None, loop: bo
     app = screen.app
     if time.monotonic() < getattr(screen, "_browser_playing_until", 0.0):
         screen._browser_playing_until = 0.0
-        app.deliver_text("stop", save_filename=STOP_NAME, open_method="browser",
+        # A file object: a plain str would be taken for a path.
+        app.deliver_text(io.StringIO("stop"), save_filename=STOP_NAME, open_method="browser",
                          mime_type="text/plain")
         return
     screen._browser_playing_until = math.inf  # until the render says how long it lasts

@@ -16,16 +16,17 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 import jinja2
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from textual_serve.server import Server
 
 from engine.errors import CantorError
 from tui.web.session import Downloads, Session
 
 TEMPLATES = Path(__file__).parent / "templates"
-COOKIE = "cantor_token"
+COOKIE = "cantor_token"  # + "_PORT": browsers share cookies across ports, servers must not
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
-BUSY_CLOSE_CODE = 1013  # "try again later"
+SLOT_GRACE = 3.0  # seconds a tab waits for a slot before it is told that all are in use
+SLOT_POLL = 0.2
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the page's URL holds the token
@@ -74,6 +75,12 @@ class CantorServer(Server):
         self.sessions: set[Session] = set()
         self.loopback_only = is_loopback(host)
         self._socket: socket.socket | None = None
+
+    @property
+    def cookie(self) -> str:
+        """The token's cookie, named for the port: two servers on one host (one browser) would
+        otherwise overwrite each other's, and the first one's downloads would be refused."""
+        return f"{COOKIE}_{self.port}"
 
     # --- address ---------------------------------------------------------------------------
 
@@ -155,7 +162,7 @@ class CantorServer(Server):
         return app
 
     async def handle_index(self, request: web.Request) -> web.Response:
-        token = request.query.get("token") or request.cookies.get(COOKIE)
+        token = request.query.get("token") or request.cookies.get(self.cookie)
         self._refuse(request, token)
         scheme = "wss" if request.secure else "ws"
         try:
@@ -171,7 +178,7 @@ class CantorServer(Server):
         response = aiohttp_jinja2.render_template("app_index.html", request, context)
         response.headers.update(SECURITY_HEADERS)
         # Downloads are opened by URL without the token; the cookie lets them through.
-        response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict", path="/")
+        response.set_cookie(self.cookie, self.token, httponly=True, samesite="Strict", path="/")
         return response
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -180,12 +187,7 @@ class CantorServer(Server):
             raise web.HTTPForbidden(text="cantor: connections from other sites are refused\n")
         websocket = web.WebSocketResponse(heartbeat=15)
         await websocket.prepare(request)
-        if len(self.sessions) >= self.max_sessions:
-            await websocket.send_bytes(
-                f"cantor: this server allows {self.max_sessions} session(s) at once"
-                " (--max-sessions) and all are in use; close a tab and reload this page.\r\n".encode()
-            )
-            await websocket.close(code=BUSY_CLOSE_CODE, message=b"too many sessions")
+        if not await self._wait_for_slot(websocket):
             return websocket
         width = _int(request.query.get("width"), 80, 10, 1000)
         height = _int(request.query.get("height"), 24, 5, 500)
@@ -206,14 +208,41 @@ class CantorServer(Server):
         except Exception:
             logging.getLogger("cantor.serve").exception("session failed")
         finally:
-            await asyncio.shield(session.stop())
+            # Its slot is free as soon as its tab has gone (a reloaded tab gets it at once); the
+            # app process is still reaped here.
             self.sessions.discard(session)
+            await asyncio.shield(session.stop())
             if not websocket.closed:
                 await websocket.close()
         return websocket
 
+    async def _wait_for_slot(self, websocket: web.WebSocketResponse) -> bool:
+        """Wait until fewer than --max-sessions sessions run; False if the tab left meanwhile.
+
+        A tab that finds all sessions in use is told so in its terminal after SLOT_GRACE seconds
+        (a reload frees its own slot within them), and starts as soon as a slot is free."""
+        waited, told = 0.0, False
+        while len(self.sessions) >= self.max_sessions:
+            if not told and waited >= SLOT_GRACE:
+                told = True
+                await websocket.send_bytes(
+                    f"cantor: this server allows {self.max_sessions} session(s) at once"
+                    " (--max-sessions) and all are in use. This tab starts as soon as one"
+                    " is closed.\r\n".encode())
+            try:
+                message = await websocket.receive(timeout=SLOT_POLL)
+            except TimeoutError:
+                waited += SLOT_POLL
+                continue
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
+                                WSMsgType.ERROR):
+                return False  # input typed while waiting is dropped
+        if told:
+            await websocket.send_bytes(b"\x1b[2J\x1b[H")  # the app draws on a clear screen
+        return True
+
     async def handle_download(self, request: web.Request) -> web.StreamResponse:
-        self._refuse(request, request.cookies.get(COOKIE) or request.query.get("token"))
+        self._refuse(request, request.cookies.get(self.cookie) or request.query.get("token"))
         key = request.match_info["key"]
         try:
             meta = await self.download_manager.get_download_metadata(key)
