@@ -146,3 +146,31 @@ async def test_wav_export_in_a_browser_is_delivered_as_a_download(tmp_path, monk
     assert options["save_filename"] == "song.wav" and options["mime_type"] == "audio/wav"
     with wave.open(str(path)) as wav:
         assert wav.getnframes() > wav.getframerate()  # the whole render, two bars at 90 bpm
+
+
+async def test_in_a_browser_the_status_names_the_browser_and_W_stays_in_the_shared_folder(
+        tmp_path, monkeypatch):
+    """Under `cantor serve` the page plays the sound (not the server's devices), and the WAV
+    prompt obeys --root like every other file prompt; the WAV is downloaded."""
+    monkeypatch.setattr(CantorApp, "is_web", property(lambda self: True))
+    root = tmp_path / "shared"
+    root.mkdir()
+    app = make_app()
+    app.root = root.resolve()
+    delivered = []
+    app.deliver_binary = lambda path, **kw: delivered.append(Path(path)) or "key"
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert "sound: in the browser" in str(app.editor.query_one("#status").render())
+        await pilot.press("W")
+        assert app.screen.query_one("Input").value == "."
+        app.screen.query_one("Input").value = str(tmp_path / "outside")
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+        assert not (tmp_path / "outside").exists()
+        assert any("outside the folder" in n.message for n in app._notifications)
+        await pilot.press("W")
+        app.screen.query_one("Input").value = "wavs"
+        await pilot.press("enter")
+        assert await wait_until(pilot, lambda: delivered)
+    assert delivered == [root / "wavs" / "untitled.wav"] and delivered[0].stat().st_size > 44
