@@ -11,8 +11,9 @@ import argparse
 import copy
 import io
 import os
+import signal
 import sys
-from contextlib import redirect_stdout
+from contextlib import closing, redirect_stdout
 from pathlib import Path
 
 
@@ -68,8 +69,9 @@ def run_batch(args, inputs: list[str], input_attr: str, handler) -> int:
             one.threads = 1  # N processes on N cores: one thread each
         jobs.append(one)
     failures = 0
-    with _progress_bar(len(jobs)) as bar:
-        for source, (text, error) in zip(inputs, _results(handler, jobs, args.jobs)):
+    results = _results(handler, jobs, args.jobs)
+    with _progress_bar(len(jobs)) as bar, closing(results):  # Ctrl-C: the workers stop at once
+        for source, (text, error) in zip(inputs, results):
             if error:
                 failures += 1
                 print(f"cantor: error: {source}: {error}", file=sys.stderr)
@@ -91,8 +93,32 @@ def _results(handler, jobs, processes: int):
 
     # spawn: a forked torch process can hang in its OpenMP pool.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(processes, len(jobs)), mp_context=context) as pool:
-        yield from pool.map(run_one, [handler] * len(jobs), jobs)
+    pool = ProcessPoolExecutor(min(processes, len(jobs)), mp_context=context,
+                               initializer=_worker_signals)
+    try:
+        futures = [pool.submit(run_one, handler, job) for job in jobs]
+        for future in futures:
+            yield future.result()
+    except BaseException:  # Ctrl-C (or the caller stopped reading): no file is written after it
+        workers = list((pool._processes or {}).values())  # no public way to reach them
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.terminate()  # SIGTERM: the worker exits, its temporary files removed
+        for process in workers:
+            process.join(timeout=10)
+        raise
+    pool.shutdown()
+
+
+def _worker_signals() -> None:
+    """In a --jobs worker: Ctrl-C is the parent's to handle (it stops the workers), and SIGTERM
+    ends the worker through Python, so a save in progress removes its temporary file."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _terminated)
+
+
+def _terminated(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def run_one(handler, args: argparse.Namespace) -> tuple[str, str | None]:

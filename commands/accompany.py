@@ -87,13 +87,13 @@ def _cached(key, make):
 
 
 def accompany_one(args) -> int:
-    from commands.generate import variant_paths
+    from commands.generate import checked_outputs, variant_paths
     from engine.accompany.predict import accompany, load_accompany
-    from engine.fileio import checked_output
     from engine.music.load import load_score
     from engine.music.midi import save_midi
 
-    output = checked_output(args.output, "MIDI file", inputs=[args.melody])  # before the model
+    checked_outputs(args.output, args.variants, [args.melody])  # before the model
+    output = args.output
     score = load_score(args.melody)
     voice = melody_voice(score, args.voice)
     model = _cached(("accompany", args.checkpoint), lambda: load_accompany(args.checkpoint))

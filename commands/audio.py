@@ -154,6 +154,9 @@ def run_wav_to(args, score, start: int, options: dict) -> int:
     except OSError as exc:
         raise WavFileError(f"cannot make the folder {folder} ({exc.strerror})") from None
     target = folder / (Path(args.input).stem + ".wav")
+    from engine.fileio import checked_output
+
+    checked_output(target, "WAV file", error=WavFileError, inputs=[args.input])
     path = render_wav(score, target, start=start, soundfont=args.soundfont, **options)
     print(f"wrote {path}")
     print(f"fetch it with: {fetch_command(path)}")

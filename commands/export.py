@@ -22,9 +22,13 @@ def register(subparsers) -> None:
 
 
 def run_export(args) -> int:
+    from engine.errors import MusicXMLError
+    from engine.fileio import checked_output
     from engine.music.load import load_score_report
     from engine.music.musicxml import save_musicxml
 
+    # Before reading: never over the input (a score's lyrics and extra parts would be lost).
+    checked_output(args.output, "MusicXML file", error=MusicXMLError, inputs=[args.input])
     score, report = load_score_report(args.input)
     path = save_musicxml(score, args.output)
     print(f"wrote {path} ({score.num_bars} bars; read as {report.summary()})")

@@ -211,9 +211,7 @@ def harmonize_one(args) -> int:
     from engine.music.score import VOICE_NAMES, parse_voices
 
     keep = parse_voices(args.keep)
-    from engine.fileio import checked_output
-
-    checked_output(args.output, "MIDI file", inputs=[args.input])  # fail before sampling
+    checked_outputs(args.output, args.variants, [args.input])  # fail before sampling
     score = load_score(args.input)
     if not any((score.pitches[v] >= 0).any() for v in keep):
         names = " or ".join(VOICE_NAMES[v].lower() for v in keep)
@@ -231,9 +229,7 @@ def infill_one(args) -> int:
     from engine.music.score import parse_voices
 
     voices = parse_voices(args.voices)
-    from engine.fileio import checked_output
-
-    checked_output(args.output, "MIDI file", inputs=[args.input])  # fail before sampling
+    checked_outputs(args.output, args.variants, [args.input])  # fail before sampling
     score = load_score(args.input)
     start, end = score.bar_range(*args.bars)
     mask = score.region_mask(start, end, voices)
@@ -242,10 +238,9 @@ def infill_one(args) -> int:
 
 
 def run_compose(args) -> int:
-    from engine.fileio import checked_output
     from engine.music.score import Score
 
-    checked_output(args.output, "MIDI file")  # fail before sampling, not after
+    checked_outputs(args.output, args.variants)  # fail before sampling, not after
     blank = Score.empty(0, time_signature=args.meter)
     pickup = args.pickup * blank.steps_per_beat
     if pickup >= blank.steps_per_bar:
@@ -297,6 +292,16 @@ def _options(args) -> dict:
 def _progress_line(progress) -> None:
     end = "\n" if progress.step == progress.total else ""
     print(f"\rsampling {progress.step}/{progress.total}", end=end, file=sys.stderr, flush=True)
+
+
+def checked_outputs(output: str, variants: int, inputs=()) -> list[Path]:
+    """Every file a request of `variants` variants will write (OUT.mid, or OUT-1.mid ...), each
+    checked before the slow work: none may be an input, a folder, or in a folder that cannot
+    take a file, so no set is left half written and no input is ever replaced."""
+    from engine.fileio import checked_output
+
+    return [checked_output(path, "MIDI file", inputs=inputs)
+            for path in variant_paths(str(output), variants)]
 
 
 def variant_paths(output: str, count: int) -> list[Path]:

@@ -65,7 +65,20 @@ def checked_output(path, what: str = "file", *, error: type[Exception] = MidiFil
     for source in inputs:
         if _same_file(target, source):
             raise error(f"cannot write {what} {path}: it is the input file; choose another name")
+    _check_writable(target.parent, path, what, error)
     return target
+
+
+def _check_writable(folder: Path, path: Path, what: str, error: type[Exception]) -> None:
+    """A save goes through a temporary file in the folder (atomic rename), so the folder itself
+    must take a new file: try one (a read-only mount, an immutable folder, no permission)."""
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".cantor-probe-", dir=folder)
+    except OSError as exc:
+        raise error(f"cannot write {what} {path}: {os_reason(exc)}") from None
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
 
 
 def _kind_of(mode: int) -> str:
@@ -118,8 +131,18 @@ def remove_stale_temporaries(path: Path, older_than: float = STALE_TEMP_SECONDS)
 
 def read_limited(path, limit: int) -> bytes:
     """At most `limit` + 1 bytes of `path` (one more than allowed tells the caller it is too
-    large), whatever the file is: /dev/zero and an endless FIFO end here too. OSError passes."""
-    with open(path, "rb") as handle:
+    large), whatever the file is: /dev/zero and an endless FIFO end here too. OSError passes.
+
+    Opened without blocking (a FIFO nobody writes to would wait forever in open()), then read
+    blocking: a FIFO with no writer reads as empty, one with a writer as what it sends."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        os.set_blocking(fd, True)
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
         return handle.read(limit + 1)
 
 

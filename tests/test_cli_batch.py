@@ -102,3 +102,64 @@ def test_quick_commands_never_import_torch(files, args):
         capture_output=True, text=True, timeout=120, check=False)
     facts = json.loads(run.stderr.strip().splitlines()[-1])
     assert facts == {"torch": False, "code": 0}, run.stderr
+
+
+@pytest.mark.parametrize("to_group", [True, False], ids=["terminal", "parent-only"])
+def test_ctrl_c_stops_a_batch_with_jobs_at_once_and_writes_nothing_after(files, tmp_path, to_group):
+    """Ctrl-C from a terminal reaches the whole process group; `kill -INT` the parent alone: either
+    way the workers stop at once, no file is written after it and no temporary file is left."""
+    import signal
+    import time
+
+    checkpoint, a, _, c = files
+    inputs = []
+    for k in range(6):
+        inputs.append(tmp_path / f"m{k}.mid")
+        inputs[-1].write_bytes((a if k % 2 else c).read_bytes())
+    out = tmp_path / "out"
+    launcher = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                "os.execv(sys.executable, [sys.executable] + sys.argv[1:])")
+    process = subprocess.Popen(
+        [sys.executable, "-c", launcher, str(ROOT / "cli.py"), "harmonize", *map(str, inputs),
+         "-o", f"{out}/", "--checkpoint", str(checkpoint), "--steps", "10000", "--variants", "4", "--repair", "0",
+         "--jobs", "2"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while len(children_of(process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3.0)  # the workers are sampling now
+        workers = children_of(process.pid)
+        if to_group:
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            os.kill(process.pid, signal.SIGINT)
+        began = time.monotonic()
+        _, err = process.communicate(timeout=60)
+        took = time.monotonic() - began
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130 and "interrupted" in err, err
+    assert took < 20, f"took {took:.1f} s to stop"
+    written = sorted(p.name for p in out.iterdir())
+    time.sleep(2.0)
+    assert sorted(p.name for p in out.iterdir()) == written  # nothing written afterwards
+    assert not [n for n in written if n.startswith(".")]  # no temporary file left
+    assert not any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in workers)
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -233,3 +233,50 @@ def test_model_fast_is_the_shipped_fast_checkpoint(files, tmp_path):
     run = cantor("infill", melody, "-o", tmp_path / "x.mid", "--bars", "1", "--model", "huge")
     assert run.returncode == 2 and "invalid choice: 'huge'" in run.stderr
     assert not (tmp_path / "x.mid").exists()
+
+
+def test_no_variant_file_may_be_the_input_and_all_are_checked_before_sampling(files, tmp_path):
+    """`-o out.mid --variants 2` writes out-1.mid and out-2.mid: an input of that name is never
+    replaced, and a variant name that cannot be written fails before anything is written."""
+    _, checkpoint, melody = files
+    source = tmp_path / "take-1.mid"
+    source.write_bytes(melody.read_bytes())
+    before = source.read_bytes()
+    for command in (["harmonize", source, "-o", tmp_path / "take.mid"],
+                    ["infill", source, "-o", tmp_path / "take.mid", "--bars", "1"],
+                    ["accompany", source, "-o", tmp_path / "take.mid"]):
+        if command[0] != "accompany":
+            command += ["--checkpoint", checkpoint, "--steps", "2"]
+        result = cantor(*map(str, command), "--variants", "2", "--repair", "0")
+        assert result.returncode == 1, (command, result.stdout)
+        assert "take-1.mid: it is the input file" in result.stderr
+        assert source.read_bytes() == before and not (tmp_path / "take-2.mid").exists()
+    (tmp_path / "set-2.mid").mkdir()  # the second variant's name is a folder
+    result = cantor("harmonize", str(melody), "-o", str(tmp_path / "set.mid"), "--variants", "2",
+                    "--checkpoint", str(checkpoint), "--steps", "2")
+    assert result.returncode == 1 and "set-2.mid: it is a folder" in result.stderr
+    assert not (tmp_path / "set-1.mid").exists()  # not half a set
+
+
+def test_a_folder_that_takes_no_new_file_is_found_before_sampling(files, tmp_path):
+    """A folder that refuses new files (here sysfs, which refuses even root) fails at once."""
+    _, checkpoint, melody = files
+    folder = Path("/sys/kernel")
+    if not folder.is_dir():
+        pytest.skip("no /sys/kernel on this machine")
+    target = folder / "x.mid"
+    result = cantor("harmonize", str(melody), "-o", str(target), "--checkpoint", str(checkpoint),
+                    "--steps", "2")
+    assert result.returncode == 1 and result.stdout == ""  # nothing sampled, nothing printed
+    assert result.stderr.strip() == f"cantor: error: cannot write MIDI file {target}: permission denied"
+
+
+def test_export_never_writes_over_its_input(tmp_path):
+    from engine.music.musicxml import save_musicxml
+
+    score = tmp_path / "score.musicxml"
+    save_musicxml(Score(np.full((4, 16), 60, dtype=np.int16)), score)
+    before = score.read_bytes()
+    result = cantor("export", str(score), "-o", str(score))
+    assert result.returncode == 1 and "it is the input file" in result.stderr
+    assert score.read_bytes() == before

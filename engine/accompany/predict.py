@@ -339,8 +339,18 @@ def _with_accompaniment(score, melody_voice, tracks, model, shift) -> Score:
     others = [v for v in range(NUM_VOICES) if v != melody_voice]
     pitches = score.pitches.copy()
     for j, voice in enumerate(others):
-        pitches[voice] = track_pitches(tracks[j], j + 1, model.config, shift)
+        pitches[voice] = _in_voice_range(
+            [track_pitches(tracks[j], j + 1, model.config, s) for s in dict.fromkeys((shift, 0))],
+            voice)
     return score.with_cells(accompaniment_mask(score, melody_voice), pitches)
+
+
+def _in_voice_range(candidates: list[np.ndarray], voice: int) -> np.ndarray:
+    """Of a track in the melody's octave (first) and in the model's own, the one nearer the voice's
+    range: a melody far out of range (A0-G1) must not drag the bass down to MIDI 2."""
+    from engine.coconet.ranges import outside_range
+
+    return min(candidates, key=lambda p: outside_range(p[p >= 0], voice))
 
 
 def restore_melody(result: Score, source: Score, melody_voice: int) -> Score:

@@ -59,7 +59,8 @@ def place_in_range(score: Score, mask: np.ndarray) -> tuple[np.ndarray, list[str
         offsets[:] = common
         message = (
             f"{_names(outside)} shifted {_octaves_text(common)} into the model's range"
-            f" {MODEL_LOW}..{MODEL_HIGH} and shifted back; the written voices stay in their ranges"
+            f" {MODEL_LOW}..{MODEL_HIGH} and shifted back; each written voice is placed in"
+            " the octave nearer its own range"
         )
         return offsets, [message]
     messages = []
@@ -98,22 +99,31 @@ def _model_input(score: Score, mask: np.ndarray, offsets: np.ndarray) -> np.ndar
     return to_classes(p)
 
 
+def outside_range(pitches: np.ndarray, voice: int) -> tuple[int, int]:
+    """(notes outside `voice`'s range, semitones outside summed over them): lower is better, so
+    of two octaves the one with more notes in range wins, and of two that fit equally badly (a
+    melody at A0-G1) the nearer one."""
+    low, high = RANGES[voice]
+    p = np.asarray(pitches, dtype=np.int64)
+    below, above = np.maximum(low - p, 0), np.maximum(p - high, 0)
+    return int(np.count_nonzero(below + above)), int(below.sum() + above.sum())
+
+
 def _user_pitches(classes: np.ndarray, offsets: np.ndarray, original: np.ndarray, mask: np.ndarray):
     """(N, 4, T) model classes -> MIDI pitches in the user's octaves; kept cells from `original`.
 
     A voice the model wrote whole goes back with the kept voices only if that suits its own range
-    (engine.music.counterpoint.RANGES) at least as well: a melody at D6-A6 keeps a tenor in C3-G4.
+    (engine.music.counterpoint.RANGES) at least as well: a melody at D6-A6 keeps a tenor in C3-G4,
+    and under a melody at A0-G1 no voice goes down to MIDI 13 (`outside_range`).
     """
     model = to_pitches(classes).astype(np.int32)
     p = np.where(model >= 0, model - offsets[None, :, None], -1)
     for v in range(NUM_VOICES):
         if offsets[v] == 0 or not mask[v].all():
             continue  # a voice with kept notes must meet them in their octave
-        low, high = RANGES[v]
         for n in range(p.shape[0]):
             back, here = p[n, v][p[n, v] >= 0], model[n, v][model[n, v] >= 0]
-            fits_back = np.count_nonzero((back >= low) & (back <= high))
-            if np.count_nonzero((here >= low) & (here <= high)) > fits_back:
+            if outside_range(here, v) < outside_range(back, v):
                 p[n, v] = model[n, v]
     p = _fold(p, 0, 127)
     return np.where(mask, p, original).astype(np.int16)

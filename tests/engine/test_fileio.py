@@ -3,6 +3,7 @@
 import errno
 import os
 import stat
+import time
 
 import pytest
 
@@ -135,3 +136,27 @@ def test_sync_false_skips_the_fsync(tmp_path, monkeypatch):
     with pytest.raises(MidiFileError, match="Input/output error"):
         atomic_write_text(path, "[]")  # with sync the failing fsync is met
     assert path.read_text() == "{}"
+
+
+def test_a_fifo_nobody_writes_to_reads_as_empty_and_one_with_a_writer_as_sent(tmp_path):
+    import threading
+
+    from engine.fileio import read_limited
+
+    fifo = tmp_path / "pipe.mid"
+    os.mkfifo(fifo)
+    done = []
+    reader = threading.Thread(target=lambda: done.append(read_limited(fifo, 100)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert done == [b""], "open() waited for a writer"
+
+    def write() -> None:
+        with open(fifo, "wb") as handle:
+            handle.write(b"MThd" + b"x" * 200)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    time.sleep(0.2)  # the writer waits in open() for a reader
+    assert read_limited(fifo, 100) == b"MThd" + b"x" * 97
+    writer.join(timeout=10)

@@ -293,3 +293,13 @@ def test_draft_runs_on_one_thread_and_gives_the_threads_back(tiny_checkpoint):
         torch.set_num_threads(before)
     assert all(np.array_equal(a.score.pitches, b.score.pitches)
                for a, b in zip(single.variants, again.variants))
+
+
+def test_a_track_goes_back_with_the_melody_only_where_that_is_nearer_the_voice_s_range():
+    from engine.accompany.predict import _in_voice_range
+
+    bass_with_melody = np.array([2, 5, 7, 12, -1], dtype=np.int16)  # under a melody at A0-G1
+    bass_model = bass_with_melody + np.where(bass_with_melody >= 0, 36, 0).astype(np.int16)
+    assert list(_in_voice_range([bass_with_melody, bass_model], 3)) == [38, 41, 43, 48, -1]
+    tenor_back, tenor_model = np.array([50, 55, 60]), np.array([62, 67, 72])
+    assert list(_in_voice_range([tenor_back, tenor_model], 2)) == [50, 55, 60]  # it fits: back

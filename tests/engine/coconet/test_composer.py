@@ -113,7 +113,7 @@ def test_a_high_melody_is_shifted_in_and_back_and_reported(composer):
     assert result.messages == [
         (
             "soprano shifted down an octave into the model's range 36..81 and shifted back;"
-            " the written voices stay in their ranges"
+            " each written voice is placed in the octave nearer its own range"
         )
     ]
     out = result.variants[0].score
@@ -126,6 +126,24 @@ def test_a_high_melody_is_shifted_in_and_back_and_reported(composer):
         inside = np.count_nonzero((notes >= low) & (notes <= high_))
         other = notes + (-12 if notes.min() >= MODEL_LOW + 12 else 12)
         assert inside >= np.count_nonzero((other >= low) & (other <= high_))
+
+
+def test_under_a_melody_far_below_every_range_the_voices_take_the_nearer_octave():
+    """A0-G1 in the soprano, moved up two octaves for the model: an alto the model wrote at
+    E2-C3 fits its range in neither octave, and must not go back down to E0-C1 (below the bass)."""
+    from engine.coconet.ranges import _user_pitches
+    from engine.music.pianoroll import to_classes
+
+    melody = np.array([21, 24, 28, 31])
+    written = np.array([melody + 24, [40, 43, 45, 48], [38, 40, 41, 43], [36, 36, 38, 36]])
+    mask = np.ones((4, 4), dtype=bool)
+    mask[0] = False
+    original = np.full((4, 4), -1, dtype=np.int16)
+    original[0] = melody
+    out = _user_pitches(to_classes(written)[None], np.full(4, 24), original, mask)[0]
+    assert list(out[0]) == list(melody)
+    assert list(out[1]) == [40, 43, 45, 48] and list(out[2]) == [38, 40, 41, 43]
+    assert list(out[3]) == [36, 36, 38, 36]
 
 
 def test_voices_needing_different_shifts_get_their_own():
