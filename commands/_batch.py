@@ -33,6 +33,9 @@ def output_folder(output: str) -> Path:
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
         raise CantorError(f"with several input files, -o must be a folder; {output} is a file")
+    if not folder.exists() and folder.suffix.lower() in (".mid", ".midi"):
+        raise CantorError(f"with several input files, -o must be a folder, not {output}:"
+                          f" name one (e.g. {folder.with_suffix('')}/)")
     if not folder.exists():
         if not folder.parent.is_dir():
             raise CantorError(f"cannot write into {output}: folder {folder.parent} does not exist")
@@ -74,7 +77,8 @@ def run_batch(args, inputs: list[str], input_attr: str, handler) -> int:
         for source, (text, error) in zip(inputs, results):
             if error:
                 failures += 1
-                print(f"cantor: error: {source}: {error}", file=sys.stderr)
+                named = error.startswith((str(source), f"cannot read {source}"))
+                print(f"cantor: error: {error if named else f'{source}: {error}'}", file=sys.stderr)
             elif text:
                 print(text.rstrip("\n"))
             bar.advance()

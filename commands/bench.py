@@ -42,7 +42,11 @@ def run_bench(args) -> int:
     from engine.benchmarks import benchmark_modules, run_all, short_name
     from engine.errors import CantorError
 
-    only = {n.strip() for n in args.only.split(",") if n.strip()} if args.only else None
+    only = None
+    if args.only is not None:
+        only = {n.strip() for n in args.only.split(",") if n.strip()}
+        if not only:
+            raise CantorError("--only names no benchmark: give names separated by commas")
     if only:
         known = {short_name(m) for m in benchmark_modules()}
         unknown = sorted(only - known)
@@ -58,11 +62,14 @@ def run_bench(args) -> int:
         os.environ["CANTOR_BENCH_CHECKPOINT"] = str(model_checkpoint(args.model))
     log = None if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
     results = run_all(args.repeats, only, log=log)
+    failed = 1 if results.get("errors") else 0  # the figures of the others are still printed
     if args.json:
         print(json.dumps(results, indent=2))
-        return 0
+        return failed
     for key, value in results.items():
         if isinstance(value, float):
             value = f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
         print(f"{key:<28} {value}")
-    return 0
+    for name, error in results.get("errors", {}).items():
+        print(f"cantor: error: benchmark {name} failed: {error}", file=sys.stderr)
+    return failed

@@ -231,6 +231,10 @@ def infill_one(args) -> int:
     voices = parse_voices(args.voices)
     checked_outputs(args.output, args.variants, [args.input])  # fail before sampling
     score = load_score(args.input)
+    if score.num_bars == 0:
+        from engine.errors import ScoreError
+
+        raise ScoreError(f"{Path(args.input).name} has no notes or bars: nothing to fill in")
     start, end = score.bar_range(*args.bars)
     mask = score.region_mask(start, end, voices)
     result = _composer(args).infill(score, mask, **_options(args))

@@ -50,6 +50,20 @@ def test_an_unknown_benchmark_is_a_one_line_error():
     assert "model" in run.stderr
 
 
+def test_a_benchmark_that_fails_fails_the_command_and_an_empty_only_is_refused(tmp_path):
+    broken = tmp_path / "broken.pt"
+    broken.write_text("not a checkpoint")
+    env = {**os.environ, "CANTOR_BENCH_CHECKPOINT": str(broken), "OMP_NUM_THREADS": "1"}
+    run = cantor("bench", "--json", "--only", "model", "--repeats", "1", env=env)
+    assert run.returncode == 1
+    assert "broken.pt" in json.loads(run.stdout)["errors"]["model"]
+    run = cantor("bench", "--only", "model", "--repeats", "1", env=env)
+    assert run.returncode == 1 and "cantor: error: benchmark model failed:" in run.stderr
+    run = cantor("bench", "--only", ",")
+    assert run.returncode == 1
+    assert run.stderr == "cantor: error: --only names no benchmark: give names separated by commas\n"
+
+
 FASTPATH_KEYS = {
     "composer_default_8bar_ms", "composer_first_variant_8bar_ms", "infill_1bar_in_8bar_ms",
     "infill_1bar_in_64bar_ms", "cli_harmonize_8bar_wall_ms", "cli_info_wall_ms",

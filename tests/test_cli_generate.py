@@ -280,3 +280,22 @@ def test_export_never_writes_over_its_input(tmp_path):
     result = cantor("export", str(score), "-o", str(score))
     assert result.returncode == 1 and "it is the input file" in result.stderr
     assert score.read_bytes() == before
+
+
+def test_every_reported_seed_can_be_given_back(files, tmp_path):
+    """At the top of the seed range the variants' seeds wrap to 0: each one reported is accepted
+    by --seed and gives that variant again."""
+    _, checkpoint, melody = files
+    out = tmp_path / "top.mid"
+    run = cantor("harmonize", str(melody), "-o", str(out), "--variants", "2", "--seed",
+                 "4294967295", "--checkpoint", str(checkpoint), "--steps", "2", "--repair", "0")
+    assert run.returncode == 0, run.stderr
+    rows = [line.split() for line in run.stdout.splitlines() if line.strip()[:1].isdigit()]
+    seeds = sorted(int(row[3]) for row in rows)
+    assert seeds == [0, 4294967295]
+    for row in rows:
+        again = tmp_path / f"again-{row[3]}.mid"
+        one = cantor("harmonize", str(melody), "-o", str(again), "--seed", row[3],
+                     "--checkpoint", str(checkpoint), "--steps", "2", "--repair", "0")
+        assert one.returncode == 0, one.stderr
+        assert load_midi(again).same_notes(load_midi(row[1]))

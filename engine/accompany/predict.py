@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.accompany.model import AccompanimentVAE, AccompanyConfig, SurrogateEncoder
 from engine.coconet.checkpoint import file_sha256, load_checkpoint
+from engine.coconet.defaults import MAX_SEED
 from engine.errors import CheckpointError, PitchRangeError, ScoreError
 from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 
@@ -381,7 +382,7 @@ def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint
     tracks, nll = draft(model, melody_classes(melody, shift, model.config), variants, seed, spread,
                         refine)
     drafts = [
-        Variant(_with_accompaniment(score, melody_voice, tracks[i], model, shift), float(nll[i]), seed + i)
+        Variant(_with_accompaniment(score, melody_voice, tracks[i], model, shift), float(nll[i]), (seed + i) % (MAX_SEED + 1))
         for i in range(variants)
     ]
     mask = accompaniment_mask(score, melody_voice)

@@ -61,6 +61,7 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
     REPAIR_MISSES,
     REPAIR_PASSES,
     SAMPLERS,
+    variant_seeds,
 )
 from engine.coconet.framing import conditioning, edge_of, frame
 from engine.coconet.lanes import choose_lanes, run_in_batches, run_in_lanes
@@ -359,7 +360,7 @@ class Composer:
                             else guarded(self.repair_net, run.cond, forbidden)[0])
         if groups is not None:
             run.ties = Ties(np.pad(groups, ((0, 0), (edge, edge)), constant_values=-1))
-        seeds = [int(seed) + k for k in range(int(variants))]
+        seeds = variant_seeds(seed, variants)
         options = {"sampler": sampler, "steps": int(steps), "temperature": float(temperature),
                    "fill": fill, "repair": int(repair), "repair_passes": int(repair_passes),
                    "patience": patience, "repair_misses": repair_misses,

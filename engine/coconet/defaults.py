@@ -22,6 +22,12 @@ REPAIR_PASSES = 24
 REPAIR_MISSES = None
 # Limits the command line and the composer's settings form both enforce.
 MAX_SEED = 2**32 - 1  # variant seeds S+k-1 stay far inside what torch's generators take
+
+
+def variant_seeds(seed: int, variants: int) -> list[int]:
+    """The seeds of `variants` variants from `seed`: S, S+1, ..., wrapping past MAX_SEED to 0, so
+    every seed a command reports can be given back to --seed."""
+    return [(int(seed) + k) % (MAX_SEED + 1) for k in range(int(variants))]
 MIN_TEMPERATURE = 0.01
 MAX_TEMPERATURE = 10.0
 # The shipped Coconet models by name (engine/coconet/loading.py has their files): "fast" takes about

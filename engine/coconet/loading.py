@@ -60,7 +60,12 @@ def model_from_payload(payload: dict, name: str = "checkpoint"):
         model = Coconet(config_from_dict(dict(payload["config"])))
         model.load_state_dict(payload["state_dict"])
     except (TypeError, ValueError, RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # torch's state-dict message starts with a header line ("Error(s) in loading ...:"):
+        # the first line that names a key or a shape says what is wrong.
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        if len(lines) > 1 and lines[0].endswith(":"):
+            lines = lines[1:]
+        first = lines[0] if lines else type(exc).__name__
         raise CheckpointError(f"{name} does not match the Coconet network ({first[:120]})") from exc
     model.float()
     return model

@@ -87,3 +87,25 @@ def test_the_shipped_models_by_name():
     assert fast.num_parameters() < 0.6 * standard.num_parameters()
     with pytest.raises(CheckpointError, match="model must be one of standard, fast; got 'huge'"):
         model_checkpoint("huge")
+
+
+def test_a_damaged_state_dict_is_named_by_its_first_bad_key(tmp_path):
+    import torch
+
+    from engine.coconet.checkpoint import save_checkpoint
+    from engine.coconet.loading import load_coconet
+    from engine.coconet.model import Coconet, CoconetConfig
+    from engine.errors import CheckpointError
+
+    model = Coconet(CoconetConfig(depth=2, width=8))
+    state = model.state_dict()
+    state["inp.weight"] = torch.zeros(3, 3, 3, 3)
+    del state["out.weight"]
+    path = tmp_path / "damaged.pt"
+    save_checkpoint(path, {"kind": "coconet", "config": model.config.to_dict(),
+                           "state_dict": state, "step": 0, "metrics": {}, "data": {}})
+    with pytest.raises(CheckpointError) as refused:
+        load_coconet(path)
+    text = str(refused.value)
+    assert "does not match the Coconet network" in text and "Error(s) in loading" not in text
+    assert "out.weight" in text or "inp.weight" in text
