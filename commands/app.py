@@ -35,6 +35,7 @@ def register(subparsers) -> None:
     s.add_argument(
         "--host",
         default="127.0.0.1",
+        type=lambda text: text[1:-1] if text.startswith("[") and text.endswith("]") else text,
         help="address to listen on (default 127.0.0.1; 0.0.0.0 opens it to the network)",
     )
     s.add_argument("--port", type=_port, default=8000, help="port, 1..65535 (default 8000)")
@@ -135,7 +136,8 @@ def serve(args: argparse.Namespace) -> int:
 
     root = Path(args.root).expanduser().resolve()
     if not root.is_dir():
-        raise CantorError(f"--root {args.root}: no such folder")
+        what = "not a folder" if root.exists() else "no such folder"
+        raise CantorError(f"--root {args.root}: {what}")
     _check_file(args.file)
     try:
         from tui.web.server import CantorServer

@@ -162,6 +162,33 @@ def test_a_missing_root_is_refused(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 1 and "no such folder" in result.stderr
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "serve", "--root", str(a_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1 and result.stderr.endswith(f"--root {a_file}: not a folder\n")
+
+
+def test_an_ipv6_host_may_be_given_in_brackets(tmp_path):
+    """`--host [::1]` as the printed address writes it; an unknown host stays a one-line error."""
+    import socket as sockets
+
+    if not sockets.has_ipv6:
+        pytest.skip("no IPv6 here")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--host", "[::1]", "--port", str(port),
+         "--root", str(tmp_path)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stderr.readline()
+        if "cannot listen" in first or "--host" in first:
+            pytest.skip(f"no IPv6 loopback here: {first.strip()}")
+        assert process.stderr.readline().strip().startswith(f"http://[::1]:{port}/?token=")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 async def test_page_and_websocket_require_the_token(served):
