@@ -336,3 +336,25 @@ async def test_ten_wav_downloads_arrive_whole_while_the_screen_changes(served, t
             assert body == (tmp_path / name).read_bytes(), f"round {round_}: corrupted"
             assert body[:4] == b"RIFF" and len(body) > 200_000
         await ws.close()
+
+
+async def test_ctrl_c_stops_the_server_promptly_with_a_tab_open(served):
+    """Ctrl-C with a tab open: the tab's app is ended and its websocket closed at once, so the
+    server does not wait for the browser to go (it took 20 s)."""
+    server = served()
+    ws_url = f"{server.base}/ws/{server.token}"
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(ws_url)
+        assert is_composer(await first_screen(ws))
+        (app,) = server.app_pids()
+        began = time.monotonic()
+        server.process.send_signal(signal.SIGINT)
+        await asyncio.to_thread(server.process.wait, 60)
+        took = time.monotonic() - began
+        assert took < 8, f"the server took {took:.1f} s to stop"
+        assert await asyncio.to_thread(wait_for, lambda: not alive(app), 10)
+        for _ in range(1000):  # the last frames, then the close
+            message = await ws.receive(timeout=10)
+            if message.type != aiohttp.WSMsgType.BINARY:
+                break
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)

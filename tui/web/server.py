@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import logging
@@ -16,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 import aiohttp_jinja2
 import jinja2
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from textual_serve.server import Server
 
 from engine.errors import CantorError
@@ -73,6 +74,7 @@ class CantorServer(Server):
         self.token = token or secrets.token_urlsafe(24)
         self.download_manager = Downloads()
         self.sessions: set[Session] = set()
+        self.websockets: set[web.WebSocketResponse] = set()
         self.loopback_only = is_loopback(host)
         self._socket: socket.socket | None = None
 
@@ -187,6 +189,14 @@ class CantorServer(Server):
             raise web.HTTPForbidden(text="cantor: connections from other sites are refused\n")
         websocket = web.WebSocketResponse(heartbeat=15)
         await websocket.prepare(request)
+        self.websockets.add(websocket)
+        try:
+            return await self._run_session(request, websocket)
+        finally:
+            self.websockets.discard(websocket)
+
+    async def _run_session(self, request: web.Request,
+                           websocket: web.WebSocketResponse) -> web.WebSocketResponse:
         if not await self._wait_for_slot(websocket):
             return websocket
         width = _int(request.query.get("width"), 80, 10, 1000)
@@ -268,6 +278,10 @@ class CantorServer(Server):
     async def on_shutdown(self, app: web.Application) -> None:
         for session in list(self.sessions):
             session.kill_now()
+        # Open tabs would hold the server's exit until their websockets time out: close them.
+        for websocket in list(self.websockets):
+            with contextlib.suppress(Exception):
+                await websocket.close(code=WSCloseCode.GOING_AWAY, message=b"server stopped")
 
     # --- run -------------------------------------------------------------------------------
 
