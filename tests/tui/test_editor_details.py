@@ -82,3 +82,19 @@ def test_q_quits_within_a_second(tmp_path, tiny_checkpoint):
     finally:
         term.close()
     assert took < 1.5, f"q took {took:.1f} s"
+
+
+async def test_on_an_80_column_terminal_the_status_wraps_instead_of_losing_key_and_sound():
+    from .test_snapshots import chorale_app
+
+    app = chorale_app(ascii_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.3)
+        status = app.editor.query_one("#status")
+        text = str(status.render())
+        assert "key:" in text and "sound" in text
+        assert status.size.height == 2 and len(text) <= 2 * status.size.width
+    app = chorale_app(ascii_only=True)
+    async with app.run_test(size=(160, 30)) as pilot:  # wide: one line, as before
+        await pilot.pause(0.3)
+        assert app.editor.query_one("#status").size.height == 1
