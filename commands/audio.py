@@ -105,6 +105,11 @@ def _load(args):
         score = score.replace(programs=args.programs)
     mute = parse_voices(args.mute) if args.mute else ()
     solo = parse_voices(args.solo) if args.solo else ()
+    heard = [v for v in (solo or range(4)) if v not in mute]
+    if not heard:
+        from engine.errors import ScoreError
+
+        raise ScoreError("--mute and --solo leave no voice to hear: nothing would sound")
     return score, {"mute": mute, "solo": solo, "velocity": args.velocity}
 
 

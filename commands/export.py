@@ -30,6 +30,8 @@ def run_export(args) -> int:
     # Before reading: never over the input (a score's lyrics and extra parts would be lost).
     checked_output(args.output, "MusicXML file", error=MusicXMLError, inputs=[args.input])
     score, report = load_score_report(args.input)
+    if not (score.pitches >= 0).any():
+        raise MusicXMLError(f"{args.input} has no notes: nothing to export")
     path = save_musicxml(score, args.output)
     print(f"wrote {path} ({score.num_bars} bars; read as {report.summary()})")
     return 0

@@ -88,6 +88,8 @@ def test_render_options_change_the_sound(tmp_path):
         (["--soundfont", "missing.sf2"], "missing.sf2 does not exist"),
         (["--bars", "5-6"], "bars must be in range"),
         (["--solo", "X"], "unknown voice"),
+        (["--mute", "S,A,T,B"], "leave no voice to hear"),
+        (["--solo", "S", "--mute", "S"], "leave no voice to hear"),
     ],
 )
 def test_render_errors_are_one_line_and_write_nothing(tmp_path, extra, message):

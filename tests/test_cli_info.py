@@ -104,6 +104,18 @@ def test_export_refuses_an_unknown_suffix(chorale_midi, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_export_refuses_a_file_without_notes(tmp_path):
+    import mido
+
+    empty = tmp_path / "empty.mid"
+    song = mido.MidiFile()
+    song.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+    song.save(empty)
+    run = cantor("export", empty, "-o", tmp_path / "x.musicxml")
+    assert run.returncode == 1 and "has no notes: nothing to export" in run.stderr
+    assert not (tmp_path / "x.musicxml").exists()
+
+
 def test_info_on_a_cantor_file_with_a_pickup(tmp_path):
     import numpy as np
 
