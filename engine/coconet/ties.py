@@ -42,8 +42,10 @@ def chord_starts(score: Score, mask: np.ndarray, rhythm: str) -> np.ndarray | No
         starts = kept & (score.onsets[0] | (score.pitches[0] < 0))
         if not (kept & (score.pitches[0] >= 0)).any():
             raise ScoreError("harmonic rhythm 'melody' needs a kept melody (the soprano)")
-    elif rhythm == "beat":
-        starts = position % score.steps_per_beat == 0
+    elif rhythm == "beat":  # the felt beat: a dotted quarter in 6/8, 9/8 and 12/8
+        from engine.music.analysis import beat_length
+
+        starts = position % beat_length(score) == 0
     elif rhythm.isdigit() and int(rhythm) >= 1:
         count = int(rhythm)
         if score.steps_per_bar % count:

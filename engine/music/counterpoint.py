@@ -162,6 +162,10 @@ def _parallels(p, on, a, b, name=note_name) -> list:
     for kind, size, word in (("parallel_fifths", 7, "fifths"), ("parallel_octaves", 0, "octaves")):
         hit = joined & moves & (before == size) & (after == size)
         for s, t in zip(first[hit], second[hit]):
+            if size == 0 and p[a, s] == p[b, s] and p[a, t] == p[b, t]:
+                word = "unisons"  # the same notes both times, not an octave apart
+            elif size == 0:
+                word = "octaves"
             text = (
                 f"{_pair_text(a, b)} {word} {name(p[a, s])}/{name(p[b, s])}"
                 f" -> {name(p[a, t])}/{name(p[b, t])}"

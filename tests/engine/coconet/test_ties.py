@@ -30,6 +30,13 @@ def test_chord_starts_follow_the_bar_the_beat_or_the_melody():
     assert np.flatnonzero(chord_starts(score, ALL, "1")).tolist() == [0, 4, 20]
     assert np.flatnonzero(chord_starts(score, ALL, "beat")).tolist() == list(range(0, 36, 4))
     assert chord_starts(score, ALL, "free") is None
+    # In compound meter the beat is the dotted quarter: two chords a bar in 6/8, four in 12/8.
+    for meter, expected in (((6, 8), [0, 6, 12, 18]), ((12, 8), [0, 6, 12, 18, 24, 30, 36, 42])):
+        jig = Score.empty(24 if meter == (6, 8) else 48, time_signature=meter)
+        full = np.ones((4, jig.num_steps), bool)
+        assert np.flatnonzero(chord_starts(jig, full, "beat")).tolist() == expected
+    assert np.flatnonzero(chord_starts(Score.empty(24, time_signature=(3, 8)),
+                                       np.ones((4, 24), bool), "beat")).tolist() == list(range(0, 24, 2))
     harmonize = ALL.copy()
     harmonize[0] = False
     tune = score.replace(pitches=np.where(np.arange(36) < 8, 72, score.pitches).astype(np.int16))

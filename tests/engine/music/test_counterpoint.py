@@ -37,6 +37,13 @@ def test_textbook_parallel_fifths_and_octaves_are_found():
     assert fifths.previous == 0
 
 
+def test_parallel_unisons_are_called_unisons_and_octaves_octaves():
+    report = check_score(chords([72, 57, 57, 45], [74, 55, 55, 43]))
+    details = [f.detail for f in report.findings if f.kind == "parallel_octaves"]
+    assert "A-T unisons A3/A3 -> G3/G3" in details
+    assert "A-B octaves A3/A2 -> G3/G2" in details
+
+
 def test_compound_fifths_between_outer_voices_count():
     report = check_score(chords([67, -1, -1, 48], [69, -1, -1, 50]))
     assert kinds(report) == [("parallel_fifths", (0, 3), "1:2")]
