@@ -109,7 +109,9 @@ def _results(handler, jobs, processes: int):
         for process in workers:
             process.terminate()  # SIGTERM: the worker exits, its temporary files removed
         for process in workers:
-            process.join(timeout=10)
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
         raise
     pool.shutdown()
 
@@ -121,8 +123,13 @@ def _worker_signals() -> None:
     signal.signal(signal.SIGTERM, _terminated)
 
 
+class _Stopped(BaseException):
+    """SIGTERM in a --jobs worker: unwinds the handler (a save in progress removes its temporary
+    file on the way out), then `run_one` ends the process."""
+
+
 def _terminated(signum, frame) -> None:
-    raise SystemExit(128 + signum)
+    raise _Stopped
 
 
 def run_one(handler, args: argparse.Namespace) -> tuple[str, str | None]:
@@ -133,6 +140,8 @@ def run_one(handler, args: argparse.Namespace) -> tuple[str, str | None]:
     try:
         with redirect_stdout(out):
             handler(args)
+    except _Stopped:
+        os._exit(143)  # the pool's worker loop would catch SystemExit and take the next file
     except CantorError as exc:
         return "", str(exc)
     except OSError as exc:

@@ -2,8 +2,9 @@
 
 Kept notes outside the range are moved by whole octaves into it before sampling and everything is
 moved back afterwards. When every kept voice fits with one common shift, the whole texture moves
-with it; otherwise each kept voice gets its own shift. A voice the model wrote whole moves back only
-when that suits its own range. A voice wider than the range: PitchRangeError.
+with it; otherwise each kept voice gets its own shift. A melody that never reaches the soprano's
+range (a cello tune) moves the texture up the same way. A voice the model wrote whole moves back
+only when that suits its own range. A voice wider than the range: PitchRangeError.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def place_in_range(score: Score, mask: np.ndarray) -> tuple[np.ndarray, list[str
     offsets = np.zeros(NUM_VOICES, dtype=np.int32)
     outside = [v for v, (lo, hi) in spans.items() if lo < MODEL_LOW or hi > MODEL_HIGH]
     if not outside:
-        return offsets, []
+        return _below_the_soprano_range(spans, offsets)
     for v in outside:
         lo, hi = spans[v]
         if hi - lo > MODEL_HIGH - MODEL_LOW:
@@ -78,6 +79,26 @@ def place_in_range(score: Score, mask: np.ndarray) -> tuple[np.ndarray, list[str
             f" {MODEL_LOW}..{MODEL_HIGH} and shifted back afterwards"
         )
     return offsets, messages
+
+
+def _below_the_soprano_range(spans: dict, offsets: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """A kept melody that never reaches the soprano's range (a cello tune, B2-A3) would have the
+    model write the other voices below it, out of their ranges, with the bass jumping above it:
+    the texture moves up by octaves until the melody's top reaches the soprano's range, and back
+    afterwards (each written voice in the octave nearer its own range)."""
+    if set(spans) != {0} or spans[0][1] >= RANGES[0][0]:  # a melody alone, kept below C4
+        return offsets, []
+    low = min(lo for lo, _ in spans.values())
+    high = max(hi for _, hi in spans.values())
+    shift = 12 * -(-(RANGES[0][0] - spans[0][1]) // 12)
+    if high + shift > MODEL_HIGH or low + shift < MODEL_LOW:
+        return offsets, []
+    offsets[:] = shift
+    lo, hi = spans[0]
+    return offsets, [
+        (f"the soprano ({lo}..{hi}) lies below its range: harmonized {_octaves_text(shift)} and"
+        " shifted back; each written voice is placed in the octave nearer its own range")
+    ]
 
 
 def _fold(pitches: np.ndarray, low: int, high: int) -> np.ndarray:

@@ -47,7 +47,11 @@ def test_harmonize_keeps_the_kept_voices_and_stays_in_range(composer, notes, kee
     pitches[0] = np.repeat(notes, 2)
     score = Score(pitches)
     result = composer.harmonize(score, keep=sorted(keep), seed=seed, **FAST)
-    assert len(result.variants) == 2 and not result.cancelled and result.messages == []
+    sounding = [n for n in notes if n >= 0]
+    low_melody = keep == {0} and sounding and max(sounding) < 60  # moved up an octave and back
+    assert len(result.variants) == 2 and not result.cancelled
+    assert result.messages == ([] if not low_melody else result.messages[:1])
+    assert all(m.startswith("the soprano (") for m in result.messages)
     for variant in result.variants:
         out = variant.score
         for v in keep:
@@ -153,6 +157,24 @@ def test_voices_needing_different_shifts_get_their_own():
     offsets, messages = place_in_range(Score(pitches), np.zeros((4, 12), dtype=bool))
     assert offsets.tolist() == [-12, 0, 0, 12] and len(messages) == 2
     assert "bass shifted up an octave" in messages[1]
+
+
+def test_a_melody_below_the_soprano_range_is_harmonized_an_octave_up(composer):
+    """A cello tune (B2-A3) as the soprano: the texture is written an octave up and put back, so
+    the model does not write the other voices below it; the melody itself is kept exactly."""
+    low = melody_score([47, 48, 50, 52, 53, 55, 57, 55])
+    mask = np.ones(low.pitches.shape, dtype=bool)
+    mask[0] = False
+    offsets, messages = place_in_range(low, mask)
+    assert offsets.tolist() == [12, 12, 12, 12]
+    assert messages == [("the soprano (47..57) lies below its range: harmonized up an octave and"
+                        " shifted back; each written voice is placed in the octave nearer its"
+                        " own range")]
+    result = composer.harmonize(low, variants=1, steps=3)
+    assert np.array_equal(result.variants[0].score.pitches[0], low.pitches[0])
+    assert result.messages[:1] == messages
+    # A melody that reaches middle C is the soprano's own: nothing moves.
+    assert place_in_range(melody_score([55, 57, 60]), mask[:, :12])[0].tolist() == [0, 0, 0, 0]
 
 
 def test_an_unplaceable_melody_is_a_clear_error(composer):
