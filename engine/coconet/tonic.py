@@ -6,7 +6,8 @@ from random notes, often does neither: for the structure-aware model on the JSB 
 third of the openings and 0.6 of the endings. Harmonizing with `opening="tonic"` (the default)
 writes the tonic into the bass under the melody's first note when that note is the tonic;
 `ending="tonic"` (the default) writes it under the melody's last note when that note belongs to
-the tonic triad (1, 3 or 5 of the key: a melody that ends on 2 or 7 asks for another chord). The
+the tonic triad (1, 3 or 5 of the key: a melody that ends on 2 or 7 asks for another chord, and
+one that ends on 5 after raising the fourth in its last two bars has modulated to the dominant). The
 pinned bass stays while the model writes everything else, so the inner voices complete the chord
 and the model chooses the approach to it (whether a V–I cadence leads there is the model's own).
 The key is the score's own, else the estimate from the kept melody (engine/coconet/framing.py),
@@ -78,7 +79,21 @@ def tonic_ending(score: Score, mask: np.ndarray,
     triad = {tonic, (tonic + 7) % 12} | {(tonic + t) % 12 for t in thirds}
     if int(score.pitches[0, start]) % 12 not in triad:
         return None
+    if _ends_in_the_dominant(score, mask, start, key):
+        return None
     return _pin_bass_tonic(score, mask, start, end, key)
+
+
+def _ends_in_the_dominant(score: Score, mask: np.ndarray, last: int, key) -> bool:
+    """True for a melody that has modulated to the dominant at its end: it ends on the dominant
+    and its last two bars raise the fourth degree (F# in C: the new key's leading tone). Its
+    final chord is the dominant's tonic, not the home tonic; the model is left to write it."""
+    tonic = key[0]
+    if int(score.pitches[0, last]) % 12 != (tonic + 7) % 12:
+        return False
+    since = max(0, last - 2 * score.steps_per_bar)
+    steps = np.flatnonzero((score.pitches[0, since:last] >= 0) & ~mask[0, since:last]) + since
+    return bool(((score.pitches[0, steps] % 12) == (tonic + 6) % 12).any())
 
 
 def _kept_melody(score: Score, mask: np.ndarray) -> np.ndarray:

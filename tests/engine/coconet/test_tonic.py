@@ -108,6 +108,17 @@ def test_a_last_note_outside_the_tonic_triad_gets_no_pinned_ending(key, last, pi
     assert (tonic_ending(score, soprano_only(score)) is not None) == pinned
 
 
+def test_a_melody_that_ends_in_the_dominant_gets_no_home_tonic_under_its_last_note():
+    """C major, ending F#-A-G: the tune has gone to G; a home-key C under its final G would need
+    the augmented and minor detours the model wrote to reach it."""
+    gone = melody([(72, 8), (74, 8), (76, 8), (78, 4), (81, 4), (79, 16)], key="C")
+    assert tonic_ending(gone, soprano_only(gone)) is None
+    stays = melody([(72, 8), (74, 8), (77, 8), (76, 4), (74, 4), (79, 16)], key="C")  # F natural
+    assert tonic_ending(stays, soprano_only(stays)) is not None
+    early = melody([(78, 4), (79, 4)] + [(72, 16)] * 2 + [(74, 8), (79, 8)], key="C")  # F# long ago
+    assert tonic_ending(early, soprano_only(early)) is not None
+
+
 def test_the_ending_lasts_the_last_note_to_its_end_even_before_trailing_silence():
     score = melody(C_TUNE + [(-1, 8)], key="C")
     pinned, mask = tonic_ending(score, soprano_only(score))
