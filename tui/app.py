@@ -196,7 +196,7 @@ class CantorApp(App):
         when = time.strftime("%H:%M:%S", time.localtime(found.saved_at))
 
         def answered(key: str) -> None:
-            own = recovery.recovery_path(document.path)
+            own = recovery.session_path(document.path)
             if key == "y":
                 document.commit(found.score, found.erased, "recover")  # autosaves to `own`
                 if found.path != own:  # an ended untitled session's file: now ours

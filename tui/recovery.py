@@ -36,6 +36,34 @@ def recovery_path(document: Path | None) -> Path:
     return state_dir() / "recovery" / f"{name}.json"
 
 
+_SESSION_PATHS: dict[str, Path] = {}  # document -> the file this session autosaves it to
+
+
+def session_path(document: Path | None) -> Path:
+    """Where this session autosaves `document`: its recovery file, or, while another running
+    session (a second browser tab, a second terminal) writes that one, a file of this session's
+    own beside it, so that neither overwrites or deletes the other's edits."""
+    shared = recovery_path(document)
+    if document is None:
+        return shared
+    key = str(shared)
+    if key not in _SESSION_PATHS:
+        owner = _owner(shared)
+        taken = owner is not None and owner != os.getpid() and _alive(owner)
+        _SESSION_PATHS[key] = shared.with_name(f"{shared.stem}.{os.getpid()}.json") if taken else shared
+    return _SESSION_PATHS[key]
+
+
+def _owner(path: Path) -> int | None:
+    """The process that writes a recovery file (None: no file, unreadable, or written before
+    files named their writer)."""
+    try:
+        owner = json.loads(path.read_text(encoding="utf-8")).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return owner if isinstance(owner, int) else None
+
+
 def score_to_dict(score: Score) -> dict:
     return {
         "pitches": score.pitches.tolist(),
@@ -79,7 +107,7 @@ class Recovered:
 
 def write_recovery(document: Path | None, score: Score, erased: np.ndarray) -> Path:
     """Autosave; a kill (-9, SIGHUP) at any moment leaves the previous or the new file, whole."""
-    path = recovery_path(document)
+    path = session_path(document)
     payload = {
         "format": FORMAT,
         "pid": os.getpid(),  # the session that writes it: no other offers or drops it while it runs
@@ -162,9 +190,23 @@ def read_recovery(document: Path | None) -> Recovered | None:
     has ended (a file still being written by a running session is not offered); else None.
 
     For an untitled score: the newest one left by a session that has ended."""
-    path = recovery_path(document) if document is not None else _orphaned_untitled()
-    if path is None:
-        return None
+    if document is None:
+        path = _orphaned_untitled()
+        return None if path is None else _read(path)
+    shared = recovery_path(document)
+    candidates = [shared, *sorted(shared.parent.glob(f"{shared.stem}.*.json"))]
+    found = [r for r in map(_read, candidates) if r is not None and not r.path.name.endswith(".kept.json")]
+    try:
+        modified = Path(document).stat().st_mtime
+    except OSError:
+        modified = None  # the document is gone: the recovery file is all there is
+    found = [r for r in found if modified is None or r.saved_at > modified]
+    return max(found, key=lambda r: r.saved_at) if found else None
+
+
+def _read(path: Path) -> Recovered | None:
+    """A recovery file's content, or None when unreadable or still written by a running session
+    other than this one (a second browser tab, a second terminal)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         score = score_from_dict(data["score"])
@@ -174,25 +216,23 @@ def read_recovery(document: Path | None) -> Recovered | None:
         return None
     owner = data.get("pid")
     if isinstance(owner, int) and owner != os.getpid() and _alive(owner):
-        return None  # another session (a second browser tab, a second terminal) is editing it
-    if document is not None:
-        try:
-            if Path(document).stat().st_mtime >= saved_at:
-                return None
-        except OSError:
-            pass  # the document is gone: the recovery file is all there is
+        return None
     doc = Path(data["document"]) if data.get("document") else None
     return Recovered(score, erased, doc, saved_at, path)
 
 
 def discard_recovery(document: Path | None) -> None:
-    recovery_path(document).unlink(missing_ok=True)
+    """Drop this session's autosave of `document` (never a file another running session writes)."""
+    path = session_path(document)
+    owner = _owner(path)
+    if owner is None or owner == os.getpid() or not _alive(owner):
+        path.unlink(missing_ok=True)
 
 
 def set_aside(document: Path | None, path: Path | None = None) -> Path | None:
     """Move a recovery file (by default the document's) out of the way, timestamped, so new
     autosaves do not replace it and no later session offers it again."""
-    path = path or recovery_path(document)
+    path = path or session_path(document)
     target = path.with_name(f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.kept.json")
     try:
         os.replace(path, target)

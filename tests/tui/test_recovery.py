@@ -98,8 +98,16 @@ def test_a_named_files_edits_are_not_offered_to_another_session_while_its_own_ru
     )
     try:
         assert other.stdout.readline().strip() == "written"
-        assert recovery.recovery_path(song).exists()
+        theirs = recovery.recovery_path(song)
+        assert theirs.exists()
         assert recovery.read_recovery(song) is None  # the other session is still editing
+        # This session edits the same file meanwhile: it autosaves beside theirs, never over it,
+        # and dropping its own edits (a save, a quit without saving) leaves theirs alone.
+        mine = recovery.write_recovery(song, chorale_bar(3), np.zeros((4, 48), bool))
+        assert mine != theirs and mine.exists() and str(os.getpid()) in mine.name
+        assert recovery.read_recovery(song).path == mine  # its own, as before
+        recovery.discard_recovery(song)
+        assert theirs.exists() and not mine.exists()
     finally:
         other.stdin.close()
         other.wait(timeout=30)
