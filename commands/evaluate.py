@@ -60,19 +60,26 @@ def run(args) -> int:
         checkpoint = checkpoint_of(args)
         model = load_coconet(checkpoint, for_inference=True)
         digest = file_sha256(checkpoint or DEFAULT_COCONET)
-    structures = None
+    if not pieces:
+        from engine.errors import CantorError
+
+        raise CantorError(f"the {args.split} split has no pieces within the model's range to score")
+    structures, given, with_metadata = None, False, 0
     if getattr(getattr(model, "config", None), "cond_planes", 0) and not args.no_metadata:
         from engine.training.structure_setup import classes_and_structures, piece_metadata
 
         metas = piece_metadata(args.data, data)[args.split]
         structures = classes_and_structures(data.split(args.split), metas)[1]
+        given = any(metas)  # music21 data has none; JSB-16th has a key (estimated) at least
+        with_metadata = sum(1 for meta in metas if meta and meta.get("source"))  # matched
     result = orderless_nll(model, pieces, draws=args.draws, seed=args.seed, structures=structures)
     report = {"split": args.split, "pieces": result["pieces"], "draws": result["draws"],
               "seed": result["seed"], "stratified": result["stratified"],
               "nll_per_cell": result["nll_per_cell"],
               "nll_per_cell_cells": result["nll_per_cell_cells"],
               "nll_per_cell_with_silence": result["nll_per_cell_with_silence"],
-              "metadata": structures is not None,
+              "metadata": given,  # metadata conditioned the model (not only the boundaries)
+              "metadata_pieces": with_metadata,  # pieces matched to their music21 chorale
               "checkpoint_sha256": digest, "seconds": result["seconds"]}
     if args.json:
         print(json.dumps(report))

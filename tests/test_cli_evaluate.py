@@ -46,11 +46,35 @@ def test_evaluate_json(files):
     report = json.loads(done.stdout)
     assert set(report) == {"split", "pieces", "draws", "seed", "stratified", "nll_per_cell",
                            "nll_per_cell_cells", "nll_per_cell_with_silence", "metadata",
-                           "checkpoint_sha256", "seconds"}
+                           "metadata_pieces", "checkpoint_sha256", "seconds"}
     assert report["stratified"] is True and report["metadata"] is False
     assert report["split"] == "test" and report["pieces"] == 2 and report["draws"] == 2
     assert report["seed"] == 3 and report["checkpoint_sha256"] == file_sha256(checkpoint)
     assert 0 < report["nll_per_cell"] < 10
+
+
+def test_metadata_is_reported_as_used_only_where_a_piece_had_some_and_an_empty_split_fails(
+        files, tmp_path):
+    data, _ = files
+    torch.manual_seed(0)
+    structured = tmp_path / "structured.pt"
+    save_coconet(structured, Coconet(CoconetConfig(depth=2, width=4, cond_planes=10)), step=0,
+                 metrics={}, data={"source": "test"})
+    done = cantor("evaluate", "--data", f"jsb16:{data}", "--split", "test", "--checkpoint",
+                  structured, "--draws", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)  # made-up pieces: matched to no chorale, key estimated
+    assert report["metadata"] is True and report["metadata_pieces"] == 0
+    done = cantor("evaluate", "--data", "music21", "--split", "test", "--checkpoint", structured,
+                  "--draws", "1", "--json")
+    assert done.returncode == 0, done.stderr  # music21's corpus carries no recovered metadata
+    report = json.loads(done.stdout)
+    assert report["metadata"] is False and report["metadata_pieces"] == 0
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({"train": [], "valid": [], "test": []}))
+    done = cantor("evaluate", "--data", f"jsb16:{empty}", "--split", "test", "--checkpoint",
+                  structured, "--draws", "1")
+    assert done.returncode == 1 and "has no pieces" in done.stderr
 
 
 def test_evaluate_baseline_and_text(files):

@@ -140,11 +140,60 @@ def parse_config(text: str | None) -> tuple[CoconetConfig, dict]:
     unknown = sorted(set(values) - model_keys - train_keys)
     if unknown:
         raise TrainError(f"unknown config key {unknown[0]!r}")
+    model_values = {k: v for k, v in values.items() if k in model_keys}
+    from engine.coconet.validate import check_coconet_config
+    from engine.errors import CheckpointError
+
     try:
-        config = CoconetConfig(**{k: v for k, v in values.items() if k in model_keys})
+        check_coconet_config(model_values, "--config")
+        config = CoconetConfig(**model_values)
+    except CheckpointError as exc:
+        raise TrainError(str(exc).replace("--config is not a usable checkpoint: ", "--config: ")
+                         ) from None
     except (TypeError, ValueError) as exc:
         raise TrainError(f"bad model config: {exc}") from exc
-    return config, {k: v for k, v in values.items() if k in train_keys}
+    train = {k: v for k, v in values.items() if k in train_keys}
+    check_settings(train)
+    return config, train
+
+
+# Training settings that must lie in a range: (lowest, highest, lowest allowed itself).
+SETTING_RANGES = {
+    "batch_size": (1, None, True), "lr": (0, None, False), "crop": (1, None, True),
+    "max_shift": (0, 24, True), "warmup_steps": (0, None, True),
+    "final_lr_fraction": (0, 1, True), "val_every_minutes": (0, None, True),
+    "val_draws": (1, None, True), "val_pieces": (0, None, True), "grad_clip": (0, None, False),
+    "drop_meta": (0, 1, True), "ema": (0, 1, True), "schedule_minutes": (0, None, True),
+    "cadence_weight": (0, None, False), "cadence_steps": (0, None, True),
+}
+
+
+def check_settings(values: dict) -> None:
+    """Refuse a training setting of the wrong type or outside its range (before any data loads):
+    a negative grad_clip flips the gradients, a negative lr fraction climbs the loss."""
+    kinds = {f.name: f.type for f in fields(TrainSettings)}
+    for key, value in values.items():
+        kind = kinds.get(key)
+        if kind in ("int", "float"):
+            ok = isinstance(value, int) if kind == "int" else isinstance(value, (int, float))
+            if isinstance(value, bool) or not ok or not math.isfinite(value):
+                raise TrainError(f"config {key} must be {'a whole number' if kind == 'int' else 'a number'};"
+                                 f" got {value!r}")
+        elif kind == "bool" and not isinstance(value, bool):
+            raise TrainError(f"config {key} must be true or false; got {value!r}")
+        elif kind == "str" and not isinstance(value, str):
+            raise TrainError(f"config {key} must be a string; got {value!r}")
+        elif key == "init_layers" and (not isinstance(value, (list, tuple)) or any(
+                isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in value)):
+            raise TrainError(f"config init_layers must be a list of layer numbers; got {value!r}")
+        if key in SETTING_RANGES:
+            low, high, closed = SETTING_RANGES[key]
+            if (value < low if closed else value <= low) or (high is not None and value > high):
+                bound = f"{'at least' if closed else 'more than'} {low}" + (
+                    f" and at most {high}" if high is not None else "")
+                raise TrainError(f"config {key} must be {bound}; got {value!r}")
+    if values.get("mask", "orderless") not in ("orderless", "bernoulli"):
+        raise TrainError(f"config mask must be orderless or bernoulli; got {values['mask']!r}")
 
 
 def resumed_overrides(text: str | None, config: CoconetConfig) -> dict:
@@ -167,7 +216,11 @@ def resumed_overrides(text: str | None, config: CoconetConfig) -> dict:
     return {k: v for k, v in values.items() if k in train_keys}
 
 
+VALIDATION_KEYS = ("val_pieces", "val_draws", "val_seed")  # what makes validations comparable
+
+
 def settings_from_args(args, overrides: dict) -> TrainSettings:
+    check_settings(overrides)
     settings = TrainSettings(**overrides)
     settings.init_layers = tuple(int(i) for i in settings.init_layers)
     if getattr(args, "batch_size", None):
@@ -194,6 +247,9 @@ class TrainRun:
         self.args = args
         self.dist = Distributed()
         self.out = Path(getattr(args, "out", None) or "runs/coconet")
+        if not getattr(args, "resume", False):
+            parse_config(getattr(args, "config", None))  # a bad --config before anything else
+        self._lock = claim_run_folder(self.out, getattr(args, "resume", False)) if self.dist.main else None
         threads = getattr(args, "threads", None) or min(2, os.cpu_count() or 1)
         torch.set_num_threads(threads)
         self.threads = threads
@@ -211,7 +267,13 @@ class TrainRun:
             config, overrides = parse_config(getattr(args, "config", None))
         else:
             config = config_from_dict(state["config"])
-            overrides = {**state["settings"], **resumed_overrides(getattr(args, "config", None), config)}
+            changed = resumed_overrides(getattr(args, "config", None), config)
+            for key in VALIDATION_KEYS:
+                if key in changed and changed[key] != state["settings"].get(key):
+                    raise TrainError(f"a resumed run keeps its validation: {key} is"
+                                     f" {state['settings'].get(key)!r}, so that best.pt's figure"
+                                     " compares with the new ones")
+            overrides = {**state["settings"], **changed}
         self.settings = settings_from_args(args, overrides)
         seed = int(getattr(args, "seed", 0) or 0)
         torch.manual_seed(seed)  # same initial weights in every process
@@ -250,6 +312,9 @@ class TrainRun:
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
         self.history, self.best = list(state["history"]), state["best"]
         self.average.load_state_dict(state.get("ema_state_dict"))
+        kept = saved_best(self.out / "best.pt")
+        if kept is not None and (self.best is None or kept < self.best):
+            self.best = kept  # best.pt was saved but last.pt not (a full disk): it is the bar
 
     def command(self) -> str:
         """The command line of this run as a user would type it."""
@@ -324,6 +389,10 @@ class TrainRun:
             loss = masked_nll(logits, classes, mask, weights).mean()
         else:
             loss = distilled_nll(logits, target, mask, weights).mean()
+        if not torch.isfinite(loss):
+            raise TrainError(f"the training loss became {loss.item()} at step {self.step}: the run"
+                             " diverged (lower --lr or grad_clip); best.pt and last.pt keep the last"
+                             " finite state")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.grad_clip)
@@ -370,6 +439,12 @@ class TrainRun:
                 report.update(self.step, loss_avg, self.best, time.perf_counter() - started)
             total = time.perf_counter() - started
             val = self._checkpoint(loss_avg if loss_avg is not None else float("nan"), total)
+        except KeyboardInterrupt:
+            if self.dist.world == 1 and self.step > first_step and loss_avg is not None:
+                self.seconds = self.seconds_at_start + time.perf_counter() - started
+                self._save(None, loss_avg, self._generators())  # --resume goes on from here
+                print(f"cantor: saved {self.out / 'last.pt'} at step {self.step}", file=sys.stderr)
+            raise
         finally:
             report.close()
             self.dist.close(together=sys.exc_info()[0] is None)
@@ -382,6 +457,11 @@ class TrainRun:
         val = None
         if self.dist.main:
             val = self.validate()
+            if not math.isfinite(val["nll_per_cell"]) or not all(
+                    bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+                raise TrainError(f"the validation NLL is {val['nll_per_cell']} at step {self.step}:"
+                                 " the run diverged (lower --lr or grad_clip); nothing was saved,"
+                                 " best.pt and last.pt keep the last finite state")
             self.history.append({"step": self.step, "minutes": round(self.seconds / 60, 3),
                                  "train_loss": round(loss, 5), "valid_nll": val["nll_per_cell"]})
             self.out.mkdir(parents=True, exist_ok=True)
@@ -391,6 +471,49 @@ class TrainRun:
         if self.dist.main:
             self._save(val, loss, generators)
         return val
+
+
+def claim_run_folder(out: Path, resume: bool):
+    """Make sure `out` can take this run before any work: a folder (made if missing) that takes
+    new files, holding no other run unless resumed, and written by no other training at once
+    (an exclusive lock, released when the process ends). Returns the lock's open file."""
+    import fcntl
+    import tempfile
+
+    from engine.fileio import os_reason
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".probe-", dir=out)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        what = "is a file, not a folder" if out.is_file() else os_reason(exc)
+        raise TrainError(f"--out {out}: {what}") from None
+    if not resume:
+        held = [name for name in ("best.pt", "last.pt") if (out / name).exists()]
+        if held:
+            raise TrainError(f"--out {out} already holds a run ({', '.join(held)}): continue it with"
+                             " --resume, or give another --out")
+    lock = open(out / ".lock", "a")  # noqa: SIM115 - held open for the whole run
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise TrainError(f"another training is writing into {out}: wait for it, or give another"
+                         " --out") from None
+    return lock
+
+
+def saved_best(path: Path) -> float | None:
+    """The validation NLL best.pt was saved with (None: no file, or none recorded)."""
+    if not path.is_file():
+        return None
+    try:
+        value = load_checkpoint(path, "coconet").get("metrics", {}).get("valid_nll")
+    except CantorError:
+        return None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 class Reporter:

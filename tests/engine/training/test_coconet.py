@@ -157,3 +157,92 @@ def test_a_cadence_weight_changes_what_a_structure_run_learns(tmp_path, monkeypa
     assert runs[4.0]["settings"]["cadence_steps"] == TrainSettings().cadence_steps
     first, second = (runs[w]["state_dict"] for w in (1.0, 4.0))
     assert not all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_a_new_run_never_replaces_an_earlier_one_and_two_never_write_one_folder(tmp_path):
+    train_coconet(args_for(tmp_path, max_steps=2))
+    best = (tmp_path / "run" / "best.pt").read_bytes()
+    with pytest.raises(TrainError, match="already holds a run .*--resume"):
+        train_coconet(args_for(tmp_path, max_steps=2))
+    assert (tmp_path / "run" / "best.pt").read_bytes() == best
+    # A second training into the folder while one holds it is refused before it starts.
+    from engine.training.coconet import claim_run_folder
+
+    held = claim_run_folder(tmp_path / "run", resume=True)
+    try:
+        script = ("import sys; from pathlib import Path; from engine.training.coconet import"
+                  " claim_run_folder, TrainError\ntry:\n claim_run_folder(Path(sys.argv[1]), True)\n"
+                  "except TrainError as exc:\n print(exc)")
+        told = subprocess.run([sys.executable, "-c", script, str(tmp_path / "run")], cwd=REPO, check=False,
+                              capture_output=True, text=True, timeout=60).stdout
+        assert "another training is writing into" in told
+    finally:
+        held.close()
+
+
+def test_a_bad_out_folder_is_refused_before_any_data_loads(tmp_path):
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    for out, message in ((a_file, "is a file, not a folder"), (a_file / "sub", "--out")):
+        with pytest.raises(TrainError, match=message):
+            train_coconet(args_for(tmp_path, out=str(out), data="jsb16:/nonexistent.json"))
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ('{"grad_clip": -1}', "grad_clip must be more than 0"),
+    ('{"final_lr_fraction": -3}', "final_lr_fraction must be at least 0 and at most 1"),
+    ('{"val_pieces": -3}', "val_pieces must be at least 0"),
+    ('{"crop": "16"}', "crop must be a whole number"),
+    ('{"batch_size": 2.5}', "batch_size must be a whole number"),
+    ('{"ema": 1.5}', "ema must be at least 0 and at most 1"),
+    ('{"bf16": "no"}', "bf16 must be true or false"),
+    ('{"mask": "bogus"}', "mask must be orderless or bernoulli"),
+    ('{"init_layers": [0, "a"]}', "init_layers must be a list"),
+    ('{"kernel": 17}', "kernel must be an integer in range 1..15"),
+])
+def test_bad_settings_are_refused_before_any_data_loads(tmp_path, config, message):
+    with pytest.raises(TrainError, match=message):
+        train_coconet(args_for(tmp_path, data="jsb16:/nonexistent.json",
+                               config='{"preset": "tiny", ' + config[1:]))
+
+
+def test_a_diverging_run_stops_with_an_error_and_saves_nothing_non_finite(tmp_path):
+    train_coconet(args_for(tmp_path, max_steps=2))
+    last = (tmp_path / "run" / "last.pt").read_bytes()
+    with pytest.raises(TrainError, match="diverged"):
+        train_coconet(args_for(tmp_path, max_steps=20, resume=True, lr=1e30,
+                               config='{"grad_clip": 1e30, "warmup_steps": 0}'))
+    assert (tmp_path / "run" / "last.pt").read_bytes() == last  # the last finite state stays
+
+
+def test_resume_keeps_the_validation_and_the_best_of_best_pt(tmp_path, monkeypatch):
+    train_coconet(args_for(tmp_path, max_steps=2))
+    with pytest.raises(TrainError, match="keeps its validation: val_pieces"):
+        train_coconet(args_for(tmp_path, max_steps=1, resume=True, config='{"val_pieces": 1}'))
+    # best.pt written but last.pt not (a full disk): a resumed run measures against best.pt.
+    from engine.coconet.checkpoint import save_checkpoint
+
+    best = load_checkpoint(tmp_path / "run" / "best.pt", "coconet")
+    best["metrics"]["valid_nll"] = 0.001  # better than anything this run will reach
+    save_checkpoint(tmp_path / "run" / "best.pt", best)
+    summary = train_coconet(args_for(tmp_path, max_steps=2, resume=True))
+    assert summary["best"] == 0.001
+    assert load_checkpoint(tmp_path / "run" / "best.pt", "coconet")["metrics"]["valid_nll"] == 0.001
+
+
+def test_ctrl_c_saves_the_run_so_resume_goes_on_from_there(tmp_path, monkeypatch):
+    from engine.training import coconet as trainer
+
+    real = trainer.TrainRun.train_step
+
+    def interrupted(self, fraction):
+        if self.step == 4:
+            raise KeyboardInterrupt
+        return real(self, fraction)
+
+    monkeypatch.setattr(trainer.TrainRun, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_coconet(args_for(tmp_path, max_steps=50))
+    assert load_checkpoint(tmp_path / "run" / "last.pt", "coconet-train")["step"] == 4
+    monkeypatch.setattr(trainer.TrainRun, "train_step", real)
+    assert train_coconet(args_for(tmp_path, max_steps=2, resume=True))["step"] == 6
