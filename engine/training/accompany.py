@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -212,10 +213,23 @@ def train_accompany(args) -> dict | None:
     rank = dist.rank
     out = Path(getattr(args, "out", None) or "runs/accompany")
     state_path, model_path = out / "accompany_state.pt", out / "accompany.pt"
+    wants_resume = getattr(args, "resume", False)
+    if wants_resume and not state_path.is_file():
+        raise CantorError(f"nothing to resume: {state_path} does not exist (drop --resume)")
+    if wants_resume and getattr(args, "config", None) and dist.main:
+        print("note: a resumed run keeps its saved network and settings; --config is not used"
+              " (--minutes and --max-steps extend it)", file=sys.stderr)
+    from engine.training.coconet import claim_run_folder
+
+    # The folder before the data: a run there is only resumed, and one training writes it at once.
+    _lock = claim_run_folder(out, wants_resume) if dist.main else None
+    if not wants_resume and (out / "accompany.pt").exists():
+        raise CantorError(f"--out {out} already holds a model (accompany.pt): continue its run with"
+                          " --resume, or give another --out")
     dataset = load_data(args.data)
     data_info = {**dataset.provenance, "spec_kind": args.data.partition(":")[0],
                  "train_pieces": len(dataset.train), "valid_pieces": len(dataset.valid)}
-    resume = getattr(args, "resume", False) and state_path.exists()
+    resume = wants_resume
     if resume:
         state = load_checkpoint(state_path, STATE_KIND)
         config = AccompanyConfig.from_dict(state["config"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +177,14 @@ def test_learning_rate_decays_to_a_floor():
     assert cosine_lr(1e-3, 0.0) == pytest.approx(1e-3)
     assert cosine_lr(1e-3, 0.5) == pytest.approx(0.525e-3)
     assert cosine_lr(1e-3, 1.0) == cosine_lr(1e-3, 7.0) == pytest.approx(0.05e-3)
+
+
+def test_a_new_run_never_replaces_a_trained_model_and_resume_needs_a_run(tmp_path):
+    data = write_data(tmp_path)
+    done = train_accompany(train_args(tmp_path, data, max_steps=2))
+    model = Path(done["checkpoint"]).read_bytes()
+    with pytest.raises(CantorError, match="already holds a model .*--resume"):
+        train_accompany(train_args(tmp_path, data, max_steps=2))
+    assert Path(done["checkpoint"]).read_bytes() == model
+    with pytest.raises(CantorError, match="nothing to resume"):
+        train_accompany(train_args(tmp_path / "other", data, max_steps=2, resume=True))
