@@ -46,9 +46,12 @@ def pieces_from_steps(raw_pieces: list, where: str) -> list[np.ndarray]:
     pieces = []
     for i, raw in enumerate(raw_pieces):
         try:
-            arr = np.asarray(raw, dtype=np.int64)
+            values = np.asarray(raw, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise DataError(f"{where} piece {i} is not a list of [S, A, T, B] steps") from exc
+        if not np.isfinite(values).all() or (values != np.round(values)).any():
+            raise DataError(f"{where} piece {i} holds pitches that are not whole numbers")
+        arr = values.astype(np.int64)
         if arr.ndim != 2 or arr.shape[1] != 4 or arr.shape[0] == 0:
             raise DataError(f"{where} piece {i} has shape {arr.shape}; expected (steps, 4)")
         if arr.min() < -1 or arr.max() > 127:
@@ -171,6 +174,8 @@ class CropSampler:
         self.crop = crop
         self.max_shift = max_shift
         self.pieces = [p for p in pieces if p.shape[1] >= crop]
+        if not pieces:
+            raise DataError("the data has no training pieces within the model's range")
         if not self.pieces:
             raise DataError(f"no training piece is at least {crop} steps long; use a shorter crop")
         self.starts = np.array([p.shape[1] - crop + 1 for p in self.pieces])

@@ -58,6 +58,14 @@ def test_load_data_specs_and_errors(tmp_path):
                                                      "test": []}))
     with pytest.raises(DataError, match="expected \\(steps, 4\\)"):
         load_jsb16(tmp_path / "shape.json")
+    (tmp_path / "half.json").write_text(json.dumps({"train": [[[60, 59.5, 55, 48]]], "valid": [],
+                                                    "test": []}))
+    with pytest.raises(DataError, match="not whole numbers"):
+        load_jsb16(tmp_path / "half.json")
+    from engine.training.datasets import CropSampler
+
+    with pytest.raises(DataError, match="no training pieces"):
+        CropSampler([], crop=16)
 
 
 def test_pieces_out_of_model_range_are_dropped():
