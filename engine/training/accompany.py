@@ -108,12 +108,36 @@ def build_configs(spec, tracks: dict, args) -> tuple[AccompanyConfig, TrainAccom
     unknown = sorted(set(settings) - model_keys - train_keys)
     if unknown:
         raise CantorError(f"unknown accompaniment setting {unknown[0]!r} in --config")
+    _check_values(settings, {f.name: f.type for f in (*fields(AccompanyConfig),
+                                                       *fields(TrainAccompanyConfig))})
     try:
         config = AccompanyConfig(**{k: v for k, v in settings.items() if k in model_keys}, **tracks)
         train_config = TrainAccompanyConfig(**{k: v for k, v in settings.items() if k in train_keys})
     except (TypeError, ValueError) as exc:
         raise CantorError(f"bad accompaniment config: {exc}") from exc
     return config, train_config.with_flags(args)
+
+
+# Settings that may be 0; every other number must be more than 0.
+_MAY_BE_ZERO = {"surrogate_steps", "vae_steps", "beta", "warmup_steps", "free_bits", "transpose",
+                "surrogate_share"}
+
+
+def _check_values(settings: dict, kinds: dict) -> None:
+    """Refuse a setting of the wrong type, or a negative or zero size, before any data loads."""
+    for key, value in settings.items():
+        kind = kinds.get(key)
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise CantorError(f"accompaniment setting {key} must be true or false; got {value!r}")
+        elif kind in ("int", "float"):
+            number = isinstance(value, int) if kind == "int" else isinstance(value, (int, float))
+            if isinstance(value, bool) or not number or not math.isfinite(value) or (
+                    value < 0 if key in _MAY_BE_ZERO else value <= 0):
+                whole = "a whole number" if kind == "int" else "a number"
+                least = "0 or more" if key in _MAY_BE_ZERO else "more than 0"
+                raise CantorError(f"accompaniment setting {key} must be {whole}, {least};"
+                                  f" got {value!r}")
 
 
 class _Run:

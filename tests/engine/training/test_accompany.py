@@ -188,3 +188,13 @@ def test_a_new_run_never_replaces_a_trained_model_and_resume_needs_a_run(tmp_pat
     assert Path(done["checkpoint"]).read_bytes() == model
     with pytest.raises(CantorError, match="nothing to resume"):
         train_accompany(train_args(tmp_path / "other", data, max_steps=2, resume=True))
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ('{"preset": "tiny", "batch_size": -4}', "batch_size must be a whole number, more than 0"),
+    ('{"preset": "tiny", "lr": "x"}', "lr must be a number"),
+    ('{"preset": "tiny", "lr_decay": "no"}', "lr_decay must be true or false"),
+])
+def test_bad_accompaniment_settings_are_one_line_errors(tmp_path, config, message):
+    with pytest.raises(CantorError, match=message):
+        build_configs(config, {}, train_args(tmp_path, "unused"))
