@@ -70,7 +70,7 @@ from engine.coconet.request import Request
 from engine.coconet.rests import guarded, rest_forbidden
 from engine.coconet.results import Progress, Result, Variant
 from engine.coconet.threads import bf16_is_native
-from engine.coconet.ties import Ties, chord_starts, tie_groups
+from engine.coconet.ties import Ties, chord_starts, held_under_fermatas, tie_groups
 from engine.coconet.tonic import ENDINGS, OPENINGS, tonic_ending, tonic_opening
 from engine.errors import ScoreError
 from engine.music.score import NUM_VOICES, Score
@@ -345,7 +345,10 @@ class Composer:
             raise ScoreError(f"cooling temperature must be in range (0, 10]; got {cool}")
         if repair_context is not None and int(repair_context) < 0:
             raise ScoreError(f"repair context must be 0 or more steps; got {repair_context}")
-        groups = tie_groups(mask, chord_starts(score, mask, chords))
+        starts = chord_starts(score, mask, chords)
+        if sampler == "gibbs":
+            starts = held_under_fermatas(score, starts)
+        groups = tie_groups(mask, starts)
         if groups is not None and sampler != "gibbs":
             raise ScoreError("a harmonic rhythm needs the gibbs sampler")
         edge = edge_of(self.model)

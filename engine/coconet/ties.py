@@ -3,7 +3,8 @@
 Coconet left alone puts a new chord wherever it likes; under a reel in 16ths it changes harmony on
 every quarter. With a harmonic rhythm the user chooses ("2" chords a bar, "beat", "melody": where
 the kept melody strikes a note), each generated voice holds one pitch (or one rest) from one chord
-start to the next: the cells of a voice within a span are *tied* into one group.
+start to the next: the cells of a voice within a span are *tied* into one group. Under the score's
+fermatas the chord is held whatever the rhythm (`held_under_fermatas`).
 
 A tied group is one variable to the sampler. Its conditional is taken as the product of its cells'
 conditionals (the sum of their log-probabilities, each given everything outside the group: the
@@ -58,6 +59,21 @@ def chord_starts(score: Score, mask: np.ndarray, rhythm: str) -> np.ndarray | No
     if steps:
         starts[0] = True
     return starts
+
+
+def held_under_fermatas(score: Score, starts: np.ndarray | None) -> np.ndarray | None:
+    """`starts` with no new chord inside a fermata: the chord struck with the fermata's note is
+    held to its end, as in Bach's chorales (the generated voices no longer keep moving, or trill,
+    under a held phrase end). Only the score's own fermatas count, not the guessed phrase ends."""
+    marks = score.fermatas
+    if marks is None or not marks.any():
+        return starts
+    held = np.ones(score.num_steps, dtype=bool) if starts is None else starts.copy()
+    inside = marks.copy()
+    inside[1:] &= marks[:-1]  # a fermata step after the first of its run
+    inside[0] = False
+    held[inside] = False
+    return held
 
 
 def tie_groups(mask: np.ndarray, starts: np.ndarray | None) -> np.ndarray | None:

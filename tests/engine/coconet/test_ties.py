@@ -110,3 +110,31 @@ def test_the_ancestral_sampler_refuses_a_harmonic_rhythm(pair):  # noqa: F811
     with pytest.raises(ScoreError, match="gibbs"):
         pair[0].harmonize(reel(), variants=1, steps=4, sampler="ancestral", chords="2")
     assert isinstance(pair[0], Composer)
+
+
+def test_under_a_fermata_every_generated_voice_holds_one_note(pair):  # noqa: F811
+    """The chord struck with a fermata's note is held to its end (free rhythm elsewhere); the
+    repair keeps it held; the ancestral sampler is left as it was."""
+    composer = pair[0]
+    score = reel()
+    marks = np.zeros(score.num_steps, dtype=bool)
+    marks[12:20] = True  # over the second half of the first full bar
+    pitches = score.pitches.copy()
+    pitches[0, 12:20] = 72  # one melody note under the fermata
+    onsets = score.onsets.copy()
+    onsets[0, 12:20] = False
+    onsets[0, 12] = True
+    held = score.replace(pitches=pitches, onsets=onsets, fermatas=marks)
+    result = composer.harmonize(held, keep=(0,), variants=3, steps=10, seed=2, repair=3,
+                                ending="free", opening="free")
+    for variant in result.variants:
+        for v in (1, 2, 3):
+            under = variant.score.pitches[v, 12:20]
+            assert len(set(under.tolist())) == 1, (v, under)
+            assert not variant.score.onsets[v, 13:20].any()
+    free = composer.harmonize(held.replace(fermatas=None), keep=(0,), variants=3, steps=10,
+                              seed=2, repair=3, ending="free", opening="free")
+    assert max(len(set(v.score.pitches[2, 12:20].tolist())) for v in free.variants) > 1
+    ancestral = composer.harmonize(held, keep=(0,), variants=1, steps=10, seed=2,
+                                   sampler="ancestral", repair=0)
+    assert len(ancestral.variants) == 1  # no harmonic-rhythm refusal for a fermata
