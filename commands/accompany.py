@@ -6,6 +6,7 @@ import argparse
 
 from commands._batch import add_jobs_argument, is_batch, run_batch
 from commands.generate import _int_in, seed_number
+from engine.coconet.defaults import DEFAULT_REPAIR
 
 
 def register(subparsers) -> None:
@@ -27,7 +28,7 @@ def register(subparsers) -> None:
                         help="Gibbs steps of the Coconet model over the accompaniment (default 0)")
     parser.add_argument("--repair", type=_int_in(0, 256, "repair"), default=0, metavar="N",
                         help="voice-leading repair rounds by the Coconet model after the polish"
-                        " (default 0: instant; cantor harmonize uses 8)")
+                        f" (default 0: instant; cantor harmonize uses {DEFAULT_REPAIR})")
     parser.add_argument("--refine", type=_steps, default=10, metavar="STEPS",
                         help="steps fitting the predicted codes to the melody (default 10; 0 = fastest)")
     parser.add_argument("--seed", type=seed_number, default=0, help="random seed (default 0)")

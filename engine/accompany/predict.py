@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.accompany.model import AccompanimentVAE, AccompanyConfig, SurrogateEncoder
 from engine.coconet.checkpoint import file_sha256, load_checkpoint
-from engine.coconet.defaults import MAX_SEED
+from engine.coconet.defaults import variant_seeds
 from engine.errors import CheckpointError, PitchRangeError, ScoreError
 from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 
@@ -339,19 +339,42 @@ def _with_accompaniment(score, melody_voice, tracks, model, shift) -> Score:
     """The score with decoded tracks (tracks-1, T) written into the non-melody voices."""
     others = [v for v in range(NUM_VOICES) if v != melody_voice]
     pitches = score.pitches.copy()
-    for j, voice in enumerate(others):
-        pitches[voice] = _in_voice_range(
-            [track_pitches(tracks[j], j + 1, model.config, s) for s in dict.fromkeys((shift, 0))],
-            voice)
+    # One octave for all accompanying voices (so none crosses another): with the melody, or in
+    # the model's own register, whichever lies nearer the voices' ranges.
+    placed = [{v: track_pitches(tracks[j], j + 1, model.config, s) for j, v in enumerate(others)}
+              for s in dict.fromkeys((shift, 0))]
+    for voice, row in _in_voice_ranges(placed).items():
+        pitches[voice] = row
     return score.with_cells(accompaniment_mask(score, melody_voice), pitches)
 
 
-def _in_voice_range(candidates: list[np.ndarray], voice: int) -> np.ndarray:
-    """Of a track in the melody's octave (first) and in the model's own, the one nearer the voice's
-    range: a melody far out of range (A0-G1) must not drag the bass down to MIDI 2."""
+def _in_voice_ranges(candidates: list[dict[int, np.ndarray]]) -> dict[int, np.ndarray]:
+    """Of the accompanying voices in the melody's octave (first) and in the model's own, the set
+    nearer the voices' ranges (summed over them): a melody far out of range (A0-G1) must not drag
+    the bass down to MIDI 2, and one shift for all keeps the voices in order."""
     from engine.coconet.ranges import outside_range
 
-    return min(candidates, key=lambda p: outside_range(p[p >= 0], voice))
+    def cost(rows: dict[int, np.ndarray]) -> tuple[int, int]:
+        parts = [outside_range(row[row >= 0], voice) for voice, row in rows.items()]
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)
+
+    return min(candidates, key=cost)
+
+
+def _around_an_inner_melody(score, melody_voice, variants, seed, repair, composer, progress,
+                            cancel):
+    """The accompaniment model reads its melody as the top line: under an alto, tenor or bass
+    melody it laid the other voices out as if above them (crossings on most steps). Coconet
+    writes them around that voice instead, with the composer's defaults, and says so."""
+    from engine.coconet.composer import DEFAULT_REPAIR, Composer
+
+    composer = composer or Composer()
+    result = composer.harmonize(score, keep=(melody_voice,), variants=variants, seed=seed,
+                                repair=repair or DEFAULT_REPAIR, progress=progress, cancel=cancel)
+    name = VOICE_NAMES[melody_voice].lower()
+    result.messages.insert(0, f"the accompaniment model follows a melody on top; around the"
+                              f" {name}, the other voices were written by Coconet")
+    return result
 
 
 def restore_melody(result: Score, source: Score, melody_voice: int) -> Score:
@@ -377,12 +400,15 @@ def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint
     if cancel is not None and cancel():
         return Result([], [], cancelled=True)
     model = _chorale_model(checkpoint)
+    if melody_voice != 0:
+        return _around_an_inner_melody(score, melody_voice, variants, seed, repair, composer,
+                                       progress, cancel)
     melody = score.pitches[melody_voice]
     shift, messages = fit_melody(melody, model.config, model.payload.get("melody_range"))
     tracks, nll = draft(model, melody_classes(melody, shift, model.config), variants, seed, spread,
                         refine)
     drafts = [
-        Variant(_with_accompaniment(score, melody_voice, tracks[i], model, shift), float(nll[i]), (seed + i) % (MAX_SEED + 1))
+        Variant(_with_accompaniment(score, melody_voice, tracks[i], model, shift), float(nll[i]), int(seed))
         for i in range(variants)
     ]
     mask = accompaniment_mask(score, melody_voice)
@@ -406,8 +432,9 @@ def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint
         step_progress = None
         if progress is not None:
             step_progress = _offset_progress(progress, i * per_variant, variants * per_variant)
-        found = composer.polish(variant.score, mask, steps=polish, variants=1, seed=variant.seed,
-                                repair=repair, progress=step_progress, cancel=cancel)
+        found = composer.polish(variant.score, mask, steps=polish, variants=1,
+                                seed=variant_seeds(seed, variants)[i], repair=repair,
+                                progress=step_progress, cancel=cancel)
         if found.cancelled:
             return Result([], [], cancelled=True)
         messages += [m for m in found.messages if m not in messages]
