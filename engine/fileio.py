@@ -134,16 +134,29 @@ def read_limited(path, limit: int) -> bytes:
     large), whatever the file is: /dev/zero and an endless FIFO end here too. OSError passes.
 
     Opened without blocking (a FIFO nobody writes to would wait forever in open()), then read
-    blocking: a FIFO with no writer reads as empty, one with a writer as what it sends."""
+    blocking. A FIFO gets FIFO_WAIT seconds for a writer to send something; with none it reads
+    as empty."""
+    import select
+
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            waiting = select.poll()
+            waiting.register(fd, select.POLLIN)
+            if not waiting.poll(FIFO_WAIT * 1000):
+                os.close(fd)
+                return b""
         os.set_blocking(fd, True)
         handle = os.fdopen(fd, "rb")
     except BaseException:
-        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
         raise
     with handle:
         return handle.read(limit + 1)
+
+
+FIFO_WAIT = 3  # seconds a FIFO input gets to start sending
 
 
 @contextlib.contextmanager

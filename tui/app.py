@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 from textual._context import active_app
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -191,7 +192,8 @@ class CantorApp(App):
 
     def _offer_recovery(self, document: Document) -> None:
         found = recovery.read_recovery(document.path)
-        if found is None or found.score.same_notes(document.score):
+        if found is None or (found.score == document.score  # key, meter, fermatas... count too
+                             and np.array_equal(found.erased, document.erased)):
             return
         when = time.strftime("%H:%M:%S", time.localtime(found.saved_at))
 

@@ -67,8 +67,14 @@ class BarEdits:
         self.goto(start)
         return bar
 
-    def set_up(self, *, title: str, meter: tuple[int, int], pickup: int, bars: int) -> None:
-        """Title, meter, pickup (steps) and length (full bars after the pickup) as one undo step."""
+    def set_up(self, *, title: str, meter: tuple[int, int], pickup: int, bars: int | None) -> None:
+        """Title, meter, pickup (steps) and length (full bars after the pickup; None: the length
+        as it is) as one undo step."""
+        if bars is None:
+            score = self.score.replace(title=title.strip())
+            if score != self.score:
+                self.commit(score, self.erased, "score set-up")
+            return
         if not 1 <= int(bars) <= MAX_SETUP_BARS:
             raise ScoreError(f"bars must be in range 1..{MAX_SETUP_BARS}; got {bars}")
         score = self.score.replace(title=title.strip(), time_signature=meter, pickup=int(pickup))

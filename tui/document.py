@@ -59,6 +59,9 @@ class Document(NoteEdits, BarEdits):
         self.voice = 0
         self.pitch = self._pitch_near(0, 0)
         self.anchor: tuple[int, int] | None = None  # (step, voice) where a selection began
+        # (voice, step) just after the note typed last, until the cursor moves: note edits on
+        # the silence there act on that note.
+        self.typed_end: tuple[int, int] | None = None
         self.whole_bars = False
         self.all_voices = False
         self.entry_length = 4
@@ -123,7 +126,10 @@ class Document(NoteEdits, BarEdits):
 
     def _after_change(self) -> None:
         self.version += 1
-        self.step = min(self.step, max(0, self.score.num_steps - 1))
+        last = max(0, self.score.num_steps - 1)
+        self.step = min(self.step, last)
+        if self.anchor is not None and self.anchor[0] > last:  # the score got shorter
+            self.anchor = (last, self.anchor[1])
         if self.autosave:  # a failure never stops editing; it is told once, then retried
             recovery.AUTOSAVE.save(self.path, self.score, self.erased)
 
@@ -149,11 +155,14 @@ class Document(NoteEdits, BarEdits):
         return HOME_PITCH[voice]
 
     def move(self, steps: int = 0, semitones: int = 0) -> None:
+        if steps:
+            self.typed_end = None
         last = max(0, self.score.num_steps - 1)
         self.step = int(np.clip(self.step + steps, 0, last))
         self.pitch = int(np.clip(self.pitch + semitones, MODEL_LOW, MODEL_HIGH))
 
     def goto(self, step: int) -> None:
+        self.typed_end = None
         self.step = int(np.clip(step, 0, max(0, self.score.num_steps - 1)))
 
     def move_beats(self, beats: int) -> None:
@@ -172,6 +181,7 @@ class Document(NoteEdits, BarEdits):
         self.goto(target)
 
     def set_voice(self, voice: int) -> None:
+        self.typed_end = None
         self.voice = voice % NUM_VOICES
         self.pitch = self._pitch_near(self.voice, self.step)
 
@@ -201,6 +211,7 @@ class Document(NoteEdits, BarEdits):
         if self.anchor is None:
             return None
         a_step, a_voice = self.anchor
+        a_step = min(a_step, max(0, self.score.num_steps - 1))
         start, end = min(a_step, self.step), max(a_step, self.step) + 1
         if self.whole_bars:
             score = self.score

@@ -38,7 +38,7 @@ class NoteEdits:
         """The note a note edit acts on: under the cursor, else the one just typed (ending right
         before the cursor)."""
         note = self.note_at(self.voice, self.step)
-        if note is None and self.step > 0:
+        if note is None and self.step > 0 and self.typed_end == (self.voice, self.step):
             note = self.note_at(self.voice, self.step - 1)
         return note
 
@@ -76,6 +76,7 @@ class NoteEdits:
         self.commit(score, erased, "enter chord" if len(chord) > 1 else "enter note")
         self.pitch = chord[0]
         self.goto(self.step + length)
+        self.typed_end = (self.voice, self.step)
         return voices
 
     def write_voice(self, voice: int, start: int, end: int, notes: list[tuple[int, int, int]]):
@@ -141,8 +142,12 @@ class NoteEdits:
             score = score.erase(mask)
         else:
             score = self._write(self.voice, start, new_length, pitch)
-        self.commit(score, label="lengthen note" if delta > 0 else "shorten note")
+        erased = _fit(self.erased, score.num_steps)
+        erased[self.voice, start : start + new_length] = False  # a note drawn in is kept, as typed
+        self.commit(score, erased, "lengthen note" if delta > 0 else "shorten note")
         self.goto(start + new_length if after else min(self.step, start + new_length - 1))
+        if after:
+            self.typed_end = (self.voice, self.step)
         return True
 
     def shift_note(self, steps: int) -> bool:
@@ -155,11 +160,16 @@ class NoteEdits:
         new_start = start + steps
         if new_start < 0:
             return False
+        after = self.step == start + length
         mask = np.zeros(self.score.pitches.shape, dtype=bool)
         mask[self.voice, start : start + length] = True
         score = self._write(self.voice, new_start, length, pitch, self.score.erase(mask))
-        self.commit(score, label="move note")
+        erased = _fit(self.erased, score.num_steps)
+        erased[self.voice, new_start : new_start + length] = False  # kept where it lands
+        self.commit(score, erased, "move note")
         self.goto(self.step + steps)
+        if after:
+            self.typed_end = (self.voice, self.step)
         return True
 
     def transpose(self, semitones: int) -> bool:
@@ -201,10 +211,13 @@ class NoteEdits:
         return True
 
     def paste(self) -> bool:
-        """Paste the clipboard at the cursor into the voices it was copied from."""
+        """Paste the clipboard at the cursor: a line copied from one voice into the cursor's voice
+        (a soprano line can go to the tenor), several voices into the voices they came from."""
         clip = self.clipboard
         if clip is None:
             return False
+        if len(clip.voices) == 1:
+            clip = Clip(clip.pitches, clip.onsets, (self.voice,))
         length = clip.pitches.shape[1]
         score = self.score
         end = self.step + length

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from engine.errors import CantorError
 from engine.music.analysis import key_description, parse_key_name
 from tui.bars import MAX_SETUP_BARS
@@ -82,12 +84,13 @@ class ScoreActions:
         try:
             meter = parse_meter(values["meter"])
             try:
-                pickup, bars = int(values["pickup"]), int(values["bars"])
+                pickup = int(values["pickup"])
+                bars = None if values["bars"] is None else int(values["bars"])  # None: as it is
             except ValueError:
                 return "pickup and bars must be whole numbers"
             if dry_run:
                 self.doc.score.replace(time_signature=meter, pickup=pickup)  # raises when wrong
-                if not 1 <= bars <= MAX_SETUP_BARS:
+                if bars is not None and not 1 <= bars <= MAX_SETUP_BARS:
                     return f"bars must be in range 1..{MAX_SETUP_BARS}; got {bars}"
                 return None
             self.doc.set_up(title=values["title"], meter=meter, pickup=pickup, bars=bars)
@@ -95,14 +98,36 @@ class ScoreActions:
             return str(exc)
         return None
 
+    def _bars_that_keep_the_music(self, values: dict, initial: dict) -> dict:
+        """The form's values, with the length kept as it was when only the title changed, and
+        with Bars grown (when left as it was) so that a new meter or pickup cuts no note off."""
+        from tui.bars import parse_meter
+
+        if all(values[k] == initial[k] for k in ("meter", "pickup", "bars")):
+            return {**values, "bars": None}  # the title alone: the length stays exactly
+        if values["bars"] != initial["bars"]:
+            return values  # the user chose a length
+        try:
+            meter, pickup = parse_meter(values["meter"]), int(values["pickup"])
+            bar = self.doc.score.replace(time_signature=meter, pickup=pickup).steps_per_bar
+        except (CantorError, ValueError):
+            return values  # the form's checks say what is wrong
+        sounding = np.flatnonzero((self.doc.score.pitches >= 0).any(axis=0))
+        end = int(sounding[-1]) + 1 if sounding.size else 0
+        needed = -(-(end - pickup) // bar) if end > pickup else 1
+        return {**values, "bars": str(max(int(values["bars"]), needed))}
+
     def action_score_setup(self) -> None:
         if not self._editable():
             return
         from tui.screens.score_setup import ScoreSetupScreen
 
+        initial = self._setup_values()
+
         def chosen(values: dict | None) -> None:
             if values is None:
                 return
+            values = self._bars_that_keep_the_music(values, initial)
             problem = self._apply_setup(values, dry_run=False)
             if problem:
                 self.app.notify(problem, title="Score not changed", severity="error", timeout=8)

@@ -48,14 +48,22 @@ def to_music21(score: Score):
 
     result = stream.Score()
     result.metadata = metadata.Metadata()
-    result.metadata.title = score.title or "Untitled"
+    result.metadata.title = score.title  # empty stays empty (read back, "Untitled" was a title)
     for v in range(NUM_VOICES):
         part = stream.Part(id=VOICE_NAMES[v])
         part.partName = VOICE_NAMES[v]
         for number, start, end in _bars(score):
             part.append(_measure(score, v, number, start, end))
+        part.getElementsByClass(stream.Measure).first().insert(0, _clef(v))
         result.insert(0, part)
     return result
+
+
+def _clef(voice: int):
+    """Each voice's clef: treble for soprano and alto, the octave treble for the tenor, bass."""
+    from music21 import clef
+
+    return (clef.TrebleClef, clef.TrebleClef, clef.Treble8vbClef, clef.BassClef)[voice]()
 
 
 def _bars(score: Score) -> list[tuple[int, int, int]]:
@@ -83,6 +91,8 @@ def _measure(score: Score, voice: int, number: int, start: int, end: int):
             measure.insert(0, tempo.MetronomeMark(number=score.tempo_bpm))
     if number == 0:
         measure.paddingLeft = (score.steps_per_bar - (end - start)) / 4
+    elif end - start < score.steps_per_bar:  # a short last bar stays short (not filled with rests)
+        measure.paddingRight = (score.steps_per_bar - (end - start)) / 4
     cursor = start
     for onset, length, pitch in score.notes(voice):
         a, b = max(onset, start), min(onset + length, end)
@@ -92,7 +102,9 @@ def _measure(score: Score, voice: int, number: int, start: int, end: int):
             measure.append(note.Rest(quarterLength=(a - cursor) / 4))
         n = note.Note(pitch, quarterLength=(b - a) / 4)
         if _under_fermata(score, a, b, a == onset):
-            n.expressions.append(expressions.Fermata())
+            mark = expressions.Fermata()
+            mark.type = "upright"  # each voice has a staff of its own: over the note
+            n.expressions.append(mark)
         if onset < start or onset + length > end:  # held over a bar line: tie the pieces
             from music21 import tie
 

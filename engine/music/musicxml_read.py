@@ -149,7 +149,7 @@ def from_music21(stream) -> tuple[Score, LoadReport]:
         time_signature=meter,
         pickup=_pickup(parts[0], meter),
         tempo_bpm=_tempo(stream, changes),
-        key=_key(stream, pitches),
+        key=_key(stream, pitches, changes),
         title=_title(stream),
         fermatas=fermatas,
     )
@@ -241,15 +241,21 @@ def _pickup(part, meter: tuple[int, int]) -> int:
     return 0
 
 
-def _key(stream, pitches: np.ndarray) -> str | None:
-    """The first key as cantor names keys ("F", "F#m"); a bare signature's mode from the bass."""
+def _key(stream, pitches: np.ndarray, changes: list[str]) -> str | None:
+    """The first key as cantor names keys ("F", "F#m"); a bare signature's mode from the bass.
+    Later key changes are said to be ignored, as the MIDI reader says of them."""
     from music21 import key
 
     from engine.music.analysis import MAJOR_KEYS, MINOR_KEYS
 
-    found = next(iter(stream.recurse().getElementsByClass(key.KeySignature)), None)
+    signatures = list(stream.parts[0].recurse().getElementsByClass(key.KeySignature)
+                      if stream.parts else [])
+    signatures = signatures or list(stream.recurse().getElementsByClass(key.KeySignature))
+    found = signatures[0] if signatures else None
     if found is None:
         return None
+    if len({s.sharps for s in signatures}) > 1:
+        changes.append("key changes ignored (kept the first key)")
     if isinstance(found, key.Key) and found.mode in ("major", "minor"):
         tonic, minor = found.tonic.pitchClass, found.mode == "minor"
     else:

@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 from engine.music.midi import load_midi, save_midi
+from engine.music.score import Score
 from tui import keys, recovery
 from tui.app import CantorApp
 from tui.screens.help import HelpScreen, help_text
@@ -295,8 +296,6 @@ async def test_clicking_the_grid_moves_the_cursor():
 async def test_note_keys_act_on_the_note_just_typed():
     """After a typed note the cursor stands after it: + - H L x act on that note, and the cursor
     stays where the next note goes."""
-    from engine.music.score import Score
-
     app = make_app(score=Score.empty(32))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -363,3 +362,49 @@ async def test_save_as_asks_before_replacing_another_file_and_refuses_a_folder(t
         await pilot.press("S", "enter")  # its own file again: no question
         await pilot.pause()
         assert app.screen is app.editor
+
+
+async def test_editing_details_found_by_users():
+    """A selection left past a shortened end copies without a crash; a note lengthened or moved
+    into an erased region is kept like a typed one; a line pastes into the cursor's voice;
+    x on silence the cursor moved to deletes nothing."""
+    app = make_app(score=chorale_bar(2))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        await pilot.press("end", "v", "D", "y")  # the bar under the selection's start is gone
+        assert app.is_running and doc.clipboard is not None
+        await pilot.press("escape", "u")
+        await pilot.press("1", "right_curly_bracket", "v", "right_curly_bracket", "x", "escape")
+        await pilot.press("home", "plus", "plus", "plus", "plus")  # into the erased bar 2
+        assert doc.score.notes(0)[0][:2] == (0, 20) and not doc.erased[0, 16:20].any()
+        await pilot.press("home", "v", "l", "l", "l", "y", "escape", "3", "home", "p")
+        assert doc.score.pitches[2, 0] == 72 and doc.score.pitches[0, 0] == 72  # S line in T
+    app = make_app(score=Score.empty(32))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        doc = app.editor.doc
+        doc.pitch = 60
+        await pilot.press("7", "c", "d", "e", "right", "left")  # onto the silence after E
+        await pilot.press("x")
+        assert [n[2] for n in doc.score.notes(0)] == [60, 62, 64]
+
+
+async def test_recovery_is_offered_for_a_key_or_fermata_change_alone(tmp_path):
+    target = tmp_path / "song.mid"
+    save_midi(chorale_bar(2), target)
+    app = make_app(target, autosave=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("T")
+        app.screen.query_one("Input").value = "Bb"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.editor.doc.score.key == "Bb"  # ... and then the process dies
+    app = make_app(target, autosave=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, Choice)  # the notes are the same, the key is not
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.editor.doc.score.key == "Bb"

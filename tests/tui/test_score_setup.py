@@ -130,3 +130,21 @@ async def test_the_composer_sets_up_the_score_and_edits_bars(tmp_path):
     saved = load_midi(path)
     assert saved.time_signature == (3, 4) and saved.pickup == 4 and saved.title == "Evening hymn"
     assert saved.num_steps == 4 + 6 * 12
+
+
+async def test_a_new_meter_or_pickup_with_bars_left_as_they_were_cuts_no_note():
+    app = CantorApp(score=chorale_bar(4), load_model=False, autosave=False, ascii_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        doc = app.editor.doc
+        before = [len(doc.score.notes(v)) for v in range(4)]
+        await pilot.press("M")
+        app.screen.query_one("#meter").value = "3/4"  # Bars still says 4
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert doc.score.time_signature == (3, 4) and doc.score.num_steps >= 64
+        assert [len(doc.score.notes(v)) for v in range(4)] == before
+        await pilot.press("u", "M")
+        app.screen.query_one("#title").value = "Only the title"  # the length stays exactly
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert doc.score.num_steps == 64 and doc.score.title == "Only the title"

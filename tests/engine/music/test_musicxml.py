@@ -69,3 +69,23 @@ def test_bad_name_and_missing_folder_leave_nothing(tmp_path):
 def test_empty_score_exports(tmp_path):
     path = save_musicxml(Score.empty(0), tmp_path / "e.musicxml")
     assert "<score-partwise" in path.read_text()
+
+
+def test_a_short_last_bar_stays_short_an_empty_title_empty_and_each_part_has_its_clef(tmp_path):
+    from engine.music.load import load_score_report
+
+    pitches = np.full((4, 34), -1, dtype=np.int16)  # a quarter pickup, two bars, a half-bar end
+    pitches[:, :] = np.array([72, 67, 60, 48])[:, None]
+    pitches[:, 30:] = np.array([71, 67, 62, 43])[:, None]  # the last chord, under the fermata
+    marks = np.zeros(34, dtype=bool)
+    marks[30:] = True
+    score = Score(pitches, pickup=4, fermatas=marks)
+    path = save_musicxml(score, tmp_path / "short.musicxml")
+    back, report = load_score_report(path)
+    assert back.num_steps == 34 and back.title == "" and np.array_equal(back.pitches, pitches)
+    assert report.summary().endswith("read exactly")
+    text = path.read_text()
+    assert "Untitled" not in text
+    assert [line.strip() for line in text.splitlines() if "<sign>" in line] == [
+        "<sign>G</sign>", "<sign>G</sign>", "<sign>G</sign>", "<sign>F</sign>"]
+    assert 'type="inverted"' not in text and 'type="upright"' in text

@@ -162,3 +162,19 @@ def test_load_score_chooses_by_name_and_by_content(tmp_path, chorale_file):
     (tmp_path / "notes.txt").write_text("neither MIDI nor MusicXML")
     with pytest.raises(CantorError, match="not a MIDI file"):
         load_score(tmp_path / "notes.txt")
+
+
+def test_a_key_change_is_said_to_be_ignored(tmp_path):
+    from music21 import key, note, stream
+
+    part = stream.Part(id="p0")
+    first, second = stream.Measure(number=1), stream.Measure(number=2)
+    first.append(key.Key("C"))
+    first.append(note.Note(72, quarterLength=4))
+    second.append(key.Key("E-"))
+    second.append(note.Note(75, quarterLength=4))
+    part.append([first, second])
+    work = stream.Score()
+    work.insert(0, part)
+    score, report = load_musicxml_report(_write(work, tmp_path / "change.musicxml"))
+    assert score.key == "C" and "key changes ignored (kept the first key)" in report.summary()
