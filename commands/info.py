@@ -127,6 +127,8 @@ def _sixteenths(steps: int) -> str:
     text = f"{steps} 16th" + ("" if steps == 1 else "s")
     if steps % 4 == 0:
         text += f" ({steps // 4} quarter{'' if steps == 4 else 's'})"
+    elif steps % 2 == 0:
+        text += f" ({steps // 2} eighth{'' if steps == 2 else 's'})"
     return text
 
 

@@ -166,7 +166,9 @@ class Document(NoteEdits, BarEdits):
         self.step = int(np.clip(step, 0, max(0, self.score.num_steps - 1)))
 
     def move_beats(self, beats: int) -> None:
-        self._move_grid(self.score.steps_per_beat, beats)
+        from engine.music.analysis import beat_length
+
+        self._move_grid(beat_length(self.score), beats)  # the felt beat: a dotted quarter in 6/8
 
     def move_bars(self, bars: int) -> None:
         self._move_grid(self.score.steps_per_bar, bars)

@@ -176,3 +176,18 @@ def test_move_by_beats_and_bars_respects_pickup():
     assert doc.step == 20
     doc.move_bars(-1)
     assert doc.step == 4
+
+
+def test_beat_moves_follow_the_felt_beat_in_compound_meter():
+    from engine.music.score import Score
+
+    doc = Document(Score.empty(48, time_signature=(6, 8)))
+    doc.move_beats(1)
+    assert doc.step == 6
+    doc.move_beats(1)
+    assert doc.step == 12
+    doc.move_beats(-1)
+    assert doc.step == 6
+    four = Document(Score.empty(32))
+    four.move_beats(1)
+    assert four.step == 4
