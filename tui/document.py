@@ -47,6 +47,15 @@ class _State:
     ident: int
 
 
+def _first_difference(a: Score, b: Score) -> int | None:
+    """The first step where two scores' notes differ (None: the same notes, or another length)."""
+    if a.pitches.shape != b.pitches.shape:
+        return None
+    differs = ((a.pitches != b.pitches) | (a.onsets != b.onsets)).any(axis=0)
+    found = np.flatnonzero(differs)
+    return int(found[0]) if found.size else None
+
+
 class Document(NoteEdits, BarEdits):
     """A score being edited; every content change is one undo step and is autosaved."""
 
@@ -91,8 +100,12 @@ class Document(NoteEdits, BarEdits):
         return _State(self.score, self.erased, label, self._ident)
 
     def _restore(self, state: _State) -> None:
+        before = self.score
         self.score, self.erased, self._ident = state.score, state.erased, state.ident
         self._after_change()
+        changed = _first_difference(before, self.score)
+        if changed is not None and not self.step <= changed < self.step + 1:
+            self.goto(changed)  # undo and redo show where the change was
 
     def commit(self, score: Score, erased: np.ndarray | None = None, label: str = "edit") -> None:
         """Make `score` the document's content as one undoable step."""

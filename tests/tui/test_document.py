@@ -191,3 +191,13 @@ def test_beat_moves_follow_the_felt_beat_in_compound_meter():
     four = Document(Score.empty(32))
     four.move_beats(1)
     assert four.step == 4
+
+
+def test_undo_and_redo_take_the_cursor_to_the_change():
+    doc = Document(Score.empty(64))
+    doc.goto(40)
+    doc.put_note(60, 4)
+    doc.goto(0)
+    assert doc.undo() == "enter note" and doc.step == 40
+    doc.goto(10)
+    assert doc.redo() == "enter note" and doc.step == 40
