@@ -101,7 +101,7 @@ def _measure(score: Score, voice: int, number: int, start: int, end: int):
         if a > cursor:
             measure.append(note.Rest(quarterLength=(a - cursor) / 4))
         n = note.Note(pitch, quarterLength=(b - a) / 4)
-        if _under_fermata(score, a, b, a == onset):
+        if _under_fermata(score, a, b, onset):
             mark = expressions.Fermata()
             mark.type = "upright"  # each voice has a staff of its own: over the note
             n.expressions.append(mark)
@@ -121,12 +121,15 @@ def _measure(score: Score, voice: int, number: int, start: int, end: int):
     return measure
 
 
-def _under_fermata(score: Score, start: int, end: int, struck: bool) -> bool:
-    """Steps [start, end) lie in one fermata span, and start a note there or start the span."""
+def _under_fermata(score: Score, start: int, end: int, onset: int) -> bool:
+    """Steps [start, end), a note struck at `onset` or the part of it in a bar, lie in one
+    fermata span, and start the note or the span, or continue (tied over a bar line) a note
+    struck inside it: each written piece carries the mark, so the span reads back whole."""
     marks = score.fermatas
     if marks is None or not marks[start:end].all():
         return False
-    return struck or start == 0 or not marks[start - 1]
+    return (start == onset or start == 0 or not marks[start - 1]
+            or (onset < start and bool(marks[onset:start].all())))
 
 
 def _music21_key(name: str | None) -> str | None:

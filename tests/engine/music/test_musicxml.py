@@ -89,3 +89,19 @@ def test_a_short_last_bar_stays_short_an_empty_title_empty_and_each_part_has_its
     assert [line.strip() for line in text.splitlines() if "<sign>" in line] == [
         "<sign>G</sign>", "<sign>G</sign>", "<sign>G</sign>", "<sign>F</sign>"]
     assert 'type="inverted"' not in text and 'type="upright"' in text
+
+
+def test_a_fermata_over_a_note_tied_across_a_bar_line_reads_back_whole(tmp_path):
+    from engine.music.load import load_score
+
+    pitches = np.full((4, 40), -1, dtype=np.int16)  # 3/4 with a quarter pickup
+    pitches[:, :24] = np.array([72, 67, 60, 48])[:, None]
+    pitches[:, 24:36] = np.array([74, 67, 59, 43])[:, None]  # a dotted half over the bar line
+    pitches[:, 36:] = np.array([72, 64, 60, 48])[:, None]
+    onsets = np.zeros_like(pitches, dtype=bool)
+    onsets[:, [0, 24, 36]] = True
+    marks = np.zeros(40, dtype=bool)
+    marks[24:36] = True
+    score = Score(pitches, onsets, time_signature=(3, 4), pickup=4, fermatas=marks)
+    back = load_score(save_musicxml(score, tmp_path / "tied.musicxml"))
+    assert np.array_equal(back.fermatas, marks)
