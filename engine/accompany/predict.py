@@ -361,6 +361,10 @@ def _in_voice_ranges(candidates: list[dict[int, np.ndarray]]) -> dict[int, np.nd
     return min(candidates, key=cost)
 
 
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _around_an_inner_melody(score, melody_voice, variants, seed, repair, composer, progress,
                             cancel):
     """The accompaniment model reads its melody as the top line: under an alto, tenor or bass
@@ -400,6 +404,16 @@ def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint
     if cancel is not None and cancel():
         return Result([], [], cancelled=True)
     model = _chorale_model(checkpoint)
+    replaced = [VOICE_NAMES[v].lower() for v in range(NUM_VOICES)
+                if v != melody_voice and (score.pitches[v] >= 0).any()]
+    if replaced:
+        result = accompany(score.with_cells(accompaniment_mask(score, melody_voice),
+                                            np.full_like(score.pitches, -1)),
+                           melody_voice, variants=variants, polish=polish, seed=seed,
+                           checkpoint=model, composer=composer, progress=progress, cancel=cancel,
+                           spread=spread, refine=refine, repair=repair)
+        result.messages.insert(0, f"the {_listed(replaced)} already written were replaced")
+        return result
     if melody_voice != 0:
         return _around_an_inner_melody(score, melody_voice, variants, seed, repair, composer,
                                        progress, cancel)

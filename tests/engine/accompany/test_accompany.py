@@ -325,3 +325,13 @@ def test_a_melody_in_an_inner_voice_is_accompanied_by_coconet_around_it(tiny_che
     for variant in result.variants:
         assert np.array_equal(variant.score.pitches[1], score.pitches[1])
         assert (variant.score.pitches[[0, 2, 3]] >= 0).any()
+
+
+def test_voices_already_written_are_replaced_and_the_user_told(tiny_checkpoint):
+    score = melody_score()
+    full = score.pitches.copy()
+    full[1:] = np.where(score.pitches[0] >= 0, score.pitches[0] - np.array([[5], [12], [24]]), -1)
+    result = accompany(Score(full), variants=1, seed=3, checkpoint=tiny_checkpoint)
+    assert result.messages[0] == "the alto, tenor and bass already written were replaced"
+    clean = accompany(score, variants=1, seed=3, checkpoint=tiny_checkpoint)
+    assert np.array_equal(result.variants[0].score.pitches, clean.variants[0].score.pitches)
