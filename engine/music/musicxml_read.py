@@ -7,8 +7,8 @@ without a mode is minor when the bass ends on the relative minor's tonic), the f
 the title, and fermatas (the steps of every note that carries one, in any voice; none found =
 unknown). Four voices are made as for MIDI files (`engine/music/voices.py`): lines named Soprano,
 Alto, Tenor, Bass by name, one to four single-note lines by count and pitch, anything else (chords,
-more lines) by pitch order at every 16th. A score of more than four parts keeps the top four (the
-first four in score order) and says which were left out. Grace notes are dropped; durations are
+more lines) by pitch order at every 16th. A score of more than four parts keeps the top three and
+the lowest (in score order: the bass carries the harmony) and says which were left out. Grace notes are dropped; durations are
 rounded to 16ths. The report says what was changed.
 """
 
@@ -117,10 +117,12 @@ def from_music21(stream) -> tuple[Score, LoadReport]:
             changes.append(f"the first of {len(scores)} pieces read")
         stream = scores[0]
     parts = list(stream.parts) if isinstance(stream, m21stream.Score) else [stream]
-    if len(parts) > NUM_VOICES:
-        left = [p.partName or f"part {i + 1}" for i, p in enumerate(parts[NUM_VOICES:], NUM_VOICES)]
-        changes.append(f"{len(parts)} parts: the top four read, {', '.join(left)} left out")
-        parts = parts[:NUM_VOICES]
+    if len(parts) > NUM_VOICES:  # the top three and the lowest: the bass carries the harmony
+        kept = [*range(NUM_VOICES - 1), len(parts) - 1]
+        left = [p.partName or f"part {i + 1}" for i, p in enumerate(parts) if i not in kept]
+        changes.append(f"{len(parts)} parts: the top three and the lowest read,"
+                       f" {', '.join(left)} left out")
+        parts = [parts[i] for i in kept]
     notes, fermata_notes, grace = _notes(parts)
     if not notes:
         raise MusicXMLError("the file has no notes")

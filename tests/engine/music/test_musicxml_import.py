@@ -83,7 +83,7 @@ def _write(stream, path):
     return path
 
 
-def test_five_parts_keep_the_top_four_and_say_so(tmp_path):
+def test_five_parts_keep_the_top_three_and_the_bass_and_say_so(tmp_path):
     from music21 import note, stream
 
     work = stream.Score()
@@ -95,8 +95,8 @@ def test_five_parts_keep_the_top_four_and_say_so(tmp_path):
         part.append(note.Note(pitch, quarterLength=4))
         work.insert(0, part)
     score, report = load_musicxml_report(_write(work, tmp_path / "five.musicxml"))
-    assert "5 parts" in report.summary() and "Bass left out" in report.summary()
-    assert score.pitches[:, 0].tolist() == [79, 72, 67, 60]
+    assert "5 parts: the top three and the lowest read, Tenor left out" in report.summary()
+    assert score.pitches[:, 0].tolist() == [79, 72, 67, 48]
 
 
 def test_two_staves_with_two_voices_each_give_four_voices(tmp_path):
