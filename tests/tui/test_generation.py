@@ -325,9 +325,10 @@ async def test_R_brings_the_last_variants_back_while_the_region_holds_one(tiny_c
         assert not editor.variants_showing
         assert np.array_equal(doc.score.pitches[:, 16:32], second.pitches[:, 16:32])
         assert doc.score.pitches[0, 0] == edited  # the edit made since is still there
-        await pilot.press("u")  # one undo step back to the first
+        await pilot.press("u")  # one undo step back to the first (the cursor goes there)
         assert np.array_equal(doc.score.pitches[:, 16:32], first.pitches[:, 16:32])
-        await pilot.press("right_curly_bracket", "2", "d")  # an edit inside the region
+        assert 16 <= doc.step < 32
+        await pilot.press("home", "right_curly_bracket", "2", "d")  # an edit inside the region
         await pilot.press("R")
         await pilot.pause()
         assert not editor.variants_showing  # the region no longer holds a variant
