@@ -109,9 +109,20 @@ class NoteEdits:
             return False
         mask = np.zeros(self.score.pitches.shape, dtype=bool)
         mask[self.voice, note[0] : note[0] + note[1]] = True
-        self.commit(self.score.erase(mask), label="delete note")
+        self.commit(self.score.erase(mask), self._erased_again(note[0], note[0] + note[1]),
+                    "delete note")
         self.goto(min(self.step, note[0]))
         return True
+
+    def _erased_again(self, start: int, end: int) -> np.ndarray:
+        """The erased cells once steps [start, end) of the current voice fall silent: erased too
+        when they lie inside an erased region (a note typed there and taken back again), so the
+        model fills them, not a rest the user never asked for."""
+        erased = self.erased.copy()
+        row = erased[self.voice]
+        if (start > 0 and row[start - 1]) or (end < row.size and row[end]):
+            row[start:end] = True
+        return erased
 
     def delete_previous(self) -> bool:
         """Backspace while typing: remove the note before the cursor and step back onto it."""
@@ -143,6 +154,8 @@ class NoteEdits:
         else:
             score = self._write(self.voice, start, new_length, pitch)
         erased = _fit(self.erased, score.num_steps)
+        if new_length < length:  # the cut-off end inside an erased region is erased again
+            erased = _fit(self._erased_again(start + new_length, start + length), score.num_steps)
         erased[self.voice, start : start + new_length] = False  # a note drawn in is kept, as typed
         self.commit(score, erased, "lengthen note" if delta > 0 else "shorten note")
         self.goto(start + new_length if after else min(self.step, start + new_length - 1))

@@ -201,3 +201,20 @@ def test_undo_and_redo_take_the_cursor_to_the_change():
     assert doc.undo() == "enter note" and doc.step == 40
     doc.goto(10)
     assert doc.redo() == "enter note" and doc.step == 40
+
+
+def test_a_note_typed_into_an_erased_region_and_taken_back_leaves_the_region_erased():
+    doc = Document(Score.empty(32))
+    doc.start_selection(whole_bars=True)
+    doc.erase()
+    doc.clear_selection()
+    doc.goto(0)
+    doc.put_note(64, 4)  # pinned: the model fills around it
+    assert not doc.erased[0, :4].any() and doc.erased[0, 4:16].all()
+    assert doc.delete_previous()
+    assert doc.erased[0, :16].all()  # erased again: the model fills it, no unasked rest
+    doc.goto(8)
+    doc.put_note(67, 4)
+    doc.goto(8)
+    assert doc.resize_note(-2)
+    assert doc.erased[0, 10:12].all() and not doc.erased[0, 8:10].any()
