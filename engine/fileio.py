@@ -50,6 +50,8 @@ def checked_output(path, what: str = "file", *, error: type[Exception] = MidiFil
     or must not be written: a folder, a missing folder, a device/FIFO/socket, another kind's
     suffix, or one of `inputs`. Call it before slow work, so a typo costs nothing."""
     path = Path(path)
+    if not path.name.strip() or path.name == "-":  # "-o -" is not standard output here
+        raise error(f"cannot write {what} {str(path)!r}: give a file name")
     if path.is_dir():
         raise error(f"cannot write {what} {path}: it is a folder")
     target = Path(os.path.realpath(path)) if path.is_symlink() else path

@@ -68,7 +68,9 @@ def load_checkpoint(path: str | os.PathLike, kind: str) -> dict:
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED_KEYS):
         raise CheckpointError(f"{path.name} is not a cantor checkpoint (no kind/config/weights)")
     if payload["kind"] != kind:
-        raise CheckpointError(f"{path.name} holds a {payload['kind']!r} model, expected {kind!r}")
+        hint = ("; a training state: give the run's best.pt" if payload["kind"] == "coconet-train"
+                and kind == "coconet" else "")
+        raise CheckpointError(f"{path.name} holds a {payload['kind']!r} model, expected {kind!r}{hint}")
     if kind.startswith("coconet"):  # "coconet" and its training state: checked before any build
         check_coconet_config(payload["config"], path.name)
     check_finite(payload["state_dict"], path.name)

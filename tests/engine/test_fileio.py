@@ -160,3 +160,11 @@ def test_a_fifo_nobody_writes_to_reads_as_empty_and_one_with_a_writer_as_sent(tm
     time.sleep(0.2)  # the writer waits in open() for a reader
     assert read_limited(fifo, 100) == b"MThd" + b"x" * 97
     writer.join(timeout=10)
+
+
+def test_a_dash_or_a_blank_name_is_no_file_name(tmp_path):
+    from engine.fileio import checked_output
+
+    for name in ("-", " "):
+        with pytest.raises(MidiFileError, match="give a file name"):
+            checked_output(tmp_path / name, "MIDI file")

@@ -109,3 +109,14 @@ def test_a_damaged_state_dict_is_named_by_its_first_bad_key(tmp_path):
     text = str(refused.value)
     assert "does not match the Coconet network" in text and "Error(s) in loading" not in text
     assert "out.weight" in text or "inp.weight" in text
+
+
+def test_a_training_state_given_for_a_model_points_at_best_pt(tmp_path):
+    from engine.coconet.checkpoint import load_checkpoint, save_checkpoint
+
+    model = Coconet(CoconetConfig(depth=2, width=8))
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"kind": "coconet-train", "config": model.config.to_dict(),
+                           "state_dict": model.state_dict()})
+    with pytest.raises(CheckpointError, match="training state: give the run's best.pt"):
+        load_checkpoint(path, "coconet")
