@@ -73,11 +73,17 @@ def checked_output(path, what: str = "file", *, error: type[Exception] = MidiFil
 
 def _check_writable(folder: Path, path: Path, what: str, error: type[Exception]) -> None:
     """A save goes through a temporary file in the folder (atomic rename), so the folder itself
-    must take a new file: try one (a read-only mount, an immutable folder, no permission)."""
+    must take a new file."""
     try:
-        handle, probe = tempfile.mkstemp(prefix=".cantor-probe-", dir=folder)
+        probe_new_file(folder)
     except OSError as exc:
         raise error(f"cannot write {what} {path}: {os_reason(exc)}") from None
+
+
+def probe_new_file(folder) -> None:
+    """Create and remove a file in `folder`; OSError when it takes none (a read-only mount, an
+    immutable folder, no permission)."""
+    handle, probe = tempfile.mkstemp(prefix=".cantor-probe-", dir=folder)
     os.close(handle)
     with contextlib.suppress(OSError):
         os.unlink(probe)

@@ -17,8 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from engine.accompany.model import AccompanimentVAE, AccompanyConfig, SurrogateEncoder
+from engine.accompany.placement import (  # noqa: F401 (re-exported for callers)
+    _in_voice_ranges,
+    _with_accompaniment,
+    accompaniment_mask,
+    restore_melody,
+    track_pitches,
+)
 from engine.coconet.checkpoint import file_sha256, load_checkpoint
 from engine.coconet.defaults import variant_seeds
+from engine.coconet.ranges import _names
 from engine.errors import CheckpointError, PitchRangeError, ScoreError
 from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 
@@ -143,20 +151,6 @@ def melody_classes(melody: np.ndarray, shift: int, config: AccompanyConfig) -> n
     silence = config.silence_class(0)
     low = config.track_low[0]
     return np.where(melody >= 0, melody.astype(np.int64) + shift - low, silence)
-
-
-def track_pitches(classes: np.ndarray, track: int, config: AccompanyConfig, shift: int) -> np.ndarray:
-    """Decoded classes of a pitched track -> MIDI pitches in the melody's real register."""
-    silence = config.silence_class(track)
-    pitches = classes.astype(np.int64) + config.track_low[track] - shift
-    pitches = np.where(classes == silence, -1, pitches)
-    # Shifting back may push a far voice off the MIDI range: move it by octaves instead.
-    while (pitches > 127).any():
-        pitches = np.where(pitches > 127, pitches - 12, pitches)
-    sounding = classes != silence
-    while (sounding & (pitches < 0)).any():
-        pitches = np.where(sounding & (pitches < 0), pitches + 12, pitches)
-    return np.where(sounding, pitches, -1).astype(np.int16)
 
 
 # --- drafting ------------------------------------------------------------------------------
@@ -329,42 +323,6 @@ def _chorale_model(checkpoint) -> AccompanyModel:
     return model
 
 
-def accompaniment_mask(score: Score, melody_voice: int) -> np.ndarray:
-    """True on every cell of the voices other than the melody."""
-    voices = [v for v in range(NUM_VOICES) if v != melody_voice]
-    return score.region_mask(0, score.num_steps, voices)
-
-
-def _with_accompaniment(score, melody_voice, tracks, model, shift) -> Score:
-    """The score with decoded tracks (tracks-1, T) written into the non-melody voices."""
-    others = [v for v in range(NUM_VOICES) if v != melody_voice]
-    pitches = score.pitches.copy()
-    # One octave for all accompanying voices (so none crosses another): with the melody, or in
-    # the model's own register, whichever lies nearer the voices' ranges.
-    placed = [{v: track_pitches(tracks[j], j + 1, model.config, s) for j, v in enumerate(others)}
-              for s in dict.fromkeys((shift, 0))]
-    for voice, row in _in_voice_ranges(placed).items():
-        pitches[voice] = row
-    return score.with_cells(accompaniment_mask(score, melody_voice), pitches)
-
-
-def _in_voice_ranges(candidates: list[dict[int, np.ndarray]]) -> dict[int, np.ndarray]:
-    """Of the accompanying voices in the melody's octave (first) and in the model's own, the set
-    nearer the voices' ranges (summed over them): a melody far out of range (A0-G1) must not drag
-    the bass down to MIDI 2, and one shift for all keeps the voices in order."""
-    from engine.coconet.ranges import outside_range
-
-    def cost(rows: dict[int, np.ndarray]) -> tuple[int, int]:
-        parts = [outside_range(row[row >= 0], voice) for voice, row in rows.items()]
-        return sum(p[0] for p in parts), sum(p[1] for p in parts)
-
-    return min(candidates, key=cost)
-
-
-def _listed(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _around_an_inner_melody(score, melody_voice, variants, seed, repair, composer, progress,
                             cancel):
     """The accompaniment model reads its melody as the top line: under an alto, tenor or bass
@@ -379,14 +337,6 @@ def _around_an_inner_melody(score, melody_voice, variants, seed, repair, compose
     result.messages.insert(0, f"the accompaniment model follows a melody on top; around the"
                               f" {name}, the other voices were written by Coconet")
     return result
-
-
-def restore_melody(result: Score, source: Score, melody_voice: int) -> Score:
-    """`result` with the melody voice (pitches and onsets) exactly as in `source`."""
-    pitches, onsets = result.pitches.copy(), result.onsets.copy()
-    pitches[melody_voice] = source.pitches[melody_voice]
-    onsets[melody_voice] = source.onsets[melody_voice]
-    return result.replace(pitches=pitches, onsets=onsets)
 
 
 def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint=None,
@@ -404,15 +354,14 @@ def accompany(score, melody_voice=0, *, variants=1, polish=0, seed=0, checkpoint
     if cancel is not None and cancel():
         return Result([], [], cancelled=True)
     model = _chorale_model(checkpoint)
-    replaced = [VOICE_NAMES[v].lower() for v in range(NUM_VOICES)
-                if v != melody_voice and (score.pitches[v] >= 0).any()]
+    replaced = [v for v in range(NUM_VOICES) if v != melody_voice and (score.pitches[v] >= 0).any()]
     if replaced:
         result = accompany(score.with_cells(accompaniment_mask(score, melody_voice),
                                             np.full_like(score.pitches, -1)),
                            melody_voice, variants=variants, polish=polish, seed=seed,
                            checkpoint=model, composer=composer, progress=progress, cancel=cancel,
                            spread=spread, refine=refine, repair=repair)
-        result.messages.insert(0, f"the {_listed(replaced)} already written were replaced")
+        result.messages.insert(0, f"the {_names(replaced)} already written were replaced")
         return result
     if melody_voice != 0:
         return _around_an_inner_melody(score, melody_voice, variants, seed, repair, composer,

@@ -243,7 +243,7 @@ def train_accompany(args) -> dict | None:
     if wants_resume and getattr(args, "config", None) and dist.main:
         print("note: a resumed run keeps its saved network and settings; --config is not used"
               " (--minutes and --max-steps extend it)", file=sys.stderr)
-    from engine.training.coconet import claim_run_folder
+    from engine.training.run_folder import claim_run_folder
 
     # The folder before the data: a run there is only resumed, and one training writes it at once.
     _lock = claim_run_folder(out, wants_resume) if dist.main else None
