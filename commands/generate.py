@@ -76,6 +76,18 @@ def register(subparsers) -> None:
                          help="time signature (default 4/4)")
     compose.add_argument("--pickup", type=_int_in(0, 31, "pickup"), default=0, metavar="BEATS",
                          help="beats before the first bar line (default 0)")
+    compose.add_argument("--key", type=_key, metavar="KEY",
+                         help="key to compose in, e.g. G, F#m, 'D minor' (default: drawn by the"
+                         " seed, as often as Bach's chorales use each key)")
+    compose.add_argument("--phrase", type=_int_in(0, 64, "phrase"), metavar="BARS",
+                         help="a phrase end (fermata) every BARS bars (default: 2 in 4/4, 4 in"
+                         " 3/4 and 6/8; 0: only the last note)")
+    compose.add_argument("--opening", choices=("tonic", "free"), default="tonic",
+                         help="tonic (default): the bass starts on the key's tonic; free: the"
+                         " model chooses")
+    compose.add_argument("--ending", choices=("tonic", "free"), default="tonic",
+                         help="tonic (default): the last chord has the tonic in the bass and the"
+                         " melody; free: the model chooses")
     _add_sampling_options(compose)
     compose.set_defaults(func=run_compose)
 
@@ -252,11 +264,24 @@ def run_compose(args) -> int:
         from engine.errors import ScoreError
 
         raise ScoreError(f"pickup must be shorter than a bar of {num}/{den}; got {args.pickup} beats")
-    result = _composer(args).compose(args.bars, args.meter, pickup, **_options(args))
+    result = _composer(args).compose(args.bars, args.meter, pickup, key=args.key,
+                                     phrase=args.phrase, opening=args.opening,
+                                     ending=args.ending, **_options(args))
     return _write(result, args.output)
 
 
 _COMPOSERS: dict = {}  # one loaded model per (checkpoint, threads) for a batch of files
+
+
+def _key(text: str) -> str:
+    """argparse type: a key name as the user types it -> mido's spelling ("d minor" -> "Dm")."""
+    from engine.errors import CantorError
+    from engine.music.analysis import parse_key_name
+
+    try:
+        return parse_key_name(text)
+    except CantorError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _composer(args):

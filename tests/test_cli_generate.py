@@ -146,6 +146,22 @@ def test_compose_in_three_four_with_a_pickup(files, tmp_path):
     assert score.num_steps == 4 + 2 * 12
 
 
+def test_compose_in_a_key_with_phrase_ends_read_back_from_the_file(files, tmp_path):
+    _, checkpoint, _ = files
+    out = tmp_path / "new.mid"
+    run = cantor("compose", "-o", out, "--bars", "4", "--key", "d minor", "--steps", "2",
+                 "--checkpoint", checkpoint)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "composed in D minor, a phrase end every 2 bars" in run.stdout + run.stderr
+    score = load_midi(out)
+    assert score.key == "Dm"
+    marks = np.flatnonzero(score.fermatas)
+    assert marks.tolist() == list(range(24, 32)) + list(range(56, 64))
+    assert score.pitches[0, -1] % 12 == 2 and score.pitches[3, -1] % 12 == 2  # D over D
+    bad = cantor("compose", "-o", out, "--key", "H minor", "--checkpoint", checkpoint)
+    assert bad.returncode == 2 and "unknown key 'H minor'" in bad.stderr
+
+
 @pytest.mark.parametrize(
     "args, code, message",
     [

@@ -210,7 +210,10 @@ class GenerationActions:
             elif kind == "compose":
                 if options["chords"] == "melody":  # nothing is kept: no melody to follow
                     options["chords"] = "free"
-                result = composer.compose(bars=8, time_signature=score.time_signature, **options)
+                # The score's meter, pickup and key (if it has one; else one drawn by the seed).
+                pickup = score.pickup if score.pickup < score.steps_per_bar else 0
+                result = composer.compose(bars=8, time_signature=score.time_signature,
+                                          pickup=pickup, key=score.key or None, **options)
             else:
                 from engine.accompany.predict import accompany
 

@@ -65,6 +65,13 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
 )
 from engine.coconet.framing import conditioning, edge_of, frame
 from engine.coconet.lanes import choose_lanes, run_in_batches, run_in_lanes
+from engine.coconet.plan import (
+    compose_key,
+    phrase_bars,
+    pin_tonic_ending,
+    pin_tonic_opening,
+    planned,
+)
 from engine.coconet.ranges import _model_input, place_in_range
 from engine.coconet.request import Request
 from engine.coconet.rests import guarded, rest_forbidden
@@ -73,6 +80,7 @@ from engine.coconet.threads import bf16_is_native
 from engine.coconet.ties import Ties, chord_starts, held_under_fermatas, tie_groups
 from engine.coconet.tonic import ENDINGS, OPENINGS, tonic_ending, tonic_opening
 from engine.errors import ScoreError
+from engine.music.analysis import key_description
 from engine.music.score import NUM_VOICES, Score
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -233,13 +241,35 @@ class Composer:
         """Rewrite the cells where `mask` (bool (4, T)) is True."""
         return self._generate(score, mask, **options)
 
-    def compose(self, bars: int = 8, time_signature=(4, 4), pickup: int = 0, **options) -> Result:
-        """A new piece of `bars` bars (plus a pickup of `pickup` steps) from nothing."""
+    def compose(self, bars: int = 8, time_signature=(4, 4), pickup: int = 0, *,
+                key: str | None = None, phrase: int | None = None, opening: str = "tonic",
+                ending: str = "tonic", **options) -> Result:
+        """A new piece of `bars` bars (plus a pickup of `pickup` steps) from nothing, in `key`
+        (None: drawn by the seed) with a phrase end every `phrase` bars (None: by the meter; 0:
+        the last note only) and, by default, the tonic under its first beat and as its last chord
+        (engine/coconet/plan.py)."""
         if not 1 <= int(bars) <= MAX_BARS:
             raise ScoreError(f"bars must be in range 1..{MAX_BARS}; got {bars}")
+        if options.get("chords") == "melody":  # the pinned last note is no melody to follow
+            raise ScoreError("harmonic rhythm 'melody' needs a kept melody (the soprano); compose"
+                             " writes the melody itself")
+        for name, value in (("opening", opening), ("ending", ending)):
+            if value not in OPENINGS:
+                raise ScoreError(f"{name} must be one of {', '.join(OPENINGS)}; got {value!r}")
         blank = Score.empty(1, time_signature=tuple(time_signature), pickup=pickup)
         score = Score.empty(pickup + int(bars) * blank.steps_per_bar, **blank.meta())
-        return self._generate(score, np.ones(score.pitches.shape, dtype=bool), **options)
+        name = compose_key(key, options.get("seed", 0))
+        score = planned(score, name, phrase)
+        mask = np.ones(score.pitches.shape, dtype=bool)
+        if ending == "tonic":
+            score, mask = pin_tonic_ending(score, mask)
+        if opening == "tonic":
+            score, mask = pin_tonic_opening(score, mask)
+        result = self._generate(score, mask, **options)
+        every = phrase if phrase is not None else phrase_bars(score)
+        result.messages.insert(0, f"composed in {key_description(name)}, " + (
+            f"a phrase end every {every} bars" if every else "one phrase"))
+        return result
 
     def polish(self, score: Score, mask: np.ndarray, *, steps: int, **options) -> Result:
         """Gibbs rewriting that starts from the current content of the masked cells."""

@@ -1,0 +1,124 @@
+"""The plan of a piece composed from nothing: a key, phrase ends, and the tonic at both ends.
+
+A blank score tells the structure-aware model nothing but its meter, so a piece composed from
+it wanders between keys and stops anywhere (4 of 5 such pieces ended off any tonic). Bach's
+chorales, which the model learned from, have a key, phrases of about two 4/4 bars each closed by
+a fermata, and a last chord on the tonic. `Composer.compose` gives the model the same: the score
+gets a key (the one asked for, else one drawn by the request's seed with the frequencies of the
+keys of the JSB chorales) and fermatas at its phrase ends, both of which the model reads as
+input (engine/coconet/structure.py), and with `ending="tonic"` the last chord's bass and melody
+are the tonic; with `opening="tonic"` the bass starts on it. Everything else is the model's.
+
+Where the phrase ends go is what Bach's chorales do (measured on the 154 matched train chorales,
+engine/training/chorale_meta.py): a phrase is two bars in 4/4 (430 of 751 phrase lengths; four
+bars in 3/4) counted from the first downbeat, and the next phrase's pickup is taken from its end,
+so the fermata note runs from the bar's last strong beat to that pickup: a half note on beat 3
+without a pickup, a quarter on beat 3 with a one-beat pickup (the two commonest shapes, 255 and
+547 of 1,331 inner fermatas in 4/4); in 3/4 a dotted half or, with a pickup, a half on the
+downbeat. The last note is held from the last strong beat to the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.coconet.tonic import BASS_HOME
+from engine.errors import ScoreError
+from engine.music.analysis import beat_length, parse_key_name
+from engine.music.counterpoint import RANGES
+from engine.music.keys import parse_key
+from engine.music.score import Score
+
+# Keys of the 154 JSB-16th train chorales matched in music21's corpus, with their counts: what a
+# key drawn by the seed is drawn from (keys of fewer than four chorales left out).
+CHORALE_KEYS = (("G", 17), ("Dm", 16), ("A", 13), ("Gm", 13), ("Am", 13), ("Em", 12), ("D", 8),
+                ("C", 8), ("Bb", 7), ("F", 7), ("Bm", 5), ("Eb", 5), ("E", 4))
+MAX_PHRASE_BARS = 64
+SOPRANO_HOME = 69  # A4: of the tonics in the soprano's range, the one nearer this ends the melody
+
+
+def drawn_key(seed: int) -> str:
+    """A key for a request that names none: drawn by `seed` as often as Bach's chorales use it."""
+    names = [name for name, _ in CHORALE_KEYS]
+    weights = np.array([count for _, count in CHORALE_KEYS], dtype=float)
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x6B6579])  # not the sampler's stream
+    return names[int(rng.choice(len(names), p=weights / weights.sum()))]
+
+
+def compose_key(key: str | None, seed: int) -> str:
+    """The key name (mido's spelling) to compose in: `key` parsed ("D minor", "Bb", "f#m"), or
+    the drawn one."""
+    return drawn_key(seed) if key is None else parse_key_name(str(key))
+
+
+def phrase_bars(score: Score) -> int:
+    """Bars a phrase, by default: two where a bar holds four felt beats or more, else four."""
+    return 2 if score.steps_per_bar // beat_length(score) >= 4 else 4
+
+
+def _closing_span(score: Score) -> int:
+    """Steps from the bar's last strong beat to the bar line: half a bar of four (or six, ...)
+    felt beats, else the whole bar."""
+    beats = score.steps_per_bar // beat_length(score)
+    return score.steps_per_bar // 2 if beats >= 4 and beats % 2 == 0 else score.steps_per_bar
+
+
+def phrase_ends(score: Score, bars: int | None = None) -> np.ndarray:
+    """Bool (T,): the fermata steps of `score`'s phrase ends, a phrase every `bars` bars (None:
+    `phrase_bars`; 0: the last note only). A last phrase shorter than `bars` joins the one before."""
+    bars = phrase_bars(score) if bars is None else int(bars)
+    if not 0 <= bars <= MAX_PHRASE_BARS:
+        raise ScoreError(f"bars a phrase must be in range 0..{MAX_PHRASE_BARS}; got {bars}")
+    steps, bar, pickup = score.num_steps, score.steps_per_bar, score.pickup
+    span, beat = _closing_span(score), beat_length(score)
+    ends = np.zeros(steps, dtype=bool)
+    ends[max(0, steps - span):] = True
+    if bars:
+        length = max(span - pickup, beat)
+        end = bars * bar  # the next phrase's pickup starts here (pickup + bars * bar - pickup)
+        while end + bars * bar <= steps:
+            ends[max(0, end - length):end] = True
+            end += bars * bar
+    return ends
+
+
+def planned(score: Score, key: str, phrase: int | None) -> Score:
+    """`score` with the key and the phrase ends of the plan."""
+    if parse_key(key) is None:
+        raise ScoreError(f"not a key: {key!r}")
+    return score.replace(key=key, fermatas=phrase_ends(score, phrase))
+
+
+def pin_tonic_ending(score: Score, mask: np.ndarray) -> tuple[Score, np.ndarray]:
+    """The last chord's bass and melody written as the key's tonic over the last fermata (the
+    whole last note), taken out of `mask`; unchanged where either voice is kept there."""
+    tonic = parse_key(score.key)[0]
+    last = np.flatnonzero(~score.fermatas[:-1] & score.fermatas[1:])
+    start = int(last[-1]) + 1 if last.size else 0
+    return _pin(score, mask, start, score.num_steps, ((0, SOPRANO_HOME), (3, BASS_HOME)), tonic)
+
+
+def pin_tonic_opening(score: Score, mask: np.ndarray) -> tuple[Score, np.ndarray]:
+    """The bass's first note written as the key's tonic for the first felt beat (or up to the
+    first downbeat, for a shorter pickup)."""
+    tonic = parse_key(score.key)[0]
+    beat = beat_length(score)
+    end = min(beat, score.pickup) if score.pickup else beat
+    return _pin(score, mask, 0, min(end, score.num_steps), ((3, BASS_HOME),), tonic)
+
+
+def _pin(score: Score, mask: np.ndarray, start: int, end: int, voices, tonic: int):
+    if end <= start or any(not mask[v, start:end].all() for v, _ in voices):
+        return score, mask
+    pitches, onsets, mask = score.pitches.copy(), score.onsets.copy(), mask.copy()
+    for voice, home in voices:
+        low, high = RANGES[voice]
+        pitch = min((p for p in range(low, high + 1) if p % 12 == tonic),
+                    key=lambda p: (abs(p - home), p))
+        pitches[voice, start:end] = pitch
+        onsets[voice, start:end] = False
+        onsets[voice, start] = True
+        if end < pitches.shape[1] and pitches[voice, end] >= 0:
+            onsets[voice, end] = True
+        mask[voice, start:end] = False
+    return score.replace(pitches=pitches, onsets=onsets), mask
