@@ -44,7 +44,7 @@ from engine.music.harmony import (
 )
 from engine.music.keys import parse_key
 from engine.music.musicality import is_final_tonic, measure
-from engine.music.score import STEPS_PER_QUARTER
+from engine.music.score import STEPS_PER_QUARTER, Score
 
 ROWS = ("key_named", "final_tonic", "final_cadence", "first_tonic", "phrase_end_complete",
         "strong_complete", "strong_six_four", "unresolved_sevenths", "staggered_parallels",
@@ -97,6 +97,30 @@ def group_figures(composer, group: int, args) -> dict[str, float | None]:
         if args.verbose:
             print(f"  seed {seed}: key {score.key or '?'} -> {key_text(estimate_key(score.pitches))}",
                   file=sys.stderr)
+    return _rates(totals)
+
+
+def bach_figures(path: Path) -> dict[str, float | None]:
+    """The same rows for Bach's own chorales of the JSB test split that have their key and
+    fermatas (recovered from music21), each in its stated key."""
+    from engine.training.chorale_meta import load_jsb_metadata
+
+    with open(path) as handle:
+        pieces = json.load(handle)["test"]
+    totals: dict[str, list[float]] = {}
+    for piece, info in zip(pieces, load_jsb_metadata(path)["test"]):
+        if not info or info.get("fermatas") is None or not info.get("key"):
+            continue
+        fields = {k: info[k] for k in ("time_signature", "pickup", "key", "fermatas")}
+        score = Score(np.asarray(piece, dtype=np.int16).T, **fields)
+        for name, (hit, total) in piece_figures(score, parse_key(score.key)).items():
+            got = totals.setdefault(name, [0.0, 0.0])
+            got[0] += hit
+            got[1] += total
+    return _rates(totals)
+
+
+def _rates(totals: dict[str, list[float]]) -> dict[str, float | None]:
     figures = {}
     for name in ROWS:
         hit, total = totals.get(name, (0, 0))
@@ -132,7 +156,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--out", help="write the figures as JSON here too")
+    parser.add_argument("--bach", metavar="JSON",
+                        help="instead: the rows for Bach's JSB test chorales (Jsb16thSeparated.json)")
     args = parser.parse_args()
+    if args.bach:
+        for name, value in bach_figures(Path(args.bach)).items():
+            print(f"{name:<22} {'-' if value is None else f'{value:7.3f}'}")
+        return 0
     num, den = (int(x) for x in args.meter.split("/"))
     args.meter = (num, den)
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from engine.music.keys import parse_key
 from tui.app import CantorApp
 from tui.settings import Settings
 from tui.widgets.variants import VariantsPanel
@@ -199,6 +200,13 @@ async def test_compose_replaces_the_score_as_one_step(tiny_checkpoint):
         assert await wait_until(pilot, lambda: not editor.busy)
         doc = editor.doc
         assert doc.score.num_steps == 8 * 16
+        # A plan (engine/coconet/plan.py): the score's key, phrase ends, a final tonic chord.
+        old = chorale_bar(2)
+        assert doc.score.key == (old.key or doc.score.key) and doc.score.key is not None
+        assert doc.score.time_signature == old.time_signature
+        assert doc.score.fermatas is not None and doc.score.fermatas[-1]
+        tonic = parse_key(doc.score.key)[0]
+        assert doc.score.pitches[0, -1] % 12 == tonic and doc.score.pitches[3, -1] % 12 == tonic
         await pilot.press("u")
         assert doc.score.same_notes(chorale_bar(2))
 
