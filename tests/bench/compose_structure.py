@@ -36,11 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from engine.music.counterpoint import check_score
 from engine.music.harmony import (
-    TRIADS,
     estimate_key,
     key_text,
-    pitch_classes,
-    triad_root,
 )
 from engine.music.keys import parse_key
 from engine.music.musicality import is_final_tonic, measure
@@ -49,7 +46,6 @@ from engine.music.score import STEPS_PER_QUARTER, Score
 ROWS = ("key_named", "final_tonic", "final_cadence", "first_tonic", "phrase_end_complete",
         "strong_complete", "strong_six_four", "unresolved_sevenths", "staggered_parallels",
         "findings")
-assert TRIADS  # complete triads are what triad_root names
 
 
 def piece_figures(score, asked) -> dict[str, list[float]]:
@@ -63,22 +59,11 @@ def piece_figures(score, asked) -> dict[str, list[float]]:
     sounding = np.flatnonzero((p >= 0).any(axis=0))
     rows["first_tonic"] = [int(key is not None and sounding.size > 0
                                and is_final_tonic(p, int(sounding[0]), key)), 1]
-    ends = _phrase_end_onsets(score)
-    complete = sum(triad_root(pitch_classes(p[:, t])) is not None
-                   and len(pitch_classes(p[:, t])) == 3 for t in ends)
-    rows["phrase_end_complete"] = [complete, len(ends)]
     quarters = score.num_steps / STEPS_PER_QUARTER
     for name, events in counts.events.items():
         rows[name] = [events, quarters]
     rows["findings"] = [len(check_score(score).findings), quarters]
     return rows
-
-
-def _phrase_end_onsets(score) -> list[int]:
-    if score.fermatas is None:
-        return []
-    f = np.asarray(score.fermatas, dtype=bool)
-    return [int(t) for t in np.flatnonzero(f & ~np.concatenate(([False], f[:-1])))]
 
 
 def group_figures(composer, group: int, args) -> dict[str, float | None]:

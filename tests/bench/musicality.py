@@ -57,6 +57,7 @@ ROWS = {
     "key_local_melody": "2-bar window key = key of the melody in the window",
     "strong_complete": "strong-beat chords: complete triads or V7",
     "strong_six_four": "strong-beat chords: 6/4",
+    "phrase_end_complete": "phrase-end (fermata) chords: complete triads",
     "unresolved_sevenths": "unresolved A/T sevenths /100 quarters",
     "staggered_parallels": "beat-to-beat (staggered) parallels /100 quarters",
     **{f"leaps_{v}": f"leap histogram {v}, TVD to Bach" for v in "ATB"},

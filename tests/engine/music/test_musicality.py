@@ -190,3 +190,14 @@ def test_rests_under_the_melody_are_counted_per_melody_step():
     counts = measure(Score(pitches), C_MAJOR)
     assert counts.tallies["rests_under_melody"] == [4, 12]
     assert pooled([counts])["rests_under_melody"] == pytest.approx(4 / 12)
+
+
+def test_phrase_end_chords_are_counted_at_each_fermata_where_the_score_has_fermatas():
+    V7 = (71, 65, 62, 55)  # B4 F4 D4 G3: a seventh chord, not a triad
+    score = chords(I, IV, V7, V, I, quarters=[1, 1, 1, 1, 4])
+    assert measure(score, C_MAJOR).tallies["phrase_end_complete"] == [0, 0]  # none known
+    marks = np.zeros(score.num_steps, dtype=bool)
+    marks[8:12] = True  # the V7 under a fermata
+    marks[16:] = True  # the final I
+    tallies = measure(score.replace(fermatas=marks), C_MAJOR).tallies
+    assert tallies["phrase_end_complete"] == [1, 2]
