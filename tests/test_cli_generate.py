@@ -152,7 +152,7 @@ def test_compose_in_a_key_with_phrase_ends_read_back_from_the_file(files, tmp_pa
     run = cantor("compose", "-o", out, "--bars", "4", "--key", "d minor", "--steps", "2",
                  "--checkpoint", checkpoint)  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert "composed in D minor, a phrase end every 2 bars" in run.stdout + run.stderr
+    assert "composed in D minor, 2 phrases of 2 bars" in run.stdout + run.stderr
     score = load_midi(out)
     assert score.key == "Dm"
     marks = np.flatnonzero(score.fermatas)

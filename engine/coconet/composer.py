@@ -266,9 +266,12 @@ class Composer:
         if opening == "tonic":
             score, mask = pin_tonic_opening(score, mask)
         result = self._generate(score, mask, **options)
+        marks = score.fermatas
+        phrases = int((marks & ~np.concatenate(([False], marks[:-1]))).sum())
         every = phrase if phrase is not None else phrase_bars(score)
         result.messages.insert(0, f"composed in {key_description(name)}, " + (
-            f"a phrase end every {every} bars" if every else "one phrase"))
+            f"{phrases} phrases" + (f" of {every} bars" if phrases * every == int(bars) else "")
+            if phrases > 1 else "one phrase"))
         return result
 
     def polish(self, score: Score, mask: np.ndarray, *, steps: int, **options) -> Result:

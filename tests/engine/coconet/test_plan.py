@@ -101,7 +101,7 @@ def test_compose_writes_the_plan_into_the_score_and_says_so(composer):
     assert score.key == "Em" and runs(score.fermatas) == [(24, 32), (56, 64)]
     assert (score.pitches[0, 56:] == 64).all() and (score.pitches[3, 56:] == 52).all()
     assert (score.pitches[3, :4] == 52).all()
-    assert result.messages[0] == "composed in E minor, a phrase end every 2 bars"
+    assert result.messages[0] == "composed in E minor, 2 phrases of 2 bars"
     drawn = composer.compose(2, (3, 4), 0, variants=1, steps=2, seed=3, phrase=0)
     assert drawn.variants[0].score.key == drawn_key(3)
     assert drawn.messages[0].endswith("one phrase")
