@@ -264,7 +264,7 @@ class Composer:
         if ending == "tonic":
             score, mask = pin_tonic_ending(score, mask)
         if opening == "tonic":
-            score, mask = pin_tonic_opening(score, mask)
+            score, mask = pin_tonic_opening(score, mask, options.get("seed", 0))
         result = self._generate(score, mask, **options)
         marks = score.fermatas
         phrases = int((marks & ~np.concatenate(([False], marks[:-1]))).sum())

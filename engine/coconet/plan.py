@@ -7,7 +7,8 @@ a fermata, and a last chord on the tonic. `Composer.compose` gives the model the
 gets a key (the one asked for, else one drawn by the request's seed with the frequencies of the
 keys of the JSB chorales) and fermatas at its phrase ends, both of which the model reads as
 input (engine/coconet/structure.py), and with `ending="tonic"` the last chord's bass and melody
-are the tonic; with `opening="tonic"` the bass starts on it. Everything else is the model's.
+are the tonic; with `opening="tonic"` the bass starts on it, under a melody that starts on the
+tonic, the fifth or the third (as Bach's do). Everything else is the model's.
 
 Where the phrase ends go is what Bach's chorales do (measured on the 154 matched train chorales,
 engine/training/chorale_meta.py): a phrase is two bars in 4/4 (430 of 751 phrase lengths; four
@@ -29,10 +30,14 @@ from engine.music.counterpoint import RANGES
 from engine.music.keys import parse_key
 from engine.music.score import Score
 
-# Keys of the 154 JSB-16th train chorales matched in music21's corpus, with their counts: what a
-# key drawn by the seed is drawn from (keys of fewer than four chorales left out).
+# Keys of the 134 JSB-16th train chorales in 4/4 matched in music21's corpus, with their counts:
+# what a key drawn by the seed is drawn from (keys of fewer than four chorales left out).
 CHORALE_KEYS = (("G", 17), ("Dm", 16), ("A", 13), ("Gm", 13), ("Am", 13), ("Em", 12), ("D", 8),
                 ("C", 8), ("Bb", 7), ("F", 7), ("Bm", 5), ("Eb", 5), ("E", 4))
+# The melody's first note (where all four voices first sound) in the 229 JSB-16th train chorales,
+# in their keys (engine/training/chorale_meta.py): 125 on the tonic, 63 on the fifth, 34 on the
+# third, 7 elsewhere.
+OPENING_DEGREES = (("1", 125), ("5", 63), ("3", 34))
 MAX_PHRASE_BARS = 64
 SOPRANO_HOME = 69  # A4: of the tonics in the soprano's range, the one nearer this ends the melody
 
@@ -98,22 +103,31 @@ def pin_tonic_ending(score: Score, mask: np.ndarray) -> tuple[Score, np.ndarray]
     return _pin(score, mask, start, score.num_steps, ((0, SOPRANO_HOME), (3, BASS_HOME)), tonic)
 
 
-def pin_tonic_opening(score: Score, mask: np.ndarray) -> tuple[Score, np.ndarray]:
-    """The bass's first note written as the key's tonic for the first felt beat (or up to the
-    first downbeat, for a shorter pickup)."""
-    tonic = parse_key(score.key)[0]
+def pin_tonic_opening(score: Score, mask: np.ndarray, seed: int = 0) -> tuple[Score, np.ndarray]:
+    """The first chord's bass written as the key's tonic and its melody note as the tonic, the
+    fifth or the third (drawn by `seed` as often as Bach's chorales open on each), for the first
+    felt beat (or up to the first downbeat, for a shorter pickup)."""
+    tonic, minor = parse_key(score.key)
     beat = beat_length(score)
     end = min(beat, score.pickup) if score.pickup else beat
-    return _pin(score, mask, 0, min(end, score.num_steps), ((3, BASS_HOME),), tonic)
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x6F70656E])  # not the sampler's stream
+    weights = np.array([count for _, count in OPENING_DEGREES], dtype=float)
+    degree = OPENING_DEGREES[int(rng.choice(len(weights), p=weights / weights.sum()))][0]
+    third = 3 if minor else 4
+    melody = (tonic + {"1": 0, "3": third, "5": 7}[degree]) % 12
+    return _pin(score, mask, 0, min(end, score.num_steps),
+                ((0, SOPRANO_HOME, melody), (3, BASS_HOME, tonic)))
 
 
-def _pin(score: Score, mask: np.ndarray, start: int, end: int, voices, tonic: int):
-    if end <= start or any(not mask[v, start:end].all() for v, _ in voices):
+def _pin(score: Score, mask: np.ndarray, start: int, end: int, voices, tonic: int | None = None):
+    """`voices`: (voice, home pitch, pitch class), or (voice, home) for the tonic."""
+    voices = [v if len(v) == 3 else (*v, tonic) for v in voices]
+    if end <= start or any(not mask[v, start:end].all() for v, _, _ in voices):
         return score, mask
     pitches, onsets, mask = score.pitches.copy(), score.onsets.copy(), mask.copy()
-    for voice, home in voices:
+    for voice, home, pitch_class in voices:
         low, high = RANGES[voice]
-        pitch = min((p for p in range(low, high + 1) if p % 12 == tonic),
+        pitch = min((p for p in range(low, high + 1) if p % 12 == pitch_class),
                     key=lambda p: (abs(p - home), p))
         pitches[voice, start:end] = pitch
         onsets[voice, start:end] = False

@@ -77,8 +77,17 @@ def test_the_tonic_is_pinned_in_bass_and_melody_at_the_end_and_in_the_bass_at_th
     assert end.onsets[0, 60] and end.onsets[3, 60] and not end.onsets[3, 61:].any()
     assert not mask[[0, 3], 60:].any() and mask[[1, 2], 60:].all() and mask[:, :60].all()
     start, mask = pin_tonic_opening(end, mask)
-    assert (start.pitches[3, :4] == 50).all() and not mask[3, :4].any()  # the pickup's beat
-    assert (start.pitches[:3, :4] == -1).all() and mask[:3, :4].all()
+    assert (start.pitches[3, :4] == 50).all() and not mask[[0, 3], :4].any()  # the pickup's beat
+    assert (start.pitches[1:3, :4] == -1).all() and mask[1:3, :4].all()
+    assert start.pitches[0, 0] in (74, 65, 69) and (start.pitches[0, :4] == start.pitches[0, 0]).all()
+
+
+def test_the_first_melody_note_is_tonic_fifth_or_third_as_often_as_in_bach():
+    score = planned(blank(2), "C", None)
+    mask = np.ones(score.pitches.shape, dtype=bool)
+    firsts = Counter(int(pin_tonic_opening(score, mask, seed)[0].pitches[0, 0]) for seed in range(600))
+    assert set(firsts) == {72, 67, 64}  # C5, G4, E4: each nearest A4
+    assert firsts[72] > firsts[67] > firsts[64]  # 125 : 63 : 34 in Bach's
 
 
 def test_a_kept_voice_is_never_pinned_over():
@@ -100,7 +109,7 @@ def test_compose_writes_the_plan_into_the_score_and_says_so(composer):
     score = result.variants[0].score
     assert score.key == "Em" and runs(score.fermatas) == [(24, 32), (56, 64)]
     assert (score.pitches[0, 56:] == 64).all() and (score.pitches[3, 56:] == 52).all()
-    assert (score.pitches[3, :4] == 52).all()
+    assert (score.pitches[3, :4] == 52).all() and score.pitches[0, 0] % 12 in (4, 7, 11)
     assert result.messages[0] == "composed in E minor, 2 phrases of 2 bars"
     drawn = composer.compose(2, (3, 4), 0, variants=1, steps=2, seed=3, phrase=0)
     assert drawn.variants[0].score.key == drawn_key(3)
