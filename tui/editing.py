@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.errors import CantorError
+from engine.music.analysis import key_description
 from engine.music.counterpoint import RANGES
 from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW
 from engine.music.score import VOICE_NAMES
@@ -160,10 +161,13 @@ class EditingActions:
             if key == "y":
                 super(EditingActions, self).action_compose()
 
+        score = self.doc.score
+        num, den = score.time_signature
+        key = f"in {key_description(score.key)}" if score.key else "in a key drawn for it"
         self.app.push_screen(
             Choice(
-                "Compose a new score? Its variants replace this one when you accept one"
-                " (u undoes that).",
+                f"Compose a new score of 8 bars of {num}/{den} {key}, with phrase ends and a"
+                " tonic close? Its variants replace this one when you accept one (u undoes that).",
                 {"y": "compose"},
             ),
             answered,

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from engine.music.analysis import key_description
 from tui.app import CantorApp
 from tui.screens.prompt import Choice
 
@@ -44,6 +45,11 @@ async def test_ctrl_n_asks_before_composing_over_the_score():
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert isinstance(app.screen, Choice) and "Compose a new score" in app.screen.question
+        score = editor.doc.score  # the question says what the new score will be
+        num, den = score.time_signature
+        assert f"8 bars of {num}/{den}" in app.screen.question
+        assert (f"in {key_description(score.key)}" if score.key else "in a key drawn") in (
+            app.screen.question)
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is editor and not editor.busy
