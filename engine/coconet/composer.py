@@ -65,13 +65,7 @@ from engine.coconet.defaults import (  # noqa: F401 (re-exported for callers of 
 )
 from engine.coconet.framing import conditioning, edge_of, frame
 from engine.coconet.lanes import choose_lanes, run_in_batches, run_in_lanes
-from engine.coconet.plan import (
-    compose_key,
-    phrase_bars,
-    pin_tonic_ending,
-    pin_tonic_opening,
-    planned,
-)
+from engine.coconet.plan import plan_piece
 from engine.coconet.ranges import _model_input, place_in_range
 from engine.coconet.request import Request
 from engine.coconet.rests import guarded, rest_forbidden
@@ -80,7 +74,6 @@ from engine.coconet.threads import bf16_is_native
 from engine.coconet.ties import Ties, chord_starts, held_under_fermatas, tie_groups
 from engine.coconet.tonic import ENDINGS, OPENINGS, tonic_ending, tonic_opening
 from engine.errors import ScoreError
-from engine.music.analysis import key_description
 from engine.music.score import NUM_VOICES, Score
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -250,28 +243,13 @@ class Composer:
         (engine/coconet/plan.py)."""
         if not 1 <= int(bars) <= MAX_BARS:
             raise ScoreError(f"bars must be in range 1..{MAX_BARS}; got {bars}")
-        if options.get("chords") == "melody":  # the pinned last note is no melody to follow
-            raise ScoreError("harmonic rhythm 'melody' needs a kept melody (the soprano); compose"
-                             " writes the melody itself")
-        for name, value in (("opening", opening), ("ending", ending)):
-            if value not in OPENINGS:
-                raise ScoreError(f"{name} must be one of {', '.join(OPENINGS)}; got {value!r}")
-        blank = Score.empty(1, time_signature=tuple(time_signature), pickup=pickup)
-        score = Score.empty(pickup + int(bars) * blank.steps_per_bar, **blank.meta())
-        name = compose_key(key, options.get("seed", 0))
-        score = planned(score, name, phrase)
-        mask = np.ones(score.pitches.shape, dtype=bool)
-        if ending == "tonic":
-            score, mask = pin_tonic_ending(score, mask)
-        if opening == "tonic":
-            score, mask = pin_tonic_opening(score, mask, options.get("seed", 0))
-        result = self._generate(score, mask, **options)
-        marks = score.fermatas
-        phrases = int((marks & ~np.concatenate(([False], marks[:-1]))).sum())
-        every = phrase if phrase is not None else phrase_bars(score)
-        result.messages.insert(0, f"composed in {key_description(name)}, " + (
-            f"{phrases} phrases" + (f" of {every} bars" if phrases * every == int(bars) else "")
-            if phrases > 1 else "one phrase"))
+        chords = options.get("chords", "free")
+        score, mask, message = plan_piece(int(bars), tuple(time_signature), pickup, key=key,
+                                          phrase=phrase, opening=opening, ending=ending,
+                                          seed=options.get("seed", 0), chords=chords)
+        # Under a harmonic rhythm the lower voices hold one note a chord; the melody moves freely.
+        result = self._generate(score, mask, free_melody=chords not in ("", "free"), **options)
+        result.messages.insert(0, message)
         return result
 
     def polish(self, score: Score, mask: np.ndarray, *, steps: int, **options) -> Result:
@@ -362,6 +340,7 @@ class Composer:
         repair_context: int | None = None,
         on_variant: Callable[[Variant], None] | None = None,
         chords: str = "free",
+        free_melody: bool = False,
     ) -> Result:
         import torch
 
@@ -381,7 +360,10 @@ class Composer:
         starts = chord_starts(score, mask, chords)
         if sampler == "gibbs":
             starts = held_under_fermatas(score, starts)
-        groups = tie_groups(mask, starts)
+        if free_melody and starts is not None:  # compose: only fermatas hold the melody
+            groups = tie_groups(mask, starts, melody_starts=held_under_fermatas(score, None))
+        else:
+            groups = tie_groups(mask, starts)
         if groups is not None and sampler != "gibbs":
             raise ScoreError("a harmonic rhythm needs the gibbs sampler")
         edge = edge_of(self.model)

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.coconet.ties import chord_starts
 from engine.coconet.tonic import BASS_HOME
 from engine.errors import ScoreError
-from engine.music.analysis import beat_length, parse_key_name
+from engine.music.analysis import beat_length, key_description, parse_key_name
 from engine.music.counterpoint import RANGES
 from engine.music.keys import parse_key
 from engine.music.score import Score
@@ -94,38 +95,76 @@ def planned(score: Score, key: str, phrase: int | None) -> Score:
     return score.replace(key=key, fermatas=phrase_ends(score, phrase))
 
 
-def pin_tonic_ending(score: Score, mask: np.ndarray) -> tuple[Score, np.ndarray]:
+def plan_piece(bars: int, time_signature, pickup: int, *, key: str | None, phrase: int | None,
+               opening: str, ending: str, seed: int,
+               chords: str = "free") -> tuple[Score, np.ndarray, str]:
+    """(blank score with its plan, mask of the cells to generate, what to tell the user)."""
+    if chords == "melody":  # the pinned notes are no melody to follow
+        raise ScoreError("harmonic rhythm 'melody' needs a kept melody (the soprano); compose"
+                         " writes the melody itself")
+    for name, value in (("opening", opening), ("ending", ending)):
+        if value not in ("tonic", "free"):
+            raise ScoreError(f"{name} must be one of tonic, free; got {value!r}")
+    blank = Score.empty(1, time_signature=tuple(time_signature), pickup=pickup)
+    score = Score.empty(pickup + int(bars) * blank.steps_per_bar, **blank.meta())
+    name = compose_key(key, seed)
+    score = planned(score, name, phrase)
+    mask = np.ones(score.pitches.shape, dtype=bool)
+    starts = chord_starts(score, mask, chords)
+    if ending == "tonic":
+        score, mask = pin_tonic_ending(score, mask, starts)
+    if opening == "tonic":
+        score, mask = pin_tonic_opening(score, mask, seed, starts)
+    marks = score.fermatas
+    phrases = int((marks & ~np.concatenate(([False], marks[:-1]))).sum())
+    every = phrase_bars(score) if phrase is None else phrase
+    length = f" of {every} bar{'s' if every != 1 else ''}" if phrases * every == int(bars) else ""
+    told = f"{phrases} phrases{length}" if phrases > 1 else "one phrase"
+    return score, mask, f"composed in {key_description(name)}, {told}"
+
+
+def pin_tonic_ending(score: Score, mask: np.ndarray,
+                     starts: np.ndarray | None = None) -> tuple[Score, np.ndarray]:
     """The last chord's bass and melody written as the key's tonic over the last fermata (the
-    whole last note), taken out of `mask`; unchanged where either voice is kept there."""
+    whole last note; under a harmonic rhythm, `starts`, from the start of the chord it falls
+    in), taken out of `mask`; unchanged where either voice is kept there."""
     tonic = parse_key(score.key)[0]
     last = np.flatnonzero(~score.fermatas[:-1] & score.fermatas[1:])
     start = int(last[-1]) + 1 if last.size else 0
-    return _pin(score, mask, start, score.num_steps, ((0, SOPRANO_HOME), (3, BASS_HOME)), tonic)
+    if starts is not None:
+        start = int(np.flatnonzero(starts[:start + 1])[-1])
+    end = score.num_steps
+    return _pin(score, mask, ((0, SOPRANO_HOME, tonic, start, end), (3, BASS_HOME, tonic, start, end)))
 
 
-def pin_tonic_opening(score: Score, mask: np.ndarray, seed: int = 0) -> tuple[Score, np.ndarray]:
+def pin_tonic_opening(score: Score, mask: np.ndarray, seed: int = 0,
+                      starts: np.ndarray | None = None) -> tuple[Score, np.ndarray]:
     """The first chord's bass written as the key's tonic and its melody note as the tonic, the
     fifth or the third (drawn by `seed` as often as Bach's chorales open on each), for the first
-    felt beat (or up to the first downbeat, for a shorter pickup)."""
+    felt beat (or up to the first downbeat, for a shorter pickup); under a harmonic rhythm
+    (`starts`) the bass holds the tonic for the whole first chord."""
     tonic, minor = parse_key(score.key)
     beat = beat_length(score)
-    end = min(beat, score.pickup) if score.pickup else beat
+    end = min(min(beat, score.pickup) if score.pickup else beat, score.num_steps)
+    bass_end = end
+    if starts is not None:
+        later = np.flatnonzero(starts[1:]) + 1
+        bass_end = int(later[0]) if later.size else score.num_steps
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x6F70656E])  # not the sampler's stream
     weights = np.array([count for _, count in OPENING_DEGREES], dtype=float)
     degree = OPENING_DEGREES[int(rng.choice(len(weights), p=weights / weights.sum()))][0]
     third = 3 if minor else 4
     melody = (tonic + {"1": 0, "3": third, "5": 7}[degree]) % 12
-    return _pin(score, mask, 0, min(end, score.num_steps),
-                ((0, SOPRANO_HOME, melody), (3, BASS_HOME, tonic)))
+    return _pin(score, mask, ((0, SOPRANO_HOME, melody, 0, end), (3, BASS_HOME, tonic, 0, bass_end)))
 
 
-def _pin(score: Score, mask: np.ndarray, start: int, end: int, voices, tonic: int | None = None):
-    """`voices`: (voice, home pitch, pitch class), or (voice, home) for the tonic."""
-    voices = [v if len(v) == 3 else (*v, tonic) for v in voices]
-    if end <= start or any(not mask[v, start:end].all() for v, _, _ in voices):
+def _pin(score: Score, mask: np.ndarray, voices):
+    """`voices`: (voice, home pitch, pitch class, start, end) each; nothing is pinned where any of
+    those cells is kept (or already pinned)."""
+    if any(end <= start or not mask[v, start:end].all() for v, _, _, start, end in voices):
         return score, mask
     pitches, onsets, mask = score.pitches.copy(), score.onsets.copy(), mask.copy()
-    for voice, home, pitch_class in voices:
+    for voice, home, pitch_class, start, end in voices:
         low, high = RANGES[voice]
         pitch = min((p for p in range(low, high + 1) if p % 12 == pitch_class),
                     key=lambda p: (abs(p - home), p))

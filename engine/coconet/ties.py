@@ -76,14 +76,19 @@ def held_under_fermatas(score: Score, starts: np.ndarray | None) -> np.ndarray |
     return held
 
 
-def tie_groups(mask: np.ndarray, starts: np.ndarray | None) -> np.ndarray | None:
-    """(4, T) int group ids (-1 = free) of runs of generated cells between chord starts."""
+def tie_groups(mask: np.ndarray, starts: np.ndarray | None,
+               melody_starts: np.ndarray | None = None) -> np.ndarray | None:
+    """(4, T) int group ids (-1 = free) of runs of generated cells between chord starts; the
+    soprano's between `melody_starts` instead, where given (a melody free under a harmonic rhythm
+    but held under fermatas)."""
     if starts is None:
         return None
     groups = np.full(mask.shape, -1, dtype=np.int64)
-    span = np.cumsum(starts) - 1  # span index of every step
+    spans = np.cumsum(starts) - 1  # span index of every step
+    melody_spans = spans if melody_starts is None else np.cumsum(melody_starts) - 1
     next_id = 0
     for v in range(mask.shape[0]):
+        span = melody_spans if v == 0 else spans
         t, steps = 0, mask.shape[1]
         while t < steps:
             if not mask[v, t]:

@@ -125,3 +125,23 @@ def test_compose_free_leaves_both_ends_to_the_model_and_bad_options_are_refused(
         composer.compose(2, ending="dominant", variants=1, steps=2)
     with pytest.raises(ScoreError, match="unknown key"):
         composer.compose(2, key="X", variants=1, steps=2)
+
+
+def test_under_a_harmonic_rhythm_the_lower_voices_hold_each_chord_and_the_melody_is_free(composer):
+    from engine.coconet.ties import held_under_fermatas, tie_groups
+
+    result = composer.compose(4, (4, 4), 0, key="G", chords="1", variants=1, steps=3, seed=1)
+    score = result.variants[0].score
+    for bar in range(4):
+        cells = score.pitches[1:, 16 * bar:16 * (bar + 1)]
+        assert (cells == cells[:, :1]).all(), bar  # alto, tenor, bass: one note a bar
+    assert (score.pitches[3, :16] == 43).all()  # the opening tonic lasts the first chord
+    assert (score.pitches[[0, 3], 48:] % 12 == 7).all()  # the last chord, from its start
+    # The melody's cells are tied only under fermatas, the lower voices' through each bar.
+    mask = np.ones(score.pitches.shape, dtype=bool)
+    starts = np.zeros(64, dtype=bool)
+    starts[::16] = True
+    groups = tie_groups(mask, starts, melody_starts=held_under_fermatas(score, None))
+    assert (groups[0, :24] == -1).all()  # free up to the first fermata (steps 24..31)
+    assert len(set(groups[0, 24:32].tolist())) == 1 and groups[0, 24] >= 0
+    assert len(set(groups[1, :16].tolist())) == 1 and groups[1, 0] >= 0
