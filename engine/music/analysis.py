@@ -10,11 +10,10 @@ Krumhansl–Kessler probe-tone profiles cantor used before (kept as `PROFILES["k
 comparison). numpy only: the composer calls it on every change, and music21's analysis would cost
 its import (seconds).
 
-`guess_phrase_ends` marks the steps of the soprano notes a musician would hear as phrase ends: in
-each group of two bars (counted from bar 1; a pickup belongs to bar 1's group), the longest note
-starting in the group's second bar that lasts at least a beat and is longer than the note before
-it and not shorter than the note after; plus the final note. The result uses `Score.fermatas`'
-convention: True on every step of a marked note.
+`guess_phrase_ends` marks the steps of the soprano notes a musician would hear as phrase ends,
+as Bach marked his with fermatas: a note model fitted on his chorale melodies and a phrase-length
+prior (engine/music/phrase_guess.py); the final note always ends one. The result uses
+`Score.fermatas`' convention: True on every step of a marked note.
 """
 
 from __future__ import annotations
@@ -115,26 +114,7 @@ def beat_length(score: Score) -> int:
 
 
 def guess_phrase_ends(score: Score, voice: int = 0) -> np.ndarray:
-    """Bool (T,): steps of the notes of `voice` that end phrases, by the rule in the module docstring."""
-    ends = np.zeros(score.num_steps, dtype=bool)
-    notes = score.notes(voice)
-    if not notes:
-        return ends
-    beat = beat_length(score)
-    best: dict[int, tuple[int, int]] = {}  # group -> (length, index) of the best note so far
-    for i, (start, length, _pitch) in enumerate(notes):
-        bar = score.location(start)[0]
-        if bar < 1 or bar % 2 or length < beat:
-            continue
-        before = notes[i - 1][1] if i > 0 and notes[i - 1][0] + notes[i - 1][1] == start else 0
-        after = notes[i + 1][1] if i + 1 < len(notes) else 0
-        if length <= before or length < after:
-            continue
-        group = bar // 2
-        if group not in best or length >= best[group][0]:  # ties: the later note
-            best[group] = (length, i)
-    chosen = {i for _, i in best.values()} | {len(notes) - 1}
-    for i in chosen:
-        start, length, _ = notes[i]
-        ends[start : start + length] = True
-    return ends
+    """Bool (T,): steps of the notes of `voice` that end phrases (engine/music/phrase_guess.py)."""
+    from engine.music.phrase_guess import guess_phrase_ends as guess
+
+    return guess(score, voice)
