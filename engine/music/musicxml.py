@@ -1,6 +1,6 @@
 """MusicXML export through music21 (imported only when used, it is slow to import).
 
-Fermatas: every note (or the part of it in a bar) that lies inside a fermata span and starts
+Each part carries its voice's General MIDI program (`Score.programs`). Fermatas: every note (or the part of it in a bar) that lies inside a fermata span and starts
 there (or at the span's start) carries a fermata, in every voice, as Bach's chorales mark them.
 Reading MusicXML is `engine/music/musicxml_read.py`.
 """
@@ -54,9 +54,23 @@ def to_music21(score: Score):
         part.partName = VOICE_NAMES[v]
         for number, start, end in _bars(score):
             part.append(_measure(score, v, number, start, end))
-        part.getElementsByClass(stream.Measure).first().insert(0, _clef(v))
+        first = part.getElementsByClass(stream.Measure).first()
+        first.insert(0, _clef(v))
+        first.insert(0, _instrument(v, score.programs[v]))
         result.insert(0, part)
     return result
+
+
+def _instrument(voice: int, program: int):
+    """The voice's General MIDI program (0-based here; MusicXML writes it 1-based), so a
+    notation program plays each part with the sound cantor gave it."""
+    from music21 import instrument
+
+    sound = instrument.Instrument()
+    sound.partName = sound.instrumentName = VOICE_NAMES[voice]
+    sound.midiProgram = int(program)
+    sound.midiChannel = voice
+    return sound
 
 
 def _clef(voice: int):

@@ -4,7 +4,7 @@ What is read: the notes of every part and of every voice inside a part (a "line"
 two staves with two voices per staff gives four lines), tied notes joined, the first time
 signature, a pickup (a first measure shorter than the meter's bar), the first key (a key signature
 without a mode is minor when the bass ends on the relative minor's tonic), the first tempo mark,
-the title, and fermatas (the steps of every note that carries one, in any voice; none found =
+the title, each part's General MIDI program, and fermatas (the steps of every note that carries one, in any voice; none found =
 unknown). Four voices are made as for MIDI files (`engine/music/voices.py`): lines named Soprano,
 Alto, Tenor, Bass by name, one to four single-note lines by count and pitch, anything else (chords,
 more lines) by pitch order at every 16th. A score of more than four parts keeps the top three and
@@ -26,7 +26,7 @@ import numpy as np
 from engine.errors import MusicXMLError
 from engine.fileio import os_reason, read_limited
 from engine.music.midi import MAX_STEPS, LoadReport
-from engine.music.score import ALLOWED_DENOMINATORS, NUM_VOICES, Score
+from engine.music.score import ALLOWED_DENOMINATORS, DEFAULT_PROGRAMS, NUM_VOICES, Score
 from engine.music.voices import Note, assign_voices, grid_to_arrays, plural
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a long orchestral score; a chorale is ~100 KB
@@ -53,8 +53,9 @@ def load_musicxml_report(path) -> tuple[Score, LoadReport]:
         raise MusicXMLError(f"{path} is larger than {MAX_FILE_BYTES // 2**20} MB; cantor reads"
                             f" MusicXML files up to that size")
     try:
-        parsed = _parse(_xml_of(data))
-        score, report = from_music21(parsed)
+        xml = _xml_of(data)
+        parsed = _parse(xml)
+        score, report = from_music21(parsed, _part_programs(xml))
     except MusicXMLError as exc:
         raise MusicXMLError(f"{path}: {exc}") from None
     return score, report
@@ -104,8 +105,28 @@ def _parse(xml: bytes):
     return importer.stream
 
 
-def from_music21(stream) -> tuple[Score, LoadReport]:
-    """A four-voice Score (and a report) from a music21 Score, Part or Opus."""
+def _part_programs(xml: bytes) -> list[int | None]:
+    """The General MIDI program (0-based) of each <part> in document order, from the document
+    itself: music21 reads <midi-program>1</midi-program> as "no program" and puts an instrument's
+    default in its place (a part named Soprano then plays program 53)."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError:
+        return []
+    by_id = {}
+    for score_part in root.iter("score-part"):
+        found = score_part.find("midi-instrument/midi-program")
+        try:
+            program = int(found.text.strip()) - 1 if found is not None and found.text else None
+        except ValueError:
+            program = None
+        by_id[score_part.get("id")] = program if program is not None and 0 <= program <= 127 else None
+    return [by_id.get(part.get("id")) for part in root.findall("part")]
+
+
+def from_music21(stream, part_programs: list[int | None] | None = None) -> tuple[Score, LoadReport]:
+    """A four-voice Score (and a report) from a music21 Score, Part or Opus; `part_programs`:
+    each part's program as the document gives it (else music21's reading)."""
     from music21 import stream as m21stream
 
     changes: list[str] = []
@@ -123,6 +144,8 @@ def from_music21(stream) -> tuple[Score, LoadReport]:
         changes.append(f"{len(parts)} parts: the top three and the lowest read,"
                        f" {', '.join(left)} left out")
         parts = [parts[i] for i in kept]
+        if part_programs and len(part_programs) > max(kept):
+            part_programs = [part_programs[i] for i in kept]
     notes, fermata_notes, grace = _notes(parts)
     if not notes:
         raise MusicXMLError("the file has no notes")
@@ -137,7 +160,7 @@ def from_music21(stream) -> tuple[Score, LoadReport]:
         raise MusicXMLError(f"the music would be {length} 16ths long; cantor reads pieces up to"
                             f" {MAX_STEPS} 16ths")
     names = {i: p.partName or "" for i, p in enumerate(parts)}
-    ids, _, source, _ = assign_voices(notes, length, names, changes)
+    ids, lines, source, _ = assign_voices(notes, length, names, changes)
     pitches, onsets = grid_to_arrays(ids, notes)
     meter = _meter(stream, changes)
     fermatas = None
@@ -154,6 +177,7 @@ def from_music21(stream) -> tuple[Score, LoadReport]:
         key=_key(stream, pitches, changes),
         title=_title(stream),
         fermatas=fermatas,
+        programs=_programs(parts, lines, part_programs),
     )
     source = source.replace("track", "part")  # the MIDI wording, said of MusicXML
     return score, LoadReport(f"MusicXML, {source}", changes, notes_read=len(notes) + grace,
@@ -204,6 +228,25 @@ def _notes(parts) -> tuple[list[Note], list[tuple[int, int]], int]:
             if fermata:  # the written note only: a tie may carry the note on past the fermata
                 with_fermata.append((_step(start), max(_step(end), _step(start) + 1)))
     return notes, with_fermata, grace
+
+
+def _programs(parts, lines, part_programs=None) -> tuple[int, ...]:
+    """Each voice the General MIDI program of the part its line came from; a voice made from
+    no single line (or a part without a program) takes the first program found; none found:
+    cantor's default."""
+    found = {}
+    for p, part in enumerate(parts):
+        if part_programs is not None and len(part_programs) == len(parts):
+            program = part_programs[p]
+        else:
+            program = getattr(part.getInstrument(returnDefault=False), "midiProgram", None)
+        if program is not None and 0 <= int(program) <= 127:
+            found[p] = int(program)
+    programs = [found.get(line[0]) if line is not None else None for line in lines]
+    first = next((p for p in programs if p is not None), next(iter(found.values()), None))
+    if first is None:
+        return DEFAULT_PROGRAMS
+    return tuple(first if p is None else p for p in programs)
 
 
 def _step(quarters: Fraction) -> int:

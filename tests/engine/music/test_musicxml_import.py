@@ -178,3 +178,34 @@ def test_a_key_change_is_said_to_be_ignored(tmp_path):
     work.insert(0, part)
     score, report = load_musicxml_report(_write(work, tmp_path / "change.musicxml"))
     assert score.key == "C" and "key changes ignored (kept the first key)" in report.summary()
+
+
+@pytest.mark.parametrize("programs", [(0, 40, 41, 42), (19, 0, 71, 127), (52, 52, 52, 52)])
+def test_each_parts_general_midi_program_survives_a_round_trip(tmp_path, programs):
+    # Program 0 included: music21 alone reads <midi-program>1</midi-program> as unset and gives a
+    # part named Soprano its "Soprano" instrument's program 53.
+    score = Score(np.array([[72] * 16, [67] * 16, [60] * 16, [48] * 16]), programs=programs)
+    for name in ("p.musicxml", "p.mxl"):
+        assert load_musicxml(save_musicxml(score, tmp_path / name)).programs == programs
+
+
+def test_parts_without_a_program_take_cantors_default_and_a_dropped_part_its_own(tmp_path):
+    from music21 import instrument, note, stream
+
+    from engine.music.score import DEFAULT_PROGRAMS
+
+    plain = stream.Score()
+    for i, pitch in enumerate((72, 67, 60, 48)):
+        part = stream.Part(id=f"p{i}")
+        part.append(note.Note(pitch, quarterLength=4))
+        plain.insert(0, part)
+    assert load_musicxml(_write(plain, tmp_path / "plain.musicxml")).programs == DEFAULT_PROGRAMS
+    five = stream.Score()
+    for i, (pitch, program) in enumerate(((79, 40), (72, 0), (67, 68), (60, 70), (48, 32))):
+        part = stream.Part(id=f"q{i}")
+        sound = instrument.Instrument()
+        sound.midiProgram = program
+        part.insert(0, sound)
+        part.append(note.Note(pitch, quarterLength=4))
+        five.insert(0, part)
+    assert load_musicxml(_write(five, tmp_path / "five.musicxml")).programs == (40, 0, 68, 32)
