@@ -30,7 +30,10 @@ def register(subparsers) -> None:
     parser.add_argument("--init", metavar="CKPT",
                         help="coconet: start from this checkpoint's weights (a plain Coconet grows"
                         " zero-weighted structure inputs when the config asks for them)")
-    parser.add_argument("--max-steps", type=_positive_int, metavar="N", help="stop after N steps")
+    parser.add_argument("--max-steps", type=_positive_int, metavar="N",
+                        help="coconet: stop after N more steps (counted from a resumed run's"
+                        " step); accompany: N steps for each of its two phases in all, counted"
+                        " from the run's start")
     parser.add_argument("--batch-size", type=_positive_int, metavar="B",
                         help="examples per step and process")
     parser.add_argument("--lr", type=_positive_float, help="peak learning rate")
