@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import ScoreError
-from engine.music.analysis import estimate_key, guess_phrase_ends
+from engine.music.analysis import estimate_key
+from engine.music.phrase_guess import guess_phrase_ends
 from engine.music.pianoroll import MODEL_HIGH, MODEL_LOW
 from engine.music.score import NUM_VOICES, VOICE_NAMES, Score
 from tui import recovery

@@ -20,8 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from engine.coconet.structure import EDGE, Structure, planes
-from engine.music.analysis import estimate_key, guess_phrase_ends
+from engine.music.analysis import estimate_key
 from engine.music.keys import parse_key
+from engine.music.phrase_guess import guess_phrase_ends
 from engine.music.score import SILENCE, Score
 
 

@@ -1,4 +1,4 @@
-"""What a melody suggests of itself: its key and where its phrases end (fast enough for the UI).
+"""What a melody suggests of itself: its key (fast enough for the UI).
 
 `estimate_key` is the Krumhansl–Schmuckler method with the Temperley–Kostka–Payne profiles
 (Temperley & Marvin 2008, from the Kostka–Payne textbook corpus): the duration-weighted pitch-class
@@ -10,10 +10,7 @@ Krumhansl–Kessler probe-tone profiles cantor used before (kept as `PROFILES["k
 comparison). numpy only: the composer calls it on every change, and music21's analysis would cost
 its import (seconds).
 
-`guess_phrase_ends` marks the steps of the soprano notes a musician would hear as phrase ends,
-as Bach marked his with fermatas: a note model fitted on his chorale melodies and a phrase-length
-prior (engine/music/phrase_guess.py); the final note always ends one. The result uses
-`Score.fermatas`' convention: True on every step of a marked note.
+Where a melody's phrases end is guessed in engine/music/phrase_guess.py.
 """
 
 from __future__ import annotations
@@ -111,10 +108,3 @@ def beat_length(score: Score) -> int:
     if den >= 8 and num % 3 == 0 and num > 3:
         return 3 * score.steps_per_beat
     return score.steps_per_beat
-
-
-def guess_phrase_ends(score: Score, voice: int = 0) -> np.ndarray:
-    """Bool (T,): steps of the notes of `voice` that end phrases (engine/music/phrase_guess.py)."""
-    from engine.music.phrase_guess import guess_phrase_ends as guess
-
-    return guess(score, voice)

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.music.analysis import beat_length, estimate_key
+from engine.music.keys import parse_key
 from engine.music.score import Score
 
 FEATURES = ("bias", "log2 length in beats", "log2 length / previous", "log2 length / next",
@@ -50,8 +52,6 @@ MAX_GAP = len(GAP_LOG_PRIOR) - 1
 
 def note_features(score: Score, notes: list[tuple[int, int, int]], key) -> np.ndarray:
     """(notes, len(FEATURES)) facts about each note of a melody (`notes`: Score.notes)."""
-    from engine.music.analysis import beat_length
-
     bar, beat = score.steps_per_bar, beat_length(score)
     tonic, minor = key if key is not None else (0, False)
     stable = {0, 7, 3 if minor else 4}
@@ -92,8 +92,6 @@ def end_probabilities(score: Score, notes, key, weights=WEIGHTS) -> np.ndarray:
 def choose_ends(score: Score, notes, probabilities: np.ndarray, *, gap_log_prior=GAP_LOG_PRIOR,
                 prior_weight: float = PRIOR_WEIGHT, bonus: float = PHRASE_BONUS) -> list[int]:
     """Indices of the notes that end phrases: the best set by the module docstring's score."""
-    from engine.music.analysis import beat_length
-
     if not notes:
         return []
     beat = beat_length(score)
@@ -125,9 +123,6 @@ def choose_ends(score: Score, notes, probabilities: np.ndarray, *, gap_log_prior
 
 def guess_phrase_ends(score: Score, voice: int = 0) -> np.ndarray:
     """Bool (T,): the steps of the notes of `voice` guessed to end phrases (as Score.fermatas)."""
-    from engine.music.analysis import estimate_key
-    from engine.music.keys import parse_key
-
     marks = np.zeros(score.num_steps, dtype=bool)
     notes = score.notes(voice)
     if not notes:
@@ -145,8 +140,6 @@ def rule_phrase_ends(score: Score, voice: int = 0) -> np.ndarray:
     bar 1's group), the longest note starting in the group's second bar that lasts at least a
     beat and is longer than the note before it and not shorter than the note after; plus the
     final note."""
-    from engine.music.analysis import beat_length
-
     ends = np.zeros(score.num_steps, dtype=bool)
     notes = score.notes(voice)
     if not notes:

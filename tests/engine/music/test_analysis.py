@@ -10,10 +10,10 @@ import pytest
 from engine.errors import ScoreError
 from engine.music.analysis import (
     estimate_key,
-    guess_phrase_ends,
     key_description,
     parse_key_name,
 )
+from engine.music.phrase_guess import guess_phrase_ends
 from engine.music.score import Score
 
 NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
