@@ -50,6 +50,7 @@ ROWS = {
     "final_cadence": "final cadence V–I (bass 5→1, leading tone resolves)",
     "final_cadence_open": "final cadence V–I, of the melodies that allow one",
     "opening_tonic": "first chord = tonic triad over the tonic (melody starts on the tonic)",
+    "opening_tonic_triad": "first chord = tonic triad over the tonic (melody starts on 1, 3 or 5)",
     "rests_under_melody": "melody steps with a lower voice silent",
     "key_global": "key of the whole = key of Bach's harmonization",
     "key_global_melody": "key of the whole = the melody's key",

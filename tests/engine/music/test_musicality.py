@@ -201,3 +201,13 @@ def test_phrase_end_chords_are_counted_at_each_fermata_where_the_score_has_ferma
     marks[16:] = True  # the final I
     tallies = measure(score.replace(fermatas=marks), C_MAJOR).tallies
     assert tallies["phrase_end_complete"] == [1, 2]
+
+
+def test_openings_are_counted_for_melodies_that_start_on_any_note_of_the_tonic_triad():
+    on_the_third = (76, 67, 60, 48)  # E5 G4 C4 C3: the tonic triad, melody on its third
+    assert measure(chords(on_the_third, V, I), C_MAJOR).tallies["opening_tonic_triad"] == [1, 1]
+    assert measure(chords(on_the_third, V, I), C_MAJOR).tallies["opening_tonic"] == [0, 0]
+    over_the_fifth = (76, 72, 67, 55)  # E5 over G3: the tonic triad in 6/4, not over the tonic
+    assert measure(chords(over_the_fifth, V, I), C_MAJOR).tallies["opening_tonic_triad"] == [0, 1]
+    on_the_second = (74, 67, 59, 55)  # D5 over G3: a melody on 2 is not counted
+    assert measure(chords(on_the_second, V, I), C_MAJOR).tallies["opening_tonic_triad"] == [0, 0]
