@@ -37,8 +37,8 @@ def register(subparsers) -> None:
     harmonize.add_argument("--keep", default="S", metavar="VOICES",
                            help="voices to keep as written, letters from S,A,T,B (default S)")
     harmonize.add_argument("--opening", choices=("tonic", "free"), default="tonic",
-                           help="tonic (default): a melody that starts on the key's tonic gets the"
-                           " tonic in the bass there; free: the model chooses")
+                           help="tonic (default): a melody that starts on the key's tonic, third"
+                           " or fifth gets the tonic in the bass there; free: the model chooses")
     harmonize.add_argument("--ending", choices=("tonic", "free"), default="tonic",
                            help="tonic (default): a melody that ends on a note of the tonic triad"
                            " gets the tonic in the bass under its last note; free: the model"

@@ -44,8 +44,10 @@ def test_the_bass_tonic_nearest_c3_is_chosen(key, first, bass):
     assert pinned.pitches[3, 0] == bass
 
 
-def test_nothing_is_pinned_off_the_tonic_or_when_the_bass_is_kept():
-    score = melody([(76, 4)] + C_TUNE, key="C")  # starts on E
+def test_nothing_is_pinned_off_the_tonic_triad_or_when_the_bass_is_kept():
+    score = melody([(74, 4)] + C_TUNE, key="C")  # starts on D
+    assert tonic_opening(score, soprano_only(score)) is None
+    score = melody([(71, 4)] + C_TUNE, key="Am")  # B: not in A minor's tonic triad
     assert tonic_opening(score, soprano_only(score)) is None
     score = melody(C_TUNE, key="C")
     mask = soprano_only(score)
@@ -53,6 +55,13 @@ def test_nothing_is_pinned_off_the_tonic_or_when_the_bass_is_kept():
     assert tonic_opening(score, mask) is None
     nothing = np.ones(score.pitches.shape, dtype=bool)  # compose: no melody
     assert tonic_opening(score, nothing) is None
+
+
+@pytest.mark.parametrize(("key", "first"), [("C", 76), ("C", 79), ("Am", 72), ("Am", 76)])
+def test_a_melody_on_the_third_or_fifth_gets_the_tonic_in_the_bass_too(key, first):
+    score = melody([(first, 4)] + C_TUNE, key=key)
+    pinned, mask = tonic_opening(score, soprano_only(score))
+    assert pinned.pitches[3, 0] % 12 == (0 if key == "C" else 9) and not mask[3, :4].any()
 
 
 def test_the_key_is_estimated_from_the_melody_when_the_score_has_none():
