@@ -14,7 +14,8 @@ The numbers below were fitted on the melodies of the JSB-16th train split (the 1
 whose fermatas were recovered from music21's corpus; engine/training/chorale_meta.py) by
 `scripts/fit_phrase_guess.py`, which also prints how well the guess finds Bach's fermatas on the
 valid and test splits (the README, "Phrase ends from a bare melody", has the figures). The rule
-used before (the longest note of each second bar, `rule_phrase_ends`) is kept for comparison.
+of the longest note of each second bar (`rule_phrase_ends`) is still what `guess_phrase_ends`
+gives, the composer shows and the model is told; see `guess_phrase_ends` for why.
 """
 
 from __future__ import annotations
@@ -122,6 +123,15 @@ def choose_ends(score: Score, notes, probabilities: np.ndarray, *, gap_log_prior
 
 
 def guess_phrase_ends(score: Score, voice: int = 0) -> np.ndarray:
+    """Bool (T,): the phrase ends the composer shows and the model is told for a melody without
+    fermatas: still `rule_phrase_ends`. The learned guess (`learned_phrase_ends`) finds Bach's
+    fermatas far better and gave harmonizations of bare melodies better keys and cadences, but
+    more parallels, which repair left as more `cantor check` findings (README, "Phrase ends from a
+    bare melody"), so it is not the default."""
+    return rule_phrase_ends(score, voice)
+
+
+def learned_phrase_ends(score: Score, voice: int = 0) -> np.ndarray:
     """Bool (T,): the steps of the notes of `voice` guessed to end phrases (as Score.fermatas)."""
     marks = np.zeros(score.num_steps, dtype=bool)
     notes = score.notes(voice)
@@ -136,7 +146,7 @@ def guess_phrase_ends(score: Score, voice: int = 0) -> np.ndarray:
 
 
 def rule_phrase_ends(score: Score, voice: int = 0) -> np.ndarray:
-    """The rule used before: in each group of two bars (counted from bar 1; a pickup belongs to
+    """The rule: in each group of two bars (counted from bar 1; a pickup belongs to
     bar 1's group), the longest note starting in the group's second bar that lasts at least a
     beat and is longer than the note before it and not shorter than the note after; plus the
     final note."""

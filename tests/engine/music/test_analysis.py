@@ -13,7 +13,7 @@ from engine.music.analysis import (
     key_description,
     parse_key_name,
 )
-from engine.music.phrase_guess import guess_phrase_ends
+from engine.music.phrase_guess import guess_phrase_ends, learned_phrase_ends
 from engine.music.score import Score
 
 NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -136,18 +136,27 @@ def test_phrase_ends_need_a_long_note_and_always_include_the_last_note():
     assert not guess_phrase_ends(melody([("r", 16)])).any()
 
 
-def test_phrase_ends_in_compound_meter_come_every_four_bars_on_a_long_note():
+def test_phrase_ends_in_compound_meter_need_a_dotted_quarter():
+    # 6/8: bar 2 ends on a quarter (not a beat) in one tune and on a dotted quarter in the other.
+    body = [("C5", 2), ("D5", 2), ("E5", 2), ("F5", 2), ("E5", 2), ("D5", 2)]
+    short = body + [("C5", 2), ("D5", 2), ("E5", 4), ("r", 4)] + body + [("C5", 12)]
+    long = body + [("C5", 2), ("D5", 2), ("E5", 2), ("D5", 6)] + body + [("C5", 12)]
+    assert len(_runs(guess_phrase_ends(melody(short, time_signature=(6, 8))))) == 1
+    assert _runs(guess_phrase_ends(melody(long, time_signature=(6, 8))))[0] == (18, 24)
+
+
+def test_the_learned_guess_in_compound_meter_ends_phrases_every_four_bars_on_a_long_note():
     # 6/8, eight bars: running eighths, a dotted half closing bar 4, the same again to a final
     # note. A jig's phrase is four bars (eight dotted-quarter beats): bar 4's long note ends one.
     run = [("C5", 2), ("D5", 2), ("E5", 2), ("F5", 2), ("E5", 2), ("D5", 2)] * 3
     tune = run + [("G5", 12)] + run + [("C5", 12)]
-    assert _runs(guess_phrase_ends(melody(tune, time_signature=(6, 8)))) == [(36, 48), (84, 96)]
+    assert _runs(learned_phrase_ends(melody(tune, time_signature=(6, 8)))) == [(36, 48), (84, 96)]
     # The same tune without the long note at bar 4 (it runs on in eighths) is one phrase.
     plain = run + run[:6] + run + [("C5", 12)]
-    assert _runs(guess_phrase_ends(melody(plain, time_signature=(6, 8)))) == [(84, 96)]
+    assert _runs(learned_phrase_ends(melody(plain, time_signature=(6, 8)))) == [(84, 96)]
 
 
-def test_the_guess_finds_phrase_ends_where_bach_puts_his_fermatas():
+def test_the_learned_guess_finds_phrase_ends_where_bach_puts_his_fermatas():
     # A chorale-like melody of two phrases, 4/4 with a quarter pickup: the first ends on a
     # quarter on beat 3 of its second bar (where Bach's fermatas usually stand), the next phrase
     # takes beat 4 as its pickup, and the second ends on the final half note.
@@ -158,7 +167,7 @@ def test_the_guess_finds_phrase_ends_where_bach_puts_his_fermatas():
             ("C5", 4), ("B4", 4), ("A4", 4), ("B4", 4),
             ("A4", 4), ("A4", 4), ("G4", 8)]  # final
     score = melody(line, pickup=4)
-    ends = _runs(guess_phrase_ends(score))
+    ends = _runs(learned_phrase_ends(score))
     assert ends[0] == (score.bar_start(2) + 8, score.bar_start(2) + 12)
     assert ends[-1][1] == score.num_steps and len(ends) == 2
 
