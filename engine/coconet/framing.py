@@ -6,7 +6,7 @@ steps on each side (never generated, marked outside), and the planes say what is
 
 - meter and pickup: always (the score has them);
 - phrase ends: the score's own fermatas; if it has none, the guess from the melody that the composer
-  shows (engine/music/phrase_guess.py, long notes ending 2-bar groups, and the last note); unknown when the
+  shows (engine/music/phrase_guess.py, where Bach would put them, and the last note); unknown when the
   melody is being generated and has no kept notes;
 - key: the score's own key; else the estimate from the kept melody notes (the composer shows the
   same estimate), else from all kept notes; unknown when nothing is kept.

@@ -13,7 +13,7 @@ from engine.music.analysis import (
     key_description,
     parse_key_name,
 )
-from engine.music.phrase_guess import guess_phrase_ends, learned_phrase_ends
+from engine.music.phrase_guess import guess_phrase_ends, learned_phrase_ends, rule_phrase_ends
 from engine.music.score import Score
 
 NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -109,7 +109,7 @@ def test_key_of_64_bars_is_fast_enough_for_the_ui():
     assert (time.perf_counter() - start) / 20 < 0.05
 
 
-def test_phrase_ends_of_a_hand_made_melody():
+def test_the_rule_marks_phrase_ends_of_a_hand_made_melody():
     # 4/4 with a quarter pickup: two 2-bar phrases, each ending on a half note on beat 3 of an
     # even bar, then a final whole note. The half note in bar 1 starts an odd bar: no phrase end.
     line = [("G4", 4),                                               # pickup
@@ -120,7 +120,7 @@ def test_phrase_ends_of_a_hand_made_melody():
             ("E5", 4), ("D5", 4), ("C5", 4), ("B4", 4),              # bar 5
             ("C5", 16)]                                              # bar 6: final
     score = melody(line, pickup=4)
-    ends = guess_phrase_ends(score)
+    ends = rule_phrase_ends(score)
     marked = [(int(s), int(e)) for s, e in _runs(ends)]
     bar2_half = score.bar_start(2) + 8
     bar4_half = score.bar_start(4) + 8
@@ -128,21 +128,21 @@ def test_phrase_ends_of_a_hand_made_melody():
     assert marked == [(bar2_half, bar2_half + 8), (bar4_half, bar4_half + 8), (final, final + 16)]
 
 
-def test_phrase_ends_need_a_long_note_and_always_include_the_last_note():
+def test_the_rule_needs_a_long_note_and_always_includes_the_last_note():
     # Running eighths: nothing is long, only the final note is marked (even a short one).
     line = [(n, 2) for n in ("C5", "D5", "E5", "F5", "G5", "F5", "E5", "D5") * 4]
-    ends = guess_phrase_ends(melody(line))
+    ends = rule_phrase_ends(melody(line))
     assert _runs(ends) == [(62, 64)]
-    assert not guess_phrase_ends(melody([("r", 16)])).any()
+    assert not rule_phrase_ends(melody([("r", 16)])).any()
 
 
-def test_phrase_ends_in_compound_meter_need_a_dotted_quarter():
+def test_the_rule_in_compound_meter_needs_a_dotted_quarter():
     # 6/8: bar 2 ends on a quarter (not a beat) in one tune and on a dotted quarter in the other.
     body = [("C5", 2), ("D5", 2), ("E5", 2), ("F5", 2), ("E5", 2), ("D5", 2)]
     short = body + [("C5", 2), ("D5", 2), ("E5", 4), ("r", 4)] + body + [("C5", 12)]
     long = body + [("C5", 2), ("D5", 2), ("E5", 2), ("D5", 6)] + body + [("C5", 12)]
-    assert len(_runs(guess_phrase_ends(melody(short, time_signature=(6, 8))))) == 1
-    assert _runs(guess_phrase_ends(melody(long, time_signature=(6, 8))))[0] == (18, 24)
+    assert len(_runs(rule_phrase_ends(melody(short, time_signature=(6, 8))))) == 1
+    assert _runs(rule_phrase_ends(melody(long, time_signature=(6, 8))))[0] == (18, 24)
 
 
 def test_the_learned_guess_in_compound_meter_ends_phrases_every_four_bars_on_a_long_note():
@@ -190,3 +190,17 @@ def test_key_names_as_users_type_them(typed, key):
 def test_an_unknown_key_name_says_what_to_type():
     with pytest.raises(ScoreError, match="unknown key 'H dur': use a name such as F, Bb"):
         parse_key_name("H dur")
+
+
+def test_the_guess_the_composer_shows_is_the_learned_one():
+    # A melody whose phrase ends the rule misses: a quarter on beat 3 of bar 2 (Bach's usual place)
+    # is not the longest note of its bar, so the rule marks only the final note there.
+    line = [("G4", 4),
+            ("G4", 4), ("D5", 4), ("B4", 4), ("G4", 4),
+            ("A4", 4), ("B4", 4), ("A4", 4),
+            ("B4", 4),
+            ("C5", 4), ("B4", 4), ("A4", 4), ("B4", 4),
+            ("A4", 4), ("A4", 4), ("G4", 8)]
+    score = melody(line, pickup=4)
+    assert np.array_equal(guess_phrase_ends(score), learned_phrase_ends(score))
+    assert not np.array_equal(guess_phrase_ends(score), rule_phrase_ends(score))
