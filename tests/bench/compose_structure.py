@@ -34,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from engine.coconet.defaults import DEFAULT_REPAIR
 from engine.music.counterpoint import check_score
 from engine.music.harmony import (
     estimate_key,
@@ -133,7 +134,8 @@ def main() -> int:
     parser.add_argument("--meter", default="4/4")
     parser.add_argument("--pickup", type=int, default=0, help="pickup in 16th steps")
     parser.add_argument("--steps", type=int, default=96)
-    parser.add_argument("--repair", type=int, default=6)
+    parser.add_argument("--repair", type=int, default=DEFAULT_REPAIR,
+                        help=f"repair rounds (default {DEFAULT_REPAIR}, as the command line)")
     parser.add_argument("--key", help="compose in this key (default: the composer's own choice)")
     parser.add_argument("--phrase", type=int, help="bars a phrase (0: no phrase ends)")
     parser.add_argument("--opening", choices=("tonic", "free"))
