@@ -76,8 +76,12 @@ class Settings:
         return seed
 
     def saved_values(self) -> dict:
-        """The settings that go into the settings file, by name."""
-        return {name: getattr(self, name) for name in SAVED}
+        """The settings that go into the settings file, by name: those that differ from the
+        defaults, so a value the user never changed follows the defaults of later versions
+        (as the repair rounds did when they went from 6 to 10)."""
+        defaults = Settings()
+        return {name: getattr(self, name) for name in SAVED
+                if getattr(self, name) != getattr(defaults, name)}
 
     def update(self, values: dict[str, str]) -> list[str]:
         """Apply text values from the settings form; returns the problems (nothing changes then)."""

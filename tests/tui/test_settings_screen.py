@@ -93,7 +93,7 @@ async def test_bad_file_starts_with_defaults_and_is_left_until_applied():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await apply_form(pilot, steps="40")
-    assert json.loads(path.read_text()) == Settings(steps=40, variants=3).saved_values()
+    assert json.loads(path.read_text()) == {"steps": 40, "variants": 3}  # only what differs
 
 
 async def test_bad_form_writes_nothing():

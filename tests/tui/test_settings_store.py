@@ -63,6 +63,24 @@ def test_round_trip_creates_the_folder():
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temporary left
 
 
+def test_only_values_that_differ_from_the_defaults_are_saved():
+    # A value left at its default is not written, so it follows the defaults of later versions;
+    # one changed and changed back is not written either.
+    path = user_settings_path()
+    save_settings(Settings(variants=2, repair=Settings().repair), path)
+    assert json.loads(path.read_text()) == {"variants": 2}
+    assert load_settings(path) == (Settings(variants=2), None)
+    save_settings(Settings(), path)
+    assert json.loads(path.read_text()) == {}
+    assert load_settings(path) == (Settings(), None)
+
+
+def test_a_file_written_by_an_older_version_keeps_its_values():
+    path = write(user_settings_path(), '{"temperature": 0.99, "steps": 96, "repair": 6}')
+    loaded, notice = load_settings(path)
+    assert notice is None and loaded.repair == 6 and loaded.steps == 96
+
+
 def test_missing_file_gives_defaults_silently():
     path = user_settings_path()
     assert load_settings(path) == (Settings(), None)
