@@ -156,17 +156,20 @@ def test_the_learned_guess_in_compound_meter_ends_phrases_every_four_bars_on_a_l
     assert _runs(learned_phrase_ends(melody(plain, time_signature=(6, 8)))) == [(84, 96)]
 
 
+# A chorale-like melody of two phrases, 4/4 with a quarter pickup (pickup=4): the first ends on a
+# quarter on beat 3 of its second bar (where Bach's fermatas usually stand; not the longest note
+# of its bar, so the rule misses it), the next phrase takes beat 4 as its pickup, and the second
+# ends on the final half note.
+CHORALE_LINE = [("G4", 4),
+                ("G4", 4), ("D5", 4), ("B4", 4), ("G4", 4),
+                ("A4", 4), ("B4", 4), ("A4", 4),  # fermata on beat 3 of bar 2
+                ("B4", 4),
+                ("C5", 4), ("B4", 4), ("A4", 4), ("B4", 4),
+                ("A4", 4), ("A4", 4), ("G4", 8)]  # final
+
+
 def test_the_learned_guess_finds_phrase_ends_where_bach_puts_his_fermatas():
-    # A chorale-like melody of two phrases, 4/4 with a quarter pickup: the first ends on a
-    # quarter on beat 3 of its second bar (where Bach's fermatas usually stand), the next phrase
-    # takes beat 4 as its pickup, and the second ends on the final half note.
-    line = [("G4", 4),
-            ("G4", 4), ("D5", 4), ("B4", 4), ("G4", 4),
-            ("A4", 4), ("B4", 4), ("A4", 4),  # fermata on beat 3 of bar 2
-            ("B4", 4),
-            ("C5", 4), ("B4", 4), ("A4", 4), ("B4", 4),
-            ("A4", 4), ("A4", 4), ("G4", 8)]  # final
-    score = melody(line, pickup=4)
+    score = melody(CHORALE_LINE, pickup=4)
     ends = _runs(learned_phrase_ends(score))
     assert ends[0] == (score.bar_start(2) + 8, score.bar_start(2) + 12)
     assert ends[-1][1] == score.num_steps and len(ends) == 2
@@ -193,14 +196,6 @@ def test_an_unknown_key_name_says_what_to_type():
 
 
 def test_the_guess_the_composer_shows_is_the_learned_one():
-    # A melody whose phrase ends the rule misses: a quarter on beat 3 of bar 2 (Bach's usual place)
-    # is not the longest note of its bar, so the rule marks only the final note there.
-    line = [("G4", 4),
-            ("G4", 4), ("D5", 4), ("B4", 4), ("G4", 4),
-            ("A4", 4), ("B4", 4), ("A4", 4),
-            ("B4", 4),
-            ("C5", 4), ("B4", 4), ("A4", 4), ("B4", 4),
-            ("A4", 4), ("A4", 4), ("G4", 8)]
-    score = melody(line, pickup=4)
+    score = melody(CHORALE_LINE, pickup=4)
     assert np.array_equal(guess_phrase_ends(score), learned_phrase_ends(score))
     assert not np.array_equal(guess_phrase_ends(score), rule_phrase_ends(score))
